@@ -1,0 +1,30 @@
+"""nst-mmd: neural style transfer as distribution alignment (Li et al., IJCAI 2017).
+
+A style loss is a distance between the distributions of a CNN layer's feature vectors:
+Gram matching is MMD² with the kernel (xᵀy)². The library offers linear, polynomial
+and Gaussian MMD, batch-normalisation statistics, and their fusions.
+"""
+
+from .config import LIMITS, STYLE_LAYERS, Settings
+from .errors import NSTError
+from .features import VGG19Features, random_extractor
+from .methods import METHOD_NAMES, METHODS, get_method
+from .stylize import Result, Step, iter_stylize, stylize
+from .weights import load_extractor
+
+__all__ = [
+    "LIMITS",
+    "METHODS",
+    "METHOD_NAMES",
+    "NSTError",
+    "Result",
+    "STYLE_LAYERS",
+    "Settings",
+    "Step",
+    "VGG19Features",
+    "get_method",
+    "iter_stylize",
+    "load_extractor",
+    "random_extractor",
+    "stylize",
+]

@@ -1,0 +1,106 @@
+"""Command line: `python -m nst CONTENT STYLE -o OUT.png --method poly ...`.
+
+Every flag's default, range and help text is read from `nst.config.Settings`, so a
+default is written once, in the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import STYLE_LAYERS, Settings, field_spec
+from .errors import NSTError
+from .images import save_png
+from .methods import METHOD_NAMES
+from .stylize import stylize
+from .weights import WEIGHTS_ENV, load_extractor
+
+__all__ = ["build_parser", "main", "parse_mix"]
+
+# Settings fields exposed one-to-one as --flags (the rest have CLI-specific spellings).
+_PLAIN_FIELDS = ("gamma", "content_weight", "size", "steps", "optimizer", "lr", "init", "seed",
+                 "pooling", "poly_c", "gaussian_pairs", "precision")
+
+
+def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
+    """'bn=0.5,poly=0.5' → (('bn', 0.5), ('poly', 0.5))."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, weight = item.partition("=")
+        try:
+            pairs.append((name.strip(), float(weight)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected METHOD=WEIGHT pairs like bn=0.5,poly=0.5, got {item!r}") from None
+        if not sep:
+            raise argparse.ArgumentTypeError(f"expected METHOD=WEIGHT pairs like bn=0.5,poly=0.5, got {item!r}")
+    return tuple(pairs)
+
+
+def _add_setting(parser: argparse.ArgumentParser, name: str) -> None:
+    spec = field_spec(name)
+    kind = type(spec["default"]) if spec["default"] is not None else (
+        int if name == "gaussian_pairs" else float)
+    help_text = spec["help"] + (f" (default: {spec['default']})" if spec["default"] is not None else "")
+    if spec.get("min") is not None:
+        help_text += f"; {spec['min']:g}..{spec['max']:g}"
+    parser.add_argument("--" + name.replace("_", "-"), type=kind, default=spec["default"],
+                        choices=spec.get("choices"), help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; defaults and ranges come from `Settings`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m nst",
+        description="Neural style transfer as distribution alignment (Li et al., IJCAI 2017).")
+    parser.add_argument("content", help="content photo (any image Pillow reads)")
+    parser.add_argument("style", help="style image (a painting)")
+    parser.add_argument("-o", "--output", default="stylized.png", help="output PNG (default: %(default)s)")
+    method = field_spec("method")
+    parser.add_argument("--method", choices=METHOD_NAMES, default=method["default"],
+                        help=f"{method['help']} (default: {method['default']})")
+    parser.add_argument("--mix", type=parse_mix, default=field_spec("mix")["default"],
+                        help="fusion of methods, e.g. bn=0.5,poly=0.5 (a convex combination; overrides --method)")
+    parser.add_argument("--layers", type=int, default=len(field_spec("style_layers")["default"]),
+                        choices=range(1, len(STYLE_LAYERS) + 1), metavar="K",
+                        help=f"use the first K style layers of {', '.join(STYLE_LAYERS)} (default: %(default)s)")
+    for name in _PLAIN_FIELDS:
+        _add_setting(parser, name)
+    parser.add_argument("--weights", default="auto",
+                        help=f"VGG-19 weights: auto, hub, torchvision or a file path (default: auto; "
+                             f"${WEIGHTS_ENV} also names a file)")
+    parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The `Settings` an argument namespace describes (validated)."""
+    values = {name: getattr(args, name) for name in _PLAIN_FIELDS}
+    return Settings(method=args.method, mix=args.mix, style_layers=STYLE_LAYERS[: args.layers], **values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 success, 2 bad input)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        settings = settings_from_args(args)
+        extractor = load_extractor(args.weights, pooling=settings.pooling, device=args.device)
+        result = stylize(args.content, args.style, settings, extractor=extractor, progress=not args.quiet)
+    except NSTError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    path = save_png(result.image, args.output)
+    record = {"output": str(path), "seconds": round(result.seconds, 2), "device": result.device,
+              "weights": result.weights, "final_losses": {k: v[-1] for k, v in result.history.items()}}
+    print(json.dumps(record))
+    Path(path).with_suffix(".json").write_text(json.dumps({**record, "settings": json.loads(settings.to_json())},
+                                                          indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

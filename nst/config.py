@@ -1,0 +1,145 @@
+"""Every default and allowed range of a stylization run, written once.
+
+`Settings` is the single source of truth: the library validates against it, the CLI
+builds its flags from its fields, and the app builds its sliders from `field_spec`.
+Hard caps that protect a shared server live in `LIMITS`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import NSTError
+from .methods import fusion_weights
+
+__all__ = [
+    "STYLE_LAYERS",
+    "CONTENT_LAYER",
+    "OPTIMIZERS",
+    "INITS",
+    "POOLINGS",
+    "PRECISIONS",
+    "Limits",
+    "LIMITS",
+    "Settings",
+    "field_spec",
+]
+
+STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+CONTENT_LAYER = "relu4_2"
+OPTIMIZERS: tuple[str, ...] = ("lbfgs", "adam")
+INITS: tuple[str, ...] = ("content", "noise", "style")
+# The paper's official code replaces VGG's max pooling by average pooling.
+POOLINGS: tuple[str, ...] = ("avg", "max")
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps for untrusted input, kept in one place for the CLI, the app and the loader."""
+
+    max_file_bytes: int = 50 * 1024 * 1024
+    # Pillow's decompression-bomb guard is raised at this many pixels.
+    max_input_pixels: int = 64_000_000
+    min_size: int = 16
+    max_size: int = 2048
+    max_steps: int = 5000
+
+
+LIMITS = Limits()
+
+
+def _spec(default: Any, help: str, *, lo: float | None = None, hi: float | None = None,
+          choices: tuple[str, ...] | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "min": lo, "max": hi, "choices": choices})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One stylization run. Frozen so that a run can be recorded and reproduced from it.
+
+    `gamma=None` means the method's registered default (see `nst.methods`).
+    `mix` turns the run into a fusion: `(("bn", 0.5), ("poly", 0.5))` is a convex
+    combination of the two methods' style terms, weights normalised to sum to 1.
+    """
+
+    method: str = _spec("poly", "distribution-alignment method for the style term")
+    mix: tuple[tuple[str, float], ...] = _spec((), "fusion: (method, weight) pairs; overrides method")
+    gamma: float | None = _spec(None, "balance factor: weight of style against content", lo=0.0, hi=1e4)
+    content_weight: float = _spec(1.0, "content weight alpha; 0 gives pure style reconstruction",
+                                  lo=0.0, hi=1e4)
+    style_layers: tuple[str, ...] = _spec(STYLE_LAYERS, "VGG-19 layers whose feature distributions are matched",
+                                          choices=STYLE_LAYERS)
+    layer_weights: tuple[float, ...] | None = _spec(None, "one weight per style layer (default: equal)")
+    size: int = _spec(512, "long edge of the output in pixels", lo=LIMITS.min_size, hi=LIMITS.max_size)
+    steps: int = _spec(300, "optimizer steps (one forward and backward pass each)", lo=1, hi=LIMITS.max_steps)
+    optimizer: str = _spec("lbfgs", "optimizer", choices=OPTIMIZERS)
+    lr: float | None = _spec(None, "learning rate (default: 1.0 for L-BFGS, 0.02 for Adam)", lo=1e-6, hi=10.0)
+    init: str = _spec("content", "starting image", choices=INITS)
+    seed: int = _spec(0, "seed for noise init and Gaussian pair sampling", lo=0, hi=2**31 - 1)
+    pooling: str = _spec("avg", "VGG pooling", choices=POOLINGS)
+    poly_c: float = _spec(0.0, "constant c of the poly kernel (x'y + c)^2; 0 is Gram matching", lo=0.0, hi=1e3)
+    gaussian_pairs: int | None = _spec(None, "sampled pairs per step for Gaussian MMD (default: positions)",
+                                       lo=16, hi=1_000_000)
+    precision: str = _spec("fp32", "network precision; bf16 runs VGG under autocast", choices=PRECISIONS)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check_field(f, getattr(self, f.name))
+        if self.layer_weights is not None and len(self.layer_weights) != len(self.style_layers):
+            raise NSTError(f"layer_weights has {len(self.layer_weights)} entries; "
+                           f"expected one per style layer ({len(self.style_layers)})")
+        if self.layer_weights is not None and (min(self.layer_weights) < 0 or sum(self.layer_weights) <= 0):
+            raise NSTError("layer_weights must be non-negative with a positive sum")
+        if not self.style_layers:
+            raise NSTError(f"choose at least one style layer from {', '.join(STYLE_LAYERS)}")
+        if self.mix and (min(w for _, w in self.mix) < 0 or sum(w for _, w in self.mix) <= 0):
+            raise NSTError("fusion weights must be non-negative with a positive sum")
+        fusion_weights(self.method, self.mix)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed, validated again."""
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
+        """Inverse of `dataclasses.asdict` (JSON turns tuples into lists)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise NSTError(f"unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
+        fixed = dict(data)
+        for key in ("style_layers", "layer_weights"):
+            if fixed.get(key) is not None:
+                fixed[key] = tuple(fixed[key])
+        if "mix" in fixed:
+            fixed["mix"] = tuple((str(m), float(w)) for m, w in fixed["mix"])
+        return cls(**fixed)
+
+
+def field_spec(name: str) -> dict[str, Any]:
+    """Default, help, min, max and choices of one `Settings` field, for building a CLI flag or a slider."""
+    for f in dataclasses.fields(Settings):
+        if f.name == name:
+            return {"default": f.default, **f.metadata}
+    raise NSTError(f"unknown setting {name!r}")
+
+
+def _check_field(f: dataclasses.Field, value: Any) -> None:
+    meta = f.metadata
+    if value is None:
+        return
+    if meta.get("choices") is not None:
+        values = value if isinstance(value, tuple) else (value,)
+        bad = [v for v in values if v not in meta["choices"]]
+        if bad:
+            raise NSTError(f"{f.name}: {bad[0]!r} is not one of {', '.join(meta['choices'])}")
+    if meta.get("min") is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not (meta["min"] <= value <= meta["max"]) or value != value:
+            raise NSTError(f"{f.name} must be between {meta['min']:g} and {meta['max']:g}, got {value!r}")

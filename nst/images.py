@@ -1,0 +1,106 @@
+"""Image input and output: reading any Pillow-readable file safely, resizing, tensors, PNG.
+
+Every failure becomes an `NSTError` with a one-line message: a corrupt file, an image
+too large to decode safely, an empty file. Limits come from `nst.config.LIMITS`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor
+
+from .config import LIMITS
+from .errors import NSTError
+
+__all__ = ["ImageSource", "load_image", "to_rgb", "resize_long_edge", "to_tensor", "to_pil", "save_png"]
+
+ImageSource = Union[str, os.PathLike, bytes, BinaryIO, Image.Image]
+
+
+def load_image(source: ImageSource, *, name: str = "image") -> Image.Image:
+    """Open `source` as an upright RGB image.
+
+    Honours EXIF orientation; flattens transparency onto white; converts grayscale,
+    palette, CMYK and 16-bit modes to RGB. `name` labels the image in error messages.
+    """
+    if isinstance(source, Image.Image):
+        return to_rgb(ImageOps.exif_transpose(source))
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise NSTError(f"{name}: file {str(path)!r} does not exist")
+        if path.stat().st_size > LIMITS.max_file_bytes:
+            raise NSTError(f"{name}: file is larger than {LIMITS.max_file_bytes // 2**20} MB")
+    elif isinstance(source, bytes):
+        source = io.BytesIO(source)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as img:
+                _check_pixels(img, name)
+                img.load()
+                return to_rgb(ImageOps.exif_transpose(img))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise NSTError(f"{name}: image has too many pixels (limit {LIMITS.max_input_pixels:,})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise NSTError(f"{name}: not a readable image file ({type(exc).__name__})") from None
+
+
+def _check_pixels(img: Image.Image, name: str) -> None:
+    w, h = img.size
+    if w * h > LIMITS.max_input_pixels:
+        raise NSTError(f"{name}: image is {w}x{h}, more than {LIMITS.max_input_pixels:,} pixels")
+    if w < 1 or h < 1:
+        raise NSTError(f"{name}: image is empty")
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """RGB copy of `img`; transparent pixels become white."""
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(img, dtype=np.float64)
+        span = max(array.max() - array.min(), 1e-12)
+        img = Image.fromarray(((array - array.min()) / span * 255).astype(np.uint8))
+    return img.convert("RGB")
+
+
+def resize_long_edge(img: Image.Image, size: int) -> Image.Image:
+    """Resize so that the longer edge is `size` pixels, keeping the aspect ratio (Lanczos)."""
+    w, h = img.size
+    scale = size / max(w, h)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return img if new == img.size else img.resize(new, Image.Resampling.LANCZOS)
+
+
+def to_tensor(img: Image.Image, device: torch.device | str = "cpu") -> Tensor:
+    """RGB image → float tensor `(1, 3, H, W)` in [0, 1]."""
+    array = np.asarray(to_rgb(img), dtype=np.float32) / 255.0  # (H, W, 3)
+    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)  # (1, 3, H, W)
+
+
+def to_pil(image: Tensor) -> Image.Image:
+    """Tensor `(3, H, W)` or `(1, 3, H, W)` in [0, 1] → RGB image."""
+    image = image.detach().float().squeeze(0).clamp(0, 1)  # (3, H, W)
+    array = (image.permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)  # (H, W, 3)
+    return Image.fromarray(array, "RGB")
+
+
+def save_png(image: Tensor | Image.Image, path: str | os.PathLike) -> Path:
+    """Write `image` as PNG, creating parent folders; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (image if isinstance(image, Image.Image) else to_pil(image)).save(path, format="PNG")
+    return path

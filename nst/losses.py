@@ -1,0 +1,203 @@
+"""Style and content losses as pure tensor functions.
+
+Notation (Li et al., "Demystifying Neural Style Transfer", IJCAI 2017): a layer's
+activations are a feature matrix of shape `(N, M)`: N channels, M spatial positions,
+one sample (column) per position. `x` is the generated image's matrix, `y` the style
+image's; their M may differ. Each style loss is an MMD² (or, for BN, a moment
+distance) between the two empirical distributions of columns, divided by the
+normaliser of the paper's official code (linear N, poly N², Gaussian 1, BN N).
+
+Statistics (`channel_mean`, `gram`, `mean_std`) are split from the distances on them
+so that a style target can be summarised once and compared at every step.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "channel_mean",
+    "gram",
+    "mean_std",
+    "mean_distance",
+    "gram_distance",
+    "mean_std_distance",
+    "linear",
+    "poly",
+    "gaussian",
+    "bn",
+    "content",
+    "gatys_gram_loss",
+    "mean_sq_distance",
+    "mmd2",
+    "linear_kernel",
+    "poly_kernel",
+    "gaussian_kernel",
+]
+
+Kernel = Callable[[Tensor, Tensor], Tensor]
+
+# Keeps sqrt differentiable where a channel is constant (a dead ReLU gives std 0).
+_STD_EPS = 1e-8
+
+
+def channel_mean(x: Tensor) -> Tensor:
+    """μ = (1/M) Σ_i x_i. `x` is `(N, M)`; returns `(N,)`."""
+    return x.mean(dim=1)
+
+
+def gram(x: Tensor, c: float = 0.0) -> Tensor:
+    """Normalised Gram matrix Ĝ = (1/M) X̃ X̃ᵀ, with X̃ = [X; √c·1ᵀ] when c > 0.
+
+    `x` is `(N, M)`; returns `(N, N)`, or `(N+1, N+1)` when c > 0. The extra row
+    makes (x̃ᵀỹ)² = (xᵀy + c)², so the poly kernel with c > 0 has the same closed form.
+    """
+    if c > 0:
+        ones = torch.full_like(x[:1], c**0.5)  # (1, M)
+        x = torch.cat([x, ones], dim=0)  # (N+1, M)
+    return x @ x.T / x.shape[1]
+
+
+def mean_std(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-channel mean and (biased) standard deviation of `x` `(N, M)`; each `(N,)`."""
+    mean = x.mean(dim=1)
+    var = x.var(dim=1, unbiased=False)
+    return mean, (var + _STD_EPS).sqrt()
+
+
+def mean_distance(mu_x: Tensor, mu_y: Tensor) -> Tensor:
+    """‖μ_x − μ_y‖² / N for channel means of shape `(N,)`."""
+    return (mu_x - mu_y).square().sum() / mu_x.shape[0]
+
+
+def gram_distance(g_x: Tensor, g_y: Tensor, n: int) -> Tensor:
+    """‖Ĝ_x − Ĝ_y‖²_F / N² for normalised Gram matrices `(N, N)` (or `(N+1, N+1)`) of N channels."""
+    return (g_x - g_y).square().sum() / n**2
+
+
+def mean_std_distance(stats_x: tuple[Tensor, Tensor], stats_y: tuple[Tensor, Tensor]) -> Tensor:
+    """(‖μ_x − μ_y‖² + ‖σ_x − σ_y‖²) / N for `(mean, std)` pairs of shape `(N,)`."""
+    (mu_x, sd_x), (mu_y, sd_y) = stats_x, stats_y
+    return ((mu_x - mu_y).square().sum() + (sd_x - sd_y).square().sum()) / mu_x.shape[0]
+
+
+def linear(x: Tensor, y: Tensor) -> Tensor:
+    """Linear-kernel MMD²: k(a, b) = aᵀb gives MMD² = ‖μ_x − μ_y‖²; returned / N.
+
+    `x` `(N, Mx)`, `y` `(N, My)`; returns a 0-d tensor.
+    """
+    return mean_distance(channel_mean(x), channel_mean(y))
+
+
+def poly(x: Tensor, y: Tensor, c: float = 0.0) -> Tensor:
+    """Polynomial-kernel MMD² with k(a, b) = (aᵀb + c)², in closed form; returned / N².
+
+    Σ_ij (x_iᵀx_j)² = ‖X Xᵀ‖²_F, so MMD² = ‖Ĝ_x − Ĝ_y‖²_F with Ĝ = X Xᵀ / M: Gram
+    matching, in O(N² M) and without an M×M kernel matrix. With c = 0 and Mx = My,
+    Gatys' loss ‖G_x − G_y‖²/(4N²M²) on unnormalised G is this value / 4 (see
+    `gatys_gram_loss`). Only degree 2 has a Gram-size closed form;
+    degree d would need (N+1)^d moment tensors, so other degrees are left to `mmd2`.
+
+    `x` `(N, Mx)`, `y` `(N, My)`; returns a 0-d tensor.
+    """
+    return gram_distance(gram(x, c), gram(y, c), x.shape[0])
+
+
+def bn(x: Tensor, y: Tensor) -> Tensor:
+    """Batch-normalisation statistics: (‖μ_x − μ_y‖² + ‖σ_x − σ_y‖²) / N.
+
+    The paper shows this equals a linear MMD on the per-channel distributions
+    (each channel treated as a 1-D distribution matched in mean and spread).
+    `x` `(N, Mx)`, `y` `(N, My)`; returns a 0-d tensor.
+    """
+    return mean_std_distance(mean_std(x), mean_std(y))
+
+
+def mean_sq_distance(x: Tensor, y: Tensor) -> Tensor:
+    """Mean of ‖x_i − y_j‖² over all Mx·My pairs, in O((Mx + My) N).
+
+    Equals mean‖x_i‖² + mean‖y_j‖² − 2 μ_xᵀμ_y. Used as the Gaussian bandwidth σ².
+    """
+    return x.square().sum(0).mean() + y.square().sum(0).mean() - 2 * channel_mean(x) @ channel_mean(y)
+
+
+def gaussian(
+    x: Tensor,
+    y: Tensor,
+    *,
+    num_pairs: int | None = None,
+    sigma2: float | Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Linear-time estimate of the Gaussian-kernel MMD², k(a, b) = exp(−‖a − b‖² / (2σ²)).
+
+    Draws `num_pairs` (default Mx) index pairs (i, i') from x and (j, j') from y,
+    uniformly and independently, and averages
+        h = k(x_i, x_i') + k(y_j, y_j') − k(x_i, y_j') − k(x_i', y_j)
+    (Gretton et al. 2012, as used by the paper). Because the indices are drawn with
+    replacement, E[h] is exactly the quadratic MMD² of the two empirical distributions
+    that `mmd2(x, y, gaussian_kernel(σ²))` computes; single estimates can be negative.
+
+    σ² defaults to `mean_sq_distance(x, y)`, detached: the kernel then does not change
+    when every activation is scaled, so the loss needs no normaliser (the paper's is 1).
+    The paper takes σ² from the sampled pairs; the closed form over all pairs is the
+    same quantity without sampling noise. `x` `(N, Mx)`, `y` `(N, My)`; returns 0-d.
+    """
+    n = num_pairs or x.shape[1]
+    if sigma2 is None:
+        sigma2 = mean_sq_distance(x, y).detach().clamp_min(1e-12)
+    i, i2 = torch.randint(x.shape[1], (2, n), generator=generator).to(x.device)
+    j, j2 = torch.randint(y.shape[1], (2, n), generator=generator).to(x.device)
+    xi, xi2, yj, yj2 = x[:, i], x[:, i2], y[:, j], y[:, j2]  # each (N, n)
+
+    def k(a: Tensor, b: Tensor) -> Tensor:
+        return torch.exp(-(a - b).square().sum(0) / (2 * sigma2))  # (n,)
+
+    return (k(xi, xi2) + k(yj, yj2) - k(xi, yj2) - k(xi2, yj)).mean()
+
+
+def content(x: Tensor, p: Tensor) -> Tensor:
+    """Content loss ‖F − P‖²_F for feature maps of equal shape.
+
+    Gatys et al. use ½‖F − P‖²; the factor is dropped because the loop divides the
+    term by ‖P‖² anyway (see `nst.objective`).
+    """
+    return (x - p).square().sum()
+
+
+def gatys_gram_loss(x: Tensor, y: Tensor) -> Tensor:
+    """Gatys et al.'s style loss E = ‖G_x − G_y‖²_F / (4 N² M²), G = X Xᵀ unnormalised.
+
+    Defined for equal M. Li et al. show E = MMD²_k / (4 N²) with k(a, b) = (aᵀb)²,
+    i.e. E = `poly(x, y)` / 4. Kept as a reference for that identity.
+    """
+    n, m = x.shape
+    return ((x @ x.T) - (y @ y.T)).square().sum() / (4 * n**2 * m**2)
+
+
+def mmd2(x: Tensor, y: Tensor, kernel: Kernel) -> Tensor:
+    """Brute-force (quadratic, biased) MMD² from explicit kernel matrices.
+
+    MMD² = mean_ij k(x_i, x_j) + mean_ij k(y_i, y_j) − 2 mean_ij k(x_i, y_j).
+    `kernel(a, b)` maps `(N, P)`, `(N, Q)` to a `(P, Q)` matrix. O(M²): a reference
+    for tests and the teaching view, never used in the optimisation loop.
+    """
+    return kernel(x, x).mean() + kernel(y, y).mean() - 2 * kernel(x, y).mean()
+
+
+def linear_kernel() -> Kernel:
+    """k(a, b) = aᵀb."""
+    return lambda a, b: a.T @ b
+
+
+def poly_kernel(c: float = 0.0, degree: int = 2) -> Kernel:
+    """k(a, b) = (aᵀb + c)^d."""
+    return lambda a, b: (a.T @ b + c) ** degree
+
+
+def gaussian_kernel(sigma2: float | Tensor) -> Kernel:
+    """k(a, b) = exp(−‖a − b‖² / (2σ²))."""
+    return lambda a, b: torch.exp(-torch.cdist(a.T, b.T).square() / (2 * sigma2))

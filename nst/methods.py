@@ -1,0 +1,137 @@
+"""The registry of distribution-alignment methods: name → style term and default γ.
+
+A style term is built once from the style image's features of one layer (its target
+statistics are computed here, once per request) and then called on the generated
+image's features at every step. Each term is the pure loss of `nst.losses` divided by
+a constant taken from the target itself, detached: the same loss evaluated against an
+all-zero activation map (‖μ_S‖²/N for linear, ‖Ĝ_S‖²/N² for poly, Σ(μ_S² + σ_S²)/N for
+BN). That makes every term scale-free: multiplying all activations by s (a different
+weight file, 0–255 instead of 0–1 inputs) leaves it unchanged, so γ means the same for
+every method and every weight file. The Gaussian MMD with its adaptive bandwidth is
+scale-free already and keeps the paper's normaliser 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import torch
+from torch import Tensor
+
+from . import losses
+from .errors import NSTError
+
+__all__ = ["StyleTerm", "Method", "METHODS", "METHOD_NAMES", "get_method", "fusion_weights"]
+
+# Keeps a term finite when a target layer is entirely zero (a black style image).
+_MIN_SCALE = 1e-12
+
+
+class StyleTerm(Protocol):
+    """A style loss against a fixed target: `(N, M)` features → 0-d tensor."""
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor: ...
+
+
+class _LinearTerm:
+    def __init__(self, y: Tensor, **_: object) -> None:
+        self.mu = losses.channel_mean(y)
+        self.scale = losses.mean_distance(torch.zeros_like(self.mu), self.mu).clamp_min(_MIN_SCALE)
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return losses.mean_distance(losses.channel_mean(x), self.mu) / self.scale
+
+
+class _PolyTerm:
+    def __init__(self, y: Tensor, *, poly_c: float = 0.0, **_: object) -> None:
+        self.c = poly_c
+        self.n = y.shape[0]
+        self.g = losses.gram(y, poly_c)
+        self.scale = losses.gram_distance(torch.zeros_like(self.g), self.g, self.n).clamp_min(_MIN_SCALE)
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return losses.gram_distance(losses.gram(x, self.c), self.g, self.n) / self.scale
+
+
+class _BNTerm:
+    def __init__(self, y: Tensor, **_: object) -> None:
+        self.stats = losses.mean_std(y)
+        zero = tuple(torch.zeros_like(s) for s in self.stats)
+        self.scale = losses.mean_std_distance(zero, self.stats).clamp_min(_MIN_SCALE)
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return losses.mean_std_distance(losses.mean_std(x), self.stats) / self.scale
+
+
+class _GaussianTerm:
+    def __init__(self, y: Tensor, *, gaussian_pairs: int | None = None, **_: object) -> None:
+        self.y = y
+        self.num_pairs = gaussian_pairs
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return losses.gaussian(x, self.y, num_pairs=self.num_pairs, generator=generator)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One way of aligning feature distributions.
+
+    `build(y, **options)` summarises the style features `y` `(N, M)` into a `StyleTerm`.
+    `kernel` is the MMD kernel in LaTeX, for the teaching view.
+    """
+
+    name: str
+    title: str
+    kernel: str
+    matches: str
+    default_gamma: float
+    build: Callable[..., StyleTerm]
+    loss: Callable[[Tensor, Tensor], Tensor]
+
+
+# Defaults were chosen without real weights (none can be downloaded here): with every
+# term scale-free, one value serves all methods; the README says so.
+_DEFAULT_GAMMA = 5.0
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("linear", "Linear MMD", r"k(x,y)=x^\top y", "channel means", _DEFAULT_GAMMA,
+               _LinearTerm, losses.linear),
+        Method("poly", "Polynomial MMD (Gram)", r"k(x,y)=(x^\top y + c)^2", "second moments (Gram matrix)",
+               _DEFAULT_GAMMA, _PolyTerm, losses.poly),
+        Method("gaussian", "Gaussian MMD", r"k(x,y)=\exp\left(-\frac{\|x-y\|^2}{2\sigma^2}\right)",
+               "the whole distribution", _DEFAULT_GAMMA, _GaussianTerm, losses.gaussian),
+        Method("bn", "BN statistics", r"\mu_c,\ \sigma_c \text{ per channel}", "per-channel mean and std",
+               _DEFAULT_GAMMA, _BNTerm, losses.bn),
+    )
+}
+METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
+
+
+def get_method(name: str) -> Method:
+    """The registered method called `name`; an unknown name lists the valid ones."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise NSTError(f"unknown method {name!r}; choose one of {', '.join(METHOD_NAMES)}") from None
+
+
+def fusion_weights(method: str, mix: tuple[tuple[str, float], ...]) -> dict[str, float]:
+    """Method → weight of the style term, summing to 1.
+
+    `mix=()` means `method` alone. A mix is a convex combination: the weights are
+    divided by their sum, so `bn=0.5, poly=0.5` weighs the two equally. This is what
+    the paper describes; its official code applies the weights so that 0.5/0.5 comes
+    out as 0.25 : 1.
+    """
+    if not mix:
+        get_method(method)
+        return {method: 1.0}
+    weights: dict[str, float] = {}
+    for name, w in mix:
+        get_method(name)
+        weights[name] = weights.get(name, 0.0) + float(w)
+    total = sum(weights.values())
+    return {name: w / total for name, w in weights.items() if w > 0}

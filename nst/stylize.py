@@ -1,0 +1,151 @@
+"""The optimisation loop: one generator that the CLI, the app, the figure runner and
+the benchmark all consume.
+
+`iter_stylize` yields a `Step` after every optimizer step; `stylize` runs it to the
+end with a tqdm bar and returns a `Result`. One step is one forward and backward pass
+of VGG-19 (L-BFGS runs with `max_iter=1`, so its cost per step is the same as Adam's).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+from PIL import Image
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from .config import Settings
+from .errors import NSTError
+from .features import VGG19Features
+from .images import ImageSource, load_image, resize_long_edge, to_pil, to_tensor
+from .objective import Objective
+from .weights import load_extractor
+
+__all__ = ["Step", "Result", "prepare_images", "iter_stylize", "stylize", "step_seed"]
+
+_DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the loop reports after optimizer step `step` of `steps` (1-based).
+
+    `image` is a detached copy `(1, 3, H, W)` in [0, 1] on the run's device.
+    `losses` holds the terms evaluated at the start of the step.
+    """
+
+    step: int
+    steps: int
+    losses: dict[str, float]
+    image: Tensor
+    elapsed: float
+
+    def pil(self) -> Image.Image:
+        return to_pil(self.image)
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finished run: the image, the loss history per term, and how it was made."""
+
+    image: Image.Image
+    settings: Settings
+    history: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+    device: str = ""
+    weights: str = ""
+
+
+def step_seed(seed: int, step: int) -> int:
+    """Seed of the Gaussian pair sample at `step`: fixed within a step, new at each."""
+    return (seed * 1_000_003 + step) % 2**63
+
+
+def prepare_images(content: ImageSource, style: ImageSource, size: int,
+                   device: torch.device) -> tuple[Tensor, Tensor]:
+    """Load both images, resize each to long edge `size`; tensors `(1, 3, H, W)` in [0, 1]."""
+    c = resize_long_edge(load_image(content, name="content image"), size)
+    s = resize_long_edge(load_image(style, name="style image"), size)
+    return to_tensor(c, device), to_tensor(s, device)
+
+
+def _initial_image(content: Tensor, style: Tensor, init: str, seed: int) -> Tensor:
+    if init == "content":
+        return content.clone()
+    if init == "style":
+        return torch.nn.functional.interpolate(style, size=content.shape[-2:], mode="bilinear",
+                                               align_corners=False).clamp(0, 1)
+    noise = torch.rand(content.shape, generator=torch.Generator().manual_seed(seed))
+    return noise.to(content.device)
+
+
+def _optimizer(settings: Settings, image: Tensor) -> torch.optim.Optimizer:
+    lr = settings.lr if settings.lr is not None else _DEFAULT_LR[settings.optimizer]
+    if settings.optimizer == "adam":
+        return torch.optim.Adam([image], lr=lr)
+    # Tolerances at 0: the loss is scale-free, so torch's absolute defaults would end a run early.
+    return torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=50,
+                             tolerance_grad=0.0, tolerance_change=0.0)
+
+
+def iter_stylize(content: ImageSource, style: ImageSource, settings: Settings | None = None, *,
+                 extractor: VGG19Features | None = None, weights: str = "auto",
+                 device: str | torch.device | None = None) -> Iterator[Step]:
+    """Optimise an image whose VGG-19 feature distributions match `style`'s, keeping `content`.
+
+    Yields a `Step` after each of `settings.steps` steps. `extractor` defaults to the
+    cached VGG-19 from `weights` on `device` (CUDA when present). Raises `NSTError` for
+    bad images or when the loss stops being finite.
+    """
+    settings = settings or Settings()
+    extractor = extractor or load_extractor(weights, pooling=settings.pooling, device=device)
+    content_t, style_t = prepare_images(content, style, settings.size, extractor.device)
+    objective = Objective(extractor, content_t, style_t, settings)
+    image = _initial_image(content_t, style_t, settings.init, settings.seed).requires_grad_(True)
+    optimizer = _optimizer(settings, image)
+    # Scale-free terms are O(1) over the whole image, so per-pixel gradients shrink with
+    # size; multiplying by the pixel count keeps L-BFGS's curvature updates well above
+    # its fixed 1e-10 threshold at every size. It does not move the minimum.
+    pixels = content_t.shape[-1] * content_t.shape[-2]
+    start = time.perf_counter()
+    for step in range(1, settings.steps + 1):
+        terms: dict[str, Tensor] = {}
+        seed = step_seed(settings.seed, step)
+
+        def closure() -> Tensor:
+            optimizer.zero_grad()
+            total, parts = objective(image, torch.Generator().manual_seed(seed))
+            (total * pixels).backward()
+            terms.update(parts)
+            return total
+
+        optimizer.step(closure)
+        with torch.no_grad():
+            image.clamp_(0, 1)
+        values = {name: float(v.detach()) for name, v in terms.items()}
+        if not math.isfinite(values["total"]):
+            raise NSTError(f"the loss stopped being finite at step {step}; try a smaller learning rate or Adam")
+        yield Step(step, settings.steps, values, image.detach().clone(), time.perf_counter() - start)
+
+
+def stylize(content: ImageSource, style: ImageSource, settings: Settings | None = None, *,
+            extractor: VGG19Features | None = None, weights: str = "auto",
+            device: str | torch.device | None = None, progress: bool = True) -> Result:
+    """Run `iter_stylize` to the end, with a tqdm progress bar unless `progress=False`."""
+    settings = settings or Settings()
+    extractor = extractor or load_extractor(weights, pooling=settings.pooling, device=device)
+    history: dict[str, list[float]] = {}
+    last: Step | None = None
+    bar = tqdm(total=settings.steps, disable=not progress, unit="step")
+    for last in iter_stylize(content, style, settings, extractor=extractor):
+        for name, value in last.losses.items():
+            history.setdefault(name, []).append(value)
+        bar.set_postfix(loss=f"{last.losses['total']:.4g}")
+        bar.update(1)
+    bar.close()
+    assert last is not None  # settings.steps >= 1 is enforced by Settings
+    return Result(last.pil(), settings, history, last.elapsed, str(extractor.device), extractor.weights_name)

@@ -1,0 +1,76 @@
+"""Shared fixtures. Everything runs offline: the Hugging Face cache and torch hub folder
+point at a temporary directory holding a fake VGG-19 checkpoint with seeded random
+weights, written in the hub's own layout, so the real loading code is exercised."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+# Set before anything imports huggingface_hub or gradio, which read them at import time.
+_HOME = Path(tempfile.mkdtemp(prefix="nst-tests-"))
+os.environ["HF_HOME"] = str(_HOME / "hf")
+os.environ["TORCH_HOME"] = str(_HOME / "torch")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ.pop("NST_WEIGHTS", None)
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+
+from nst.features import random_extractor  # noqa: E402
+from nst.weights import HUB_FILENAME, HUB_REPO  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+FAKE_REVISION = "0123456789abcdef0123456789abcdef01234567"
+FAKE_SEED = 1234
+
+
+def fake_state_dict(seed: int = FAKE_SEED) -> dict[str, torch.Tensor]:
+    """`features.<i>.weight/bias` of a seeded random VGG-19, as the hub file names them."""
+    model = random_extractor(seed)
+    return {f"features.{k}": v.contiguous() for k, v in model.features.state_dict().items()}
+
+
+def write_fake_hub_checkpoint(hf_home: Path, seed: int = FAKE_SEED) -> Path:
+    """Write `model.safetensors` into `hf_home` in the layout `hf_hub_download` reads offline."""
+    repo_dir = Path(hf_home) / "hub" / f"models--{HUB_REPO.replace('/', '--')}"
+    snapshot = repo_dir / "snapshots" / FAKE_REVISION
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (repo_dir / "refs").mkdir(exist_ok=True)
+    (repo_dir / "refs" / "main").write_text(FAKE_REVISION)
+    path = snapshot / HUB_FILENAME
+    save_file(fake_state_dict(seed), str(path))
+    return path
+
+
+FAKE_CHECKPOINT = write_fake_hub_checkpoint(_HOME / "hf")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def extractor():
+    """Seeded random-weights VGG-19 on the CPU (test weights, never a stylization model)."""
+    return random_extractor(0)
+
+
+@pytest.fixture(scope="session")
+def hf_home() -> Path:
+    """The temporary HF_HOME holding the fake hub checkpoint."""
+    return _HOME / "hf"
+
+
+@pytest.fixture
+def content_path() -> Path:
+    return ROOT / "examples" / "content" / "chelsea_cat.jpg"
+
+
+@pytest.fixture
+def style_path() -> Path:
+    return ROOT / "examples" / "style" / "starry_night.jpg"
