@@ -48,6 +48,8 @@ def load_image(source: ImageSource, *, name: str = "image") -> Image.Image:
                 _check_pixels(img, name)
                 img.load()
                 return to_rgb(ImageOps.exif_transpose(img))
+    except NSTError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise NSTError(f"{name}: image has too many pixels (limit {LIMITS.max_input_pixels:,})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:

@@ -40,7 +40,8 @@ __all__ = [
 
 Kernel = Callable[[Tensor, Tensor], Tensor]
 
-# Keeps sqrt differentiable where a channel is constant (a dead ReLU gives std 0).
+# Keeps sqrt differentiable where a channel is constant (a dead ReLU gives std 0). The floor
+# is relative to the layer's mean square so that σ(s·x) = s·σ(x) still holds exactly.
 _STD_EPS = 1e-8
 
 
@@ -62,10 +63,14 @@ def gram(x: Tensor, c: float = 0.0) -> Tensor:
 
 
 def mean_std(x: Tensor) -> tuple[Tensor, Tensor]:
-    """Per-channel mean and (biased) standard deviation of `x` `(N, M)`; each `(N,)`."""
+    """Per-channel mean and (biased) standard deviation of `x` `(N, M)`; each `(N,)`.
+
+    σ = sqrt(var + ε·mean(x²)), ε = 1e-8, with the floor detached.
+    """
     mean = x.mean(dim=1)
     var = x.var(dim=1, unbiased=False)
-    return mean, (var + _STD_EPS).sqrt()
+    floor = _STD_EPS * x.detach().square().mean().clamp_min(1e-30)
+    return mean, (var + floor).sqrt()
 
 
 def mean_distance(mu_x: Tensor, mu_y: Tensor) -> Tensor:

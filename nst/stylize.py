@@ -8,6 +8,7 @@ of VGG-19 (L-BFGS runs with `max_iter=1`, so its cost per step is the same as Ad
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -138,14 +139,13 @@ def stylize(content: ImageSource, style: ImageSource, settings: Settings | None 
     """Run `iter_stylize` to the end, with a tqdm progress bar unless `progress=False`."""
     settings = settings or Settings()
     extractor = extractor or load_extractor(weights, pooling=settings.pooling, device=device)
+    steps = iter_stylize(content, style, settings, extractor=extractor)
+    last = next(steps)  # loads and checks both images before a progress bar appears
     history: dict[str, list[float]] = {}
-    last: Step | None = None
-    bar = tqdm(total=settings.steps, disable=not progress, unit="step")
-    for last in iter_stylize(content, style, settings, extractor=extractor):
-        for name, value in last.losses.items():
-            history.setdefault(name, []).append(value)
-        bar.set_postfix(loss=f"{last.losses['total']:.4g}")
-        bar.update(1)
-    bar.close()
-    assert last is not None  # settings.steps >= 1 is enforced by Settings
+    with tqdm(total=settings.steps, disable=not progress, unit="step") as bar:
+        for last in itertools.chain([last], steps):
+            for name, value in last.losses.items():
+                history.setdefault(name, []).append(value)
+            bar.set_postfix(loss=f"{last.losses['total']:.4g}")
+            bar.update(1)
     return Result(last.pil(), settings, history, last.elapsed, str(extractor.device), extractor.weights_name)

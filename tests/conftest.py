@@ -31,7 +31,7 @@ FAKE_SEED = 1234
 
 def fake_state_dict(seed: int = FAKE_SEED) -> dict[str, torch.Tensor]:
     """`features.<i>.weight/bias` of a seeded random VGG-19, as the hub file names them."""
-    model = random_extractor(seed)
+    model = random_extractor(seed, last_layer="relu5_4")  # every convolution, like the real file
     return {f"features.{k}": v.contiguous() for k, v in model.features.state_dict().items()}
 
 

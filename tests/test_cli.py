@@ -1,0 +1,65 @@
+"""The command line, in-process through main() and once as a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from nst import STYLE_LAYERS, Settings
+from nst.__main__ import build_parser, main, settings_from_args
+
+
+def test_defaults_come_from_the_library():
+    args = build_parser().parse_args(["c.jpg", "s.jpg"])
+    assert settings_from_args(args) == Settings()
+
+
+def test_flags_map_to_settings():
+    args = build_parser().parse_args(["c.jpg", "s.jpg", "--mix", "bn=0.5,poly=0.5", "--layers", "3",
+                                      "--gamma", "2", "--content-weight", "0", "--init", "noise"])
+    settings = settings_from_args(args)
+    assert settings.mix == (("bn", 0.5), ("poly", 0.5))
+    assert settings.style_layers == STYLE_LAYERS[:3]
+    assert (settings.gamma, settings.content_weight, settings.init) == (2.0, 0.0, "noise")
+
+
+def test_cli_writes_an_image_and_a_record(tmp_path, content_path, style_path, capsys):
+    out = tmp_path / "out.png"
+    code = main([str(content_path), str(style_path), "-o", str(out), "--method", "bn", "--size", "40",
+                 "--steps", "2", "--quiet", "--device", "cpu"])
+    assert code == 0
+    assert Image.open(out).size == (40, 27)
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["settings"]["method"] == "bn" and record["weights"] == "hub:timm/vgg19.tv_in1k"
+    assert set(record["final_losses"]) == {"content", "bn", "total"}
+    assert json.loads(capsys.readouterr().out)["output"] == str(out)
+
+
+@pytest.mark.parametrize("argv_tail, message", [
+    (["--size", "5"], "size must be between 16 and 2048, got 5"),
+    (["--mix", "bn=0.5,gram=0.5"], "unknown method 'gram'; choose one of linear, poly, gaussian, bn"),
+])
+def test_bad_parameters_give_one_line_errors(tmp_path, content_path, style_path, capsys, argv_tail, message):
+    assert main([str(content_path), str(style_path), "-o", str(tmp_path / "o.png"), *argv_tail]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {message}"
+
+
+def test_a_corrupt_image_gives_a_one_line_error(tmp_path, style_path, capsys):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    assert main([str(bad), str(style_path), "-o", str(tmp_path / "o.png"), "--size", "32", "--steps", "1"]) == 2
+    assert capsys.readouterr().err.strip() == "error: content image: not a readable image file (UnidentifiedImageError)"
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_module_runs_as_a_program(tmp_path, content_path, style_path):
+    out = tmp_path / "cli.png"
+    proc = subprocess.run([sys.executable, "-m", "nst", str(content_path), str(style_path), "-o", str(out),
+                           "--size", "32", "--steps", "2", "--method", "linear", "--quiet"],
+                          env=os.environ.copy(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(out).size == (32, 21)

@@ -1,0 +1,41 @@
+"""Settings: validation messages, ranges exposed to the CLI and UI, JSON round trip."""
+
+import json
+
+import pytest
+
+from nst import NSTError, Settings
+from nst.config import LIMITS, field_spec
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"method": "gram"}, "unknown method 'gram'; choose one of linear, poly, gaussian, bn"),
+    ({"steps": 0}, f"steps must be between 1 and {LIMITS.max_steps}"),
+    ({"size": 10_000}, f"size must be between {LIMITS.min_size} and {LIMITS.max_size}"),
+    ({"gamma": float("nan")}, "gamma must be between"),
+    ({"optimizer": "sgd"}, "optimizer: 'sgd' is not one of lbfgs, adam"),
+    ({"style_layers": ("relu9_9",)}, "style_layers: 'relu9_9' is not one of relu1_1"),
+    ({"style_layers": ()}, "choose at least one style layer"),
+    ({"layer_weights": (1.0, 2.0)}, "expected one per style layer (5)"),
+    ({"mix": (("bn", -1.0), ("poly", 1.0))}, "fusion weights must be non-negative"),
+])
+def test_invalid_settings_are_refused_with_one_line(changes, message):
+    with pytest.raises(NSTError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
+        Settings(**changes)
+    assert "\n" not in str(info.value)
+
+
+def test_field_spec_reads_defaults_and_ranges():
+    spec = field_spec("size")
+    assert spec["default"] == Settings().size and spec["max"] == LIMITS.max_size
+    assert field_spec("init")["choices"] == ("content", "noise", "style")
+    with pytest.raises(NSTError):
+        field_spec("nope")
+
+
+def test_json_round_trip():
+    settings = Settings(mix=(("bn", 0.3), ("poly", 0.7)), style_layers=("relu1_1", "relu2_1"),
+                        layer_weights=(1.0, 0.5), gamma=2.0)
+    assert Settings.from_dict(json.loads(settings.to_json())) == settings
+    with pytest.raises(NSTError, match="unknown setting"):
+        Settings.from_dict({"colour": 1})

@@ -1,0 +1,109 @@
+"""The closed forms of nst.losses against brute-force kernel sums and hand values."""
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from nst import losses
+
+
+def features(n=6, m=40, seed=0, shift=0.0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, m, generator=g, dtype=torch.float64) + shift
+
+
+def test_gram_matching_is_mmd_with_squared_dot_kernel():
+    x, y = features(m=30, seed=1), features(m=45, seed=2, shift=0.3)
+    n = x.shape[0]
+    brute = losses.mmd2(x, y, losses.poly_kernel(c=0.0, degree=2))
+    assert_close(losses.poly(x, y) * n**2, brute, rtol=1e-10, atol=0)
+
+
+def test_poly_with_constant_matches_brute_force():
+    x, y = features(m=25, seed=3), features(m=33, seed=4, shift=-0.5)
+    n = x.shape[0]
+    brute = losses.mmd2(x, y, losses.poly_kernel(c=1.5, degree=2))
+    assert_close(losses.poly(x, y, c=1.5) * n**2, brute, rtol=1e-10, atol=0)
+
+
+def test_gatys_loss_is_mmd_over_four_n_squared():
+    x, y = features(m=36, seed=5), features(m=36, seed=6, shift=0.2)
+    n = x.shape[0]
+    brute = losses.mmd2(x, y, losses.poly_kernel(c=0.0, degree=2))
+    assert_close(losses.gatys_gram_loss(x, y), brute / (4 * n**2), rtol=1e-10, atol=0)
+    assert_close(losses.gatys_gram_loss(x, y), losses.poly(x, y) / 4, rtol=1e-10, atol=0)
+
+
+def test_linear_is_mmd_with_dot_kernel():
+    x, y = features(m=20, seed=7), features(m=50, seed=8, shift=1.0)
+    brute = losses.mmd2(x, y, losses.linear_kernel())
+    assert_close(losses.linear(x, y) * x.shape[0], brute, rtol=1e-10, atol=1e-12)
+
+
+def test_linear_hand_value():
+    x = torch.tensor([[1.0, 3.0], [0.0, 2.0]])  # means (2, 1)
+    y = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 4.0]])  # means (0, 2)
+    assert losses.linear(x, y).item() == pytest.approx((4 + 1) / 2)
+
+
+def test_mean_sq_distance_matches_all_pairs():
+    x, y = features(m=17, seed=9), features(m=23, seed=10, shift=0.4)
+    brute = torch.cdist(x.T, y.T).square().mean()
+    assert_close(losses.mean_sq_distance(x, y), brute, rtol=1e-10, atol=0)
+
+
+def test_gaussian_estimator_is_unbiased():
+    x, y = features(n=3, m=30, seed=11), features(n=3, m=40, seed=12, shift=0.7)
+    sigma2 = losses.mean_sq_distance(x, y)
+    exact = losses.mmd2(x, y, losses.gaussian_kernel(sigma2))
+    estimates = torch.stack([
+        losses.gaussian(x, y, num_pairs=64, generator=torch.Generator().manual_seed(s)) for s in range(2000)])
+    standard_error = estimates.std() / len(estimates) ** 0.5
+    assert estimates.std() > 0.01  # single estimates are noisy, so the check below is not trivial
+    assert abs(estimates.mean() - exact) < 4 * standard_error
+    assert abs(estimates.mean() - exact) / exact < 0.05
+
+
+def test_gaussian_default_bandwidth_is_mean_squared_distance():
+    x, y = features(n=3, m=20, seed=13), features(n=3, m=20, seed=14, shift=0.5)
+    a = losses.gaussian(x, y, generator=torch.Generator().manual_seed(0))
+    b = losses.gaussian(x, y, sigma2=losses.mean_sq_distance(x, y), generator=torch.Generator().manual_seed(0))
+    assert_close(a, b)
+
+
+def test_bn_is_zero_for_identical_distributions_and_positive_otherwise():
+    x = features(m=30, seed=15)
+    shuffled = x[:, torch.randperm(30, generator=torch.Generator().manual_seed(0))]
+    repeated = torch.cat([x, x], dim=1)
+    assert losses.bn(x, shuffled).item() == pytest.approx(0.0, abs=1e-12)
+    assert losses.bn(x, repeated).item() == pytest.approx(0.0, abs=1e-12)
+    assert losses.bn(x, x * 2).item() > 0.1
+
+
+def test_bn_hand_value():
+    x = torch.tensor([[0.0, 2.0]], dtype=torch.float64)  # mean 1, std 1
+    y = torch.tensor([[3.0, 3.0]], dtype=torch.float64)  # mean 3, std 0
+    assert losses.bn(x, y).item() == pytest.approx(4 + 1, rel=1e-3)  # σ has a relative 1e-8 variance floor
+
+
+@pytest.mark.parametrize("kernel", [losses.linear_kernel(), losses.poly_kernel(0.5, 2),
+                                    losses.gaussian_kernel(2.0)])
+def test_mmd2_is_symmetric_non_negative_and_zero_on_itself(kernel):
+    x, y = features(m=12, seed=16), features(m=15, seed=17, shift=0.3)
+    assert_close(losses.mmd2(x, y, kernel), losses.mmd2(y, x, kernel))
+    assert losses.mmd2(x, y, kernel) > 0
+    assert losses.mmd2(x, x, kernel).abs() < 1e-9
+
+
+def test_content_is_squared_error():
+    x, p = features(m=5, seed=18), features(m=5, seed=19)
+    assert_close(losses.content(x, p), ((x - p) ** 2).sum())
+
+
+@pytest.mark.parametrize("loss", [losses.linear, losses.poly, losses.bn, losses.gaussian])
+def test_gradients_flow_to_the_first_argument(loss):
+    x = features(m=20, seed=20).requires_grad_(True)
+    y = features(m=20, seed=21, shift=0.5)
+    value = loss(x, y, generator=torch.Generator().manual_seed(0)) if loss is losses.gaussian else loss(x, y)
+    value.backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0

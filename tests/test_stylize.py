@@ -1,0 +1,81 @@
+"""The optimisation loop with the seeded random extractor on small images."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from nst import NSTError, Settings, iter_stylize, stylize
+from nst.methods import METHOD_NAMES
+
+
+@pytest.mark.parametrize("method", METHOD_NAMES)
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_a_short_run_lowers_the_loss(extractor, content_path, style_path, method, optimizer):
+    # Many Gaussian pairs keep the sampled estimate's noise well below the decrease tested.
+    settings = Settings(method=method, optimizer=optimizer, size=48, steps=12, gaussian_pairs=4096)
+    steps = list(iter_stylize(content_path, style_path, settings, extractor=extractor))
+    first, last = steps[0].losses, steps[-1].losses
+    assert last["total"] < 0.7 * first["total"]
+    assert last[method] < 0.7 * first[method]
+    assert first["content"] == 0.0 and last["content"] > 0  # started at the content photo and moved
+
+
+def test_steps_stream_images_of_the_output_size(extractor, content_path, style_path):
+    steps = list(iter_stylize(content_path, style_path, Settings(size=40, steps=3), extractor=extractor))
+    assert [s.step for s in steps] == [1, 2, 3] and all(s.steps == 3 for s in steps)
+    assert steps[-1].image.shape == (1, 3, 27, 40)  # chelsea_cat is 451x300
+    assert steps[-1].pil().size == (40, 27)
+    assert steps[0].elapsed <= steps[-1].elapsed
+
+
+def test_style_reconstruction_from_noise_has_no_content_term(extractor, content_path, style_path):
+    settings = Settings(method="bn", content_weight=0.0, init="noise", size=32, steps=6,
+                        style_layers=("relu1_1", "relu2_1"))
+    steps = list(iter_stylize(content_path, style_path, settings, extractor=extractor))
+    assert "content" not in steps[0].losses
+    assert steps[-1].losses["bn"] < steps[0].losses["bn"]
+
+
+def test_same_seed_gives_the_same_image(extractor, content_path, style_path):
+    settings = Settings(method="gaussian", init="noise", size=32, steps=3, seed=5)
+    a = stylize(content_path, style_path, settings, extractor=extractor, progress=False)
+    b = stylize(content_path, style_path, settings, extractor=extractor, progress=False)
+    c = stylize(content_path, style_path, settings.replace(seed=6), extractor=extractor, progress=False)
+    assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
+    assert not np.array_equal(np.asarray(a.image), np.asarray(c.image))
+
+
+def test_result_records_history_and_provenance(extractor, content_path, style_path):
+    result = stylize(content_path, style_path, Settings(size=32, steps=4), extractor=extractor, progress=False)
+    assert set(result.history) == {"content", "poly", "total"}
+    assert all(len(v) == 4 for v in result.history.values())
+    assert result.device == "cpu" and result.weights.startswith("random")
+
+
+def test_bf16_precision_runs(extractor, content_path, style_path):
+    steps = list(iter_stylize(content_path, style_path, Settings(size=32, steps=4, precision="bf16"),
+                              extractor=extractor))
+    assert torch.isfinite(steps[-1].image).all()
+    assert steps[-1].losses["total"] < steps[0].losses["total"]
+
+
+def test_style_init_starts_from_the_painting(extractor, content_path, style_path):
+    step = next(iter_stylize(content_path, style_path, Settings(size=32, steps=1, init="style", lr=1e-6),
+                             extractor=extractor))
+    assert step.losses["content"] > 0.05
+
+
+def test_a_bad_image_fails_before_any_work(extractor, tmp_path, style_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(NSTError, match="content image: not a readable image file"):
+        next(iter_stylize(bad, style_path, Settings(size=32, steps=1), extractor=extractor))
+
+
+def test_a_non_finite_loss_stops_with_a_clear_error(extractor, content_path, style_path):
+    broken = copy.deepcopy(extractor)
+    broken.features[0].weight[0, 0, 0, 0] = float("nan")
+    with pytest.raises(NSTError, match="stopped being finite at step 1"):
+        list(iter_stylize(content_path, style_path, Settings(size=32, steps=3), extractor=broken))
