@@ -77,7 +77,7 @@ class Settings:
     size: int = _spec(512, "long edge of the output in pixels", lo=LIMITS.min_size, hi=LIMITS.max_size)
     steps: int = _spec(300, "optimizer steps (one forward and backward pass each)", lo=1, hi=LIMITS.max_steps)
     optimizer: str = _spec("lbfgs", "optimizer", choices=OPTIMIZERS)
-    lr: float | None = _spec(None, "learning rate (default: 1.0 for L-BFGS, 0.02 for Adam)", lo=1e-6, hi=10.0)
+    lr: float | None = _spec(None, "learning rate (default: 0.5 for L-BFGS, 0.02 for Adam)", lo=1e-6, hi=10.0)
     init: str = _spec("content", "starting image", choices=INITS)
     seed: int = _spec(0, "seed for noise init and Gaussian pair sampling", lo=0, hi=2**31 - 1)
     pooling: str = _spec("avg", "VGG pooling", choices=POOLINGS)

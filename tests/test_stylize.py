@@ -79,3 +79,11 @@ def test_a_non_finite_loss_stops_with_a_clear_error(extractor, content_path, sty
     broken.features[0].weight[0, 0, 0, 0] = float("nan")
     with pytest.raises(NSTError, match="stopped being finite at step 1"):
         list(iter_stylize(content_path, style_path, Settings(size=32, steps=3), extractor=broken))
+
+
+def test_an_image_too_thin_for_vgg_is_refused(extractor, tmp_path, style_path):
+    from PIL import Image
+
+    Image.new("RGB", (200, 10), (90, 120, 30)).save(tmp_path / "strip.png")
+    with pytest.raises(NSTError, match="content image is 64x3 at size 64: its short edge must be at least 16"):
+        next(iter_stylize(tmp_path / "strip.png", style_path, Settings(size=64, steps=1), extractor=extractor))
