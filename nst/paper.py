@@ -136,6 +136,10 @@ def _check_figure(manifest: Manifest, figure: str) -> None:
     for key in ("title", "caption", "rows", "columns"):
         if not spec.get(key):
             raise NSTError(f"figure {figure}: the manifest gives no {key!r}")
+    for axis in ("rows", "columns"):
+        unlabelled = [i for i, entry in enumerate(spec[axis]) if not entry.get("label")]
+        if unlabelled:
+            raise NSTError(f"figure {figure}: {axis[:-1]} {unlabelled[0]} has no 'label'")
     bad = [c for c in spec.get("input_columns", []) if c not in _IMAGE_KEYS]
     if bad:
         raise NSTError(f"figure {figure}: input column {bad[0]!r} is not one of {', '.join(_IMAGE_KEYS)}")
@@ -253,7 +257,7 @@ def _record(cell: Cell, last: Step, extractor: VGG19Features) -> dict[str, Any]:
     return {
         "figure": cell.figure, "row": cell.row, "column": cell.column,
         "row_label": cell.row_label, "column_label": cell.column_label,
-        "image": cell.png(".").name, "content": _display(cell.content), "style": _display(cell.style),
+        "image": f"{cell.name}.png", "content": _display(cell.content), "style": _display(cell.style),
         "hash": cell_hash(cell), "settings": dataclasses.asdict(cell.settings),
         "final_losses": last.losses, "seconds": round(last.elapsed, 3),
         "device": str(extractor.device), "weights": extractor.weights_name, "torch": torch.__version__,
@@ -368,6 +372,15 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
+# Pillow's built-in font (Aileron) has Latin glyphs only; spelling these out keeps the
+# grid identical on every machine instead of depending on installed fonts.
+_LATIN_ONLY = str.maketrans({"γ": "gamma", "α": "alpha", "β": "beta", "σ": "sigma", "−": "-", "→": "->"})
+
+
+def _label(text: str) -> str:
+    return text.translate(_LATIN_ONLY)
+
+
 def grid_layout(row_labels: Sequence[str], column_labels: Sequence[str], tile: int) -> GridLayout:
     """The layout `make_grid` uses; label sizes are measured with the font it draws with."""
     font_size = max(10, tile // 16)
@@ -375,7 +388,7 @@ def grid_layout(row_labels: Sequence[str], column_labels: Sequence[str], tile: i
     draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
 
     def extent(text: str) -> tuple[int, int]:
-        left, top, right, bottom = draw.multiline_textbbox((0, 0), text, font=font, align="center")
+        left, top, right, bottom = draw.multiline_textbbox((0, 0), _label(text), font=font, align="center")
         return math.ceil(right - left), math.ceil(bottom - top)
 
     label_width = max(extent(t)[0] for t in row_labels) + 2 * pad
@@ -387,7 +400,8 @@ def grid_layout(row_labels: Sequence[str], column_labels: Sequence[str], tile: i
 def make_grid(tiles: Sequence[Sequence[Image.Image | None]], row_labels: Sequence[str],
               column_labels: Sequence[str], tile: int) -> Image.Image:
     """A white sheet with row labels on the left, column labels on top, and each image
-    scaled to fit a `tile`-pixel square, centred in it (None: a grey square)."""
+    scaled to fit a `tile`-pixel square, centred in it (None: a grey square). Greek
+    letters in labels are spelled out (γ → gamma): the built-in font lacks them."""
     if len(tiles) != len(row_labels) or any(len(r) != len(column_labels) for r in tiles):
         raise NSTError("make_grid: tiles must have one row per row label and one entry per column label")
     layout = grid_layout(row_labels, column_labels, tile)
@@ -403,11 +417,11 @@ def make_grid(tiles: Sequence[Sequence[Image.Image | None]], row_labels: Sequenc
             sheet.paste(fitted, (left + (tile - fitted.width) // 2, top + (tile - fitted.height) // 2))
     for r, text in enumerate(row_labels):
         _, top, _, bottom = layout.tile_box(r, 0)
-        draw.multiline_text((layout.label_width // 2, (top + bottom) // 2), text, fill="black", font=font,
+        draw.multiline_text((layout.label_width // 2, (top + bottom) // 2), _label(text), fill="black", font=font,
                             anchor="mm", align="center")
     for c, text in enumerate(column_labels):
         left, _, right, _ = layout.tile_box(0, c)
-        draw.multiline_text(((left + right) // 2, layout.label_height // 2), text, fill="black", font=font,
+        draw.multiline_text(((left + right) // 2, layout.label_height // 2), _label(text), fill="black", font=font,
                             anchor="mm", align="center")
     return sheet
 
@@ -449,6 +463,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _deterministic_cuda() -> None:
+    """Ask CUDA for repeatable results: cuDNN's autotuner and atomic-add kernels (the
+    backward of the Gaussian term's pair indexing, some convolution backwards) would
+    otherwise make a re-run differ in the last bits. `warn_only`: an operation without a
+    deterministic version warns instead of stopping the run. Set before CUDA starts."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the figure runner; returns the exit status (0 success, 2 bad input or no weights)."""
     args = build_parser().parse_args(argv)
@@ -459,8 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         figures = manifest.figure_ids if args.figure == "all" else (args.figure,)
         device = torch.device(args.device) if args.device is not None else default_device()
         if device.type == "cuda":
-            # cuDNN's autotuner and non-deterministic kernels would make a re-run differ.
-            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+            _deterministic_cuda()
         for figure in figures:
             cells = figure_cells(figure, args.size, args.steps, rows=args.rows, columns=args.columns,
                                  manifest=manifest, content=args.content, style=args.style)

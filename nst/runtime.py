@@ -3,21 +3,27 @@
 The app tells a visitor, before a run starts, which device it runs on and about how
 many seconds the chosen size and steps will cost; ZeroGPU needs the same number to
 reserve a GPU. A step costs about `overhead + per_pixel · pixels` (one forward and
-backward pass of VGG-19), so two timed steps at two small sizes fix the line for a
-device. On a CPU the app starts from smaller defaults so that a run takes about a
-minute instead of half an hour.
+backward pass of VGG-19 and the loss), so the real loop timed at two sizes fixes the
+line for a device; the Gaussian MMD's extra cost per pixel is timed apart. On a CPU
+the app starts from smaller defaults so that a run takes about a minute instead of
+half an hour.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from dataclasses import dataclass
+from typing import Iterable
 
+import numpy as np
 import torch
+from PIL import Image
 
-from .config import CONTENT_LAYER, STYLE_LAYERS, field_spec
+from .config import Settings, field_spec
 from .features import VGG19Features
+from .stylize import iter_stylize
 
 __all__ = [
     "CPU_SIZE",
@@ -71,52 +77,63 @@ def run_defaults(device: str | torch.device) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class SpeedModel:
-    """Seconds per optimizer step ≈ `overhead + per_pixel · pixels`."""
+    """Seconds per optimizer step ≈ `overhead + pixels · (per_pixel + extra)`.
+
+    `extra` is the additional cost per pixel of the costlier methods in the run
+    (`extra_per_pixel`, e.g. the Gaussian MMD's pair sums); the other methods cost
+    about the same as each other, since VGG-19's forward and backward pass dominates.
+    """
 
     overhead: float
     per_pixel: float
+    extra_per_pixel: tuple[tuple[str, float], ...] = ()
 
-    def step_seconds(self, pixels: int) -> float:
-        return self.overhead + self.per_pixel * pixels
+    def step_seconds(self, pixels: int, methods: Iterable[str] = ()) -> float:
+        extra = sum(cost for name, cost in self.extra_per_pixel if name in set(methods))
+        return self.overhead + (self.per_pixel + extra) * pixels
 
-    def estimate(self, size: int, steps: int, aspect: float = 1.0) -> float:
-        """Seconds for `steps` steps at long edge `size`; `aspect` = short edge / long edge (≤ 1)."""
+    def estimate(self, size: int, steps: int, methods: Iterable[str] = (), aspect: float = 1.0) -> float:
+        """Seconds for `steps` steps at long edge `size` with `methods`; `aspect` = short / long edge (≤ 1)."""
         pixels = round(size * size * min(max(aspect, 0.0), 1.0))
-        return steps * self.step_seconds(pixels)
+        return steps * self.step_seconds(pixels, methods)
 
 
-# Measured on one NVIDIA H200 with this loop; a ZeroGPU slice (3 of the 7 compute
-# slices of an H200) is assumed proportionally slower. Used where no GPU can be timed
-# in advance: the main process of a ZeroGPU Space.
-_H200_SPEED = SpeedModel(overhead=0.004, per_pixel=1.6e-8)
-ZERO_GPU_SPEED = SpeedModel(overhead=_H200_SPEED.overhead, per_pixel=_H200_SPEED.per_pixel * 7 / 3)
+# Measured on one NVIDIA H200 with the loop of `nst.stylize` (poly up to 2048 px: 7.4 ms
+# at 256 px, 47 ms at 2048; Gaussian MMD 359 ms at 2048). A ZeroGPU slice holds 3 of the
+# 7 compute slices of an H200, so its per-pixel costs are taken 7/3 times higher. Used
+# where no GPU can be timed in advance: the main process of a ZeroGPU Space.
+_H200_SPEED = SpeedModel(overhead=0.0068, per_pixel=1.43e-8, extra_per_pixel=(("gaussian", 1.15e-7),))
+ZERO_GPU_SPEED = SpeedModel(overhead=_H200_SPEED.overhead, per_pixel=_H200_SPEED.per_pixel * 7 / 3,
+                            extra_per_pixel=tuple((m, c * 7 / 3) for m, c in _H200_SPEED.extra_per_pixel))
 
 
-def _time_step(extractor: VGG19Features, size: int) -> float:
-    layers = (*STYLE_LAYERS, CONTENT_LAYER)
-    image = torch.rand(1, 3, size, size, device=extractor.device, requires_grad=True)
-    if extractor.device.type == "cuda":
-        torch.cuda.synchronize(extractor.device)
-    start = time.perf_counter()
-    feats = extractor(image, layers)
-    sum(f.float().square().mean() for f in feats.values()).backward()
-    if extractor.device.type == "cuda":
-        torch.cuda.synchronize(extractor.device)
-    return time.perf_counter() - start
+def _noise_image(size: int, seed: int) -> Image.Image:
+    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    return Image.fromarray(pixels, "RGB")
 
 
-def measure_speed(extractor: VGG19Features, sizes: tuple[int, int] = (64, 128)) -> SpeedModel:
-    """Time one forward and backward pass at two sizes (after a warm-up) and fit the line.
+def _time_step(extractor: VGG19Features, size: int, method: str, steps: int = 2) -> float:
+    """Median seconds of `steps` steps of the real loop at `size` px, after one untimed step."""
+    settings = Settings(method=method, size=size, steps=steps + 1)
+    stamps = [time.perf_counter()]
+    for _ in iter_stylize(_noise_image(size, 0), _noise_image(size, 1), settings, extractor=extractor):
+        stamps.append(time.perf_counter())  # the loop reads the loss every step, so CUDA is synchronised
+    return statistics.median(b - a for a, b in zip(stamps[1:-1], stamps[2:]))
 
-    The weights' values do not matter, so a random extractor on the same device serves.
+
+def measure_speed(extractor: VGG19Features, sizes: tuple[int, int] | None = None) -> SpeedModel:
+    """Time the loop at two sizes with Gram matching, and the Gaussian MMD at the larger; fit the line.
+
+    The default sizes are 64 and 128 px on a CPU, 256 and 1024 px on a GPU (where small
+    images cost no more than kernel launches). The weights' values do not matter, so a
+    random extractor on the same device serves.
     """
-    small, large = sizes
-    _time_step(extractor, small)  # warm-up: allocator, kernels, thread pool
-    t_small = min(_time_step(extractor, small) for _ in range(2))
-    t_large = min(_time_step(extractor, large) for _ in range(2))
+    small, large = sizes or ((64, 128) if extractor.device.type == "cpu" else (256, 1024))
+    t_small, t_large = (_time_step(extractor, size, "poly") for size in (small, large))
     per_pixel = max(t_large - t_small, 0.0) / (large * large - small * small)
     overhead = max(t_small - per_pixel * small * small, 0.0)
-    return SpeedModel(overhead=overhead, per_pixel=per_pixel)
+    extra = max(_time_step(extractor, large, "gaussian") - t_large, 0.0) / (large * large)
+    return SpeedModel(overhead=overhead, per_pixel=per_pixel, extra_per_pixel=(("gaussian", extra),))
 
 
 def format_seconds(seconds: float) -> str:

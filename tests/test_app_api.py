@@ -1,0 +1,110 @@
+"""The app launched as `python app.py --port N` and called through gradio_client.
+Weights: conftest's fake hub checkpoint; the images are test output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from app_server import running_app
+from nst.config import field_spec
+from nst.runtime import run_defaults
+from nst.weights import default_device
+from webui import paper_tab
+from webui.handlers import CONTROLS
+
+
+PAPER_SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def paper_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("paper-cache")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory, paper_cache):
+    with pytest.MonkeyPatch.context() as mp:
+        # Paper cells rendered on demand: tiny, into a fresh cache, so the test renders one.
+        mp.setenv(paper_tab.CACHE_ENV, str(paper_cache))
+        mp.setenv(paper_tab.SIZE_ENV, str(PAPER_SIZE))
+        mp.setenv(paper_tab.STEPS_ENV, "2")
+        with running_app(tmp_path_factory.mktemp("app-cwd")) as url:
+            yield Client(url, verbose=False)
+
+
+def expected_size(path, size: int) -> tuple[int, int]:
+    w, h = Image.open(path).size
+    scale = size / max(w, h)
+    return round(w * scale), round(h * scale)
+
+
+def test_stylize_is_documented_with_named_parameters_and_defaults(client):
+    api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    endpoint = api["/stylize"]
+    params = {p["parameter_name"]: p for p in endpoint["parameters"]}
+    assert list(params) == ["content", "style", *CONTROLS]
+    assert not params["content"]["parameter_has_default"] and not params["style"]["parameter_has_default"]
+    assert params["method"]["parameter_default"] == field_spec("method")["default"]
+    assert params["steps"]["parameter_default"] == run_defaults(default_device())["steps"]
+    assert params["size"]["parameter_default"] == run_defaults(default_device())["size"]
+    assert all(params[name]["parameter_has_default"] for name in CONTROLS)
+    assert "Stylize" in endpoint["description"]
+    assert "/estimate" in api
+
+
+def test_stylize_returns_the_final_image_at_the_requested_size(client, content_path, style_path):
+    path = client.predict(handle_file(str(content_path)), handle_file(str(style_path)), size=64, steps=3,
+                          method="bn", api_name="/stylize")
+    with Image.open(path) as img:
+        assert img.format == "PNG"
+        assert img.size == expected_size(content_path, 64)
+        assert np.asarray(img.convert("RGB"), dtype=np.float32).std() > 1
+
+
+def test_a_corrupt_upload_gives_a_clear_message(client, style_path, tmp_path):
+    bad = tmp_path / "holiday.jpg"
+    bad.write_bytes(b"GIF89a but not really an image")
+    with pytest.raises(AppError) as info:
+        client.predict(handle_file(str(bad)), handle_file(str(style_path)), size=32, steps=1, api_name="/stylize")
+    assert "content image: not a readable image file" in str(info.value)
+
+
+def test_an_unknown_method_is_refused_with_the_valid_choices(client, content_path, style_path):
+    with pytest.raises(AppError) as info:
+        client.predict(handle_file(str(content_path)), handle_file(str(style_path)), method="gram", size=32, steps=1,
+                       api_name="/stylize")
+    assert "gram" in str(info.value) and "gaussian" in str(info.value)
+
+
+def test_submit_streams_intermediate_images_then_the_final_one(client, content_path, style_path):
+    job = client.submit(handle_file(str(content_path)), handle_file(str(style_path)), size=48, steps=40,
+                        style_layers=["relu1_1", "relu2_1"], api_name="/stylize")
+    streamed = list(job)
+    assert len(streamed) >= 2  # step 1, at most two a second after that, and the last step
+    assert streamed[-1] == job.result()
+    sizes = {Image.open(p).size for p in streamed}
+    assert sizes == {expected_size(content_path, 48)}
+    first, last = (np.asarray(Image.open(p).convert("RGB"), dtype=np.float32) for p in (streamed[0], streamed[-1]))
+    assert np.abs(first - last).mean() > 0.5
+
+
+def test_the_estimate_endpoint_says_where_and_how_long(client):
+    text = client.predict(256, 100, "bn", "none", api_name="/estimate")
+    assert text.startswith("Runs on **") and "256 px × 100 steps takes up to" in text
+
+
+def test_the_app_has_the_three_tabs_apis(client):
+    api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert {"/stylize", "/paper_cell", "/toy_linear", "/explain_identity"} <= set(api)
+
+
+def test_a_paper_cell_renders_on_demand_through_the_app(client, paper_cache):
+    image, record = client.predict("2", 1, 0, api_name="/paper_cell")
+    assert max(Image.open(image).size) == PAPER_SIZE
+    assert (record["figure"], record["row"], record["column"]) == ("2", 1, 0)
+    assert record["settings"]["method"] == "poly" and record["settings"]["gamma"] == 0.1
+    assert (paper_cache / "fig2" / "r1_c0.png").is_file()

@@ -1,0 +1,258 @@
+"""The Stylize tab's handlers, called directly (no server). Weights: conftest's fake hub
+checkpoint, found by load_extractor("auto"); every image here is test output."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import gradio as gr
+import numpy as np
+import pytest
+from gradio.data_classes import FileData
+from PIL import Image
+
+import app
+from nst.config import Settings, field_spec
+from nst.methods import METHODS
+from nst.runtime import SpeedModel
+from nst.weights import HOW_TO_PROVIDE
+from webui import handlers
+from webui.handlers import (CONTROLS, NO_FUSION, ZERO_GPU_MAX_SECONDS, Stylizer, caption, controls_from_settings,
+                            gpu_seconds, loss_table, settings_from_controls, stream_frames)
+from webui.model import SharedModel
+from webui.uploads import guard_image_upload
+
+
+FIXED_SPEED = property(lambda self: SpeedModel(overhead=0.1, per_pixel=7.6e-6,
+                                               extra_per_pixel=(("gaussian", 1.2e-5),)))
+
+
+def no_progress(*args, **kwargs) -> None:
+    """Stands in for gr.Progress outside a Gradio event."""
+
+
+def controls(**changes) -> list:
+    """Control values in CONTROLS order: tiny, fast runs unless changed."""
+    values = {"method": "poly", "gamma": 5.0, "content_weight": 1.0, "style_layers": ["relu1_1", "relu2_1"],
+              "size": 40, "steps": 6, "init": "content", "seed": 0, "fuse_with": NO_FUSION,
+              "fusion_balance": 0.5, "optimizer": "lbfgs", "lr": None, "layer_weights": ""}
+    values.update(changes)
+    return [values[name] for name in CONTROLS]
+
+
+@pytest.fixture(scope="module")
+def stylizer() -> Stylizer:
+    return Stylizer(SharedModel("auto", "cpu"), interval=0.0)
+
+
+def expected_size(path, size: int) -> tuple[int, int]:
+    w, h = Image.open(path).size
+    scale = size / max(w, h)
+    return round(w * scale), round(h * scale)
+
+
+def test_a_run_streams_intermediate_images_then_the_final_one(stylizer, content_path, style_path):
+    outputs = list(stylizer.run(str(content_path), str(style_path), *controls(), progress=no_progress))
+    image, table, record, status = outputs[0]
+    assert image is None and table == gr.skip() and status == "Starting…"
+    frames = outputs[1:]
+    assert len(frames) == 6  # interval 0: one frame per step
+    images = [frame[0] for frame in frames]
+    assert all(img.size == expected_size(content_path, 40) for img in images)
+    first, last = (np.asarray(img, dtype=np.float32) for img in (images[0], images[-1]))
+    assert np.abs(first - last).mean() > 0.5  # the optimisation moved the pixels
+    assert last.std() > 1  # not a flat image
+    final_record = frames[-1][2]
+    assert final_record["seconds"] > 0 and final_record["size"] == list(images[-1].size)
+    assert final_record["weights"].startswith("hub:")  # the fake checkpoint, through the real loader
+    assert frames[0][2] == gr.skip()  # the record is sent at the start and at the end only
+    table = frames[-1][1]
+    assert list(table.columns) == ["step", "term", "value"]
+    assert set(table["term"]) == {"content", "style", "total"} and sorted(set(table["step"])) == list(range(1, 7))
+    by_term = table.pivot(index="step", columns="term", values="value")
+    np.testing.assert_allclose(by_term["content"] + by_term["style"], by_term["total"], rtol=1e-6, atol=1e-9)
+    assert by_term["total"].iloc[-1] == pytest.approx(final_record["final_losses"]["total"])
+    assert frames[-1][3].startswith("Done: 6 steps")
+
+
+def test_frames_are_throttled_but_keep_every_step_s_losses(content_path, style_path):
+    settings = Settings(size=32, steps=5, style_layers=("relu1_1",))
+    frames = list(stream_frames(str(content_path), str(style_path), settings, "auto", "cpu", interval=1e9))
+    assert [f.step for f in frames] == [1, 5]  # the first step, then only the last
+    assert [step for f in frames for step, _ in f.losses] == [1, 2, 3, 4, 5]
+    assert frames[-1].final and not frames[0].final
+
+
+def test_closing_the_generator_stops_the_loop_and_the_last_image_is_kept(stylizer, content_path, style_path,
+                                                                         monkeypatch, tmp_path):
+    seen = {"steps": 0, "closed": False}
+    real = handlers.iter_stylize
+
+    def spy(*args, **kwargs):
+        try:
+            for step in real(*args, **kwargs):
+                seen["steps"] += 1
+                yield step
+        finally:
+            seen["closed"] = True
+
+    monkeypatch.setattr(handlers, "iter_stylize", spy)
+    run = stylizer.run(str(content_path), str(style_path), *controls(steps=500), progress=no_progress)
+    outputs = [next(run) for _ in range(4)]  # start + 3 frames
+    run.close()  # what Gradio does when Stop cancels the event
+    assert seen == {"steps": 3, "closed": True}
+    with pytest.raises(StopIteration):
+        next(run)
+    last_image, record = outputs[-1][0], outputs[0][2]
+    path = tmp_path / "last.png"
+    last_image.save(path)
+    history, gallery = stylizer.remember(str(path), record, [])
+    assert history[0]["image"] == str(path)
+    assert gallery["value"] == [(str(path), "poly · γ 5 (stopped)")] and gallery["visible"]
+    # Remembering the same run again (the success event after a stop) adds nothing.
+    assert stylizer.remember(str(path), record, history)[0] == history
+
+
+def test_settings_round_trip_through_the_record_and_the_controls(stylizer):
+    values = controls(method="bn", gamma=20.0, content_weight=0.0, style_layers=["relu3_1", "relu1_1"], size=96,
+                      steps=12, init="noise", seed=7, fuse_with="poly", fusion_balance=0.25, optimizer="adam",
+                      lr=0.05, layer_weights="2, 1")
+    settings = settings_from_controls(*values)
+    assert settings.mix == (("bn", 0.75), ("poly", 0.25))
+    assert settings.style_layers == ("relu1_1", "relu3_1")  # VGG order, whatever the ticking order
+    assert settings.layer_weights == (2.0, 1.0) and settings.lr == 0.05 and settings.gamma == 20.0
+    record = json.loads(json.dumps(stylizer._record(settings)))
+    assert Settings.from_dict(record["settings"]) == settings
+    assert record["device"].startswith("CPU (") and record["weights"].startswith("hub:")
+    back = controls_from_settings(settings)
+    assert settings_from_controls(**back) == settings
+    assert back["fuse_with"] == "poly" and back["fusion_balance"] == pytest.approx(0.25)
+
+
+def test_defaults_of_the_controls_come_from_the_library():
+    settings = settings_from_controls("gaussian", None, 1.0, list(field_spec("style_layers")["default"]), 64, 3,
+                                      "content", None)
+    assert settings.gamma is None and settings.mix == () and settings.layer_weights is None
+    assert settings.optimizer == field_spec("optimizer")["default"] and settings.seed == field_spec("seed")["default"]
+    assert Stylizer.default_gamma("gaussian") == METHODS["gaussian"].default_gamma
+
+
+def test_restoring_a_run_from_the_gallery(stylizer, tmp_path):
+    settings = [settings_from_controls(*controls(method=m, gamma=g)) for m, g in (("bn", 2.0), ("linear", 50.0))]
+    history: list = []
+    for i, s in enumerate(settings):
+        record = {**stylizer._record(s), "seconds": 1.0}
+        history, gallery = stylizer.remember(str(tmp_path / f"{i}.png"), record, history)
+    assert [c for _, c in gallery["value"]] == ["linear · γ 50", "bn · γ 2"]  # newest first
+    restored = stylizer.restore(history, gr.SelectData(None, {"index": 1, "value": None}))
+    image, record, *values = restored
+    assert image == str(tmp_path / "0.png") and record["settings"]["method"] == "bn"
+    assert settings_from_controls(*values) == settings[0]
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"layer_weights": "1, x"}, "layer weights: expected numbers"),
+    ({"layer_weights": "1, 2, 3"}, "layer_weights has 3 entries"),
+    ({"style_layers": []}, "choose at least one style layer"),
+    ({"size": 4}, "size must be between"),
+])
+def test_bad_controls_give_one_line_errors(stylizer, content_path, style_path, changes, message):
+    with pytest.raises(gr.Error, match=re.escape(message)) as info:
+        next(stylizer.run(str(content_path), str(style_path), *controls(**changes), progress=no_progress))
+    assert "\n" not in info.value.message
+
+
+def test_missing_or_corrupt_images_give_one_line_errors(stylizer, content_path, tmp_path):
+    with pytest.raises(gr.Error, match="add a style image first"):
+        list(stylizer.stylize(str(content_path), None, *controls()))
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"broken" * 10)
+    with pytest.raises(gr.Error, match="style image: not a readable image file"):
+        list(stylizer.stylize(str(content_path), str(bad), *controls()))
+
+
+def test_the_upload_guard_turns_decoding_failures_into_a_clear_error(content_path, tmp_path):
+    image = guard_image_upload(gr.Image(type="filepath"), "content image")
+    assert image.preprocess(FileData(path=str(content_path), orig_name="cat.jpg")) == str(content_path)
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"this is not a JPEG")
+    with pytest.raises(gr.Error) as info:
+        image.preprocess(FileData(path=str(corrupt), orig_name="corrupt.jpg"))
+    assert info.value.message.startswith("content image: not a readable image file (UnidentifiedImageError)")
+    huge = tmp_path / "huge.png"
+    Image.new("1", (9000, 8000)).save(huge)  # 72 million pixels, a few kilobytes
+    with pytest.raises(gr.Error, match="content image: image is 9000x8000, more than 64,000,000 pixels"):
+        image.preprocess(FileData(path=str(huge), orig_name="huge.png"))
+
+
+def test_without_weights_the_page_explains_and_stylize_fails_clearly(content_path, style_path, tmp_path,
+                                                                    monkeypatch):
+    missing = tmp_path / "nowhere" / "vgg19.safetensors"
+    model = SharedModel(missing, "cpu")
+    problem = model.preload()
+    assert problem is not None and HOW_TO_PROVIDE in problem
+    with pytest.raises(gr.Error, match=re.escape(HOW_TO_PROVIDE)):
+        list(Stylizer(model).stylize(str(content_path), str(style_path), *controls()))
+    monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)  # skip timing a random network
+    demo = app.build_demo(weights=str(missing), device="cpu")
+    texts = [c["props"].get("value") for c in demo.config["components"] if c["type"] == "markdown"]
+    assert any(isinstance(t, str) and HOW_TO_PROVIDE in t for t in texts)
+
+
+def test_gpu_reservation_grows_with_the_work_and_is_capped():
+    small, large, huge = (gpu_seconds("c", "s", Settings(size=s, steps=n)) for s, n in
+                          ((256, 100), (1024, 300), (2048, 5000)))
+    assert 0 < small < large <= ZERO_GPU_MAX_SECONDS and huge == ZERO_GPU_MAX_SECONDS
+    poly, gaussian = (gpu_seconds("c", "s", Settings(method=m, size=1024, steps=100)) for m in ("poly", "gaussian"))
+    assert gaussian > poly
+    assert gpu_seconds("c", "s", Settings(mix=(("poly", 0.5), ("gaussian", 0.5)), size=1024, steps=100)) == gaussian
+
+
+def test_on_zero_gpu_a_run_longer_than_the_gpu_loan_is_refused(stylizer, content_path, style_path, monkeypatch):
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    with pytest.raises(gr.Error, match="more than the 120 s ZeroGPU lends at once"):
+        next(stylizer.stylize(str(content_path), str(style_path), *controls(method="gaussian", size=2048, steps=5000)))
+
+
+def test_the_estimate_names_the_device_and_the_cpu_defaults(monkeypatch):
+    monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)
+    stylizer = Stylizer(SharedModel("auto", "cpu"))
+    text = stylizer.estimate(256, 100, "poly")  # 100 × (0.1 + 256² × 7.6e-6) s = 59.8 s
+    assert text.startswith("Runs on **CPU (") and "256 px × 100 steps takes up to about 60 s." in text
+    assert "defaults are smaller (256 px, 100 steps)" in text
+    assert "takes up to about 3 min." in stylizer.estimate(512, 100, "bn")  # 100 × 2.09 s = 3.5 min
+    # 100 × (0.1 + 256² × (7.6e-6 + 1.2e-5)) s = 138 s
+    assert "takes up to about 2 min." in stylizer.estimate(256, 100, "poly", "gaussian")
+
+
+def test_the_loss_table_keeps_the_last_step_and_at_most_max_points():
+    history = [(step, {"content": 1.0 / step, "poly": 2.0 / step, "total": 0.5 / step + 10.0 / step})
+               for step in range(1, 1001)]
+    table = loss_table(history, content_weight=0.5, max_points=300)
+    style = table[table["term"] == "style"]
+    assert len(style) <= 301 and style["step"].iloc[-1] == 1000 and style["step"].iloc[0] == 1
+    assert set(table["term"]) == {"content", "style", "total"}
+    last = table[table["step"] == 1000].set_index("term")["value"]
+    assert last["content"] == pytest.approx(0.5 / 1000)  # α · content
+    assert last["style"] == pytest.approx(10.0 / 1000)  # γ · style = total - α · content
+    assert last["total"] == pytest.approx(10.5 / 1000)
+
+
+def test_the_loss_table_has_the_same_terms_without_a_content_term():
+    table = loss_table([(1, {"bn": 0.3, "total": 1.5})], content_weight=0.0)
+    assert dict(zip(table["term"], table["value"])) == {"content": 0.0, "style": 1.5, "total": 1.5}
+
+
+def test_caption_names_a_fusion():
+    settings = Settings(method="bn", mix=(("bn", 0.5), ("poly", 0.5)), gamma=10.0)
+    assert caption({"settings": json.loads(settings.to_json()), "seconds": 1}) == "bn+poly · γ 10"
+
+
+def test_the_examples_are_public_domain_files_that_exist():
+    sources = (app.ROOT / "examples" / "SOURCES.md").read_text()
+    for content, style, method, gamma in app.EXAMPLES:
+        assert (app.ROOT / "examples" / "content" / content).is_file()
+        assert (app.ROOT / "examples" / "style" / style).is_file()
+        assert re.search(rf"`content/{content}`.*(Public domain|CC0)", sources)
+        assert method in METHODS and gamma in handlers.GAMMA_CHOICES

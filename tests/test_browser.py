@@ -1,0 +1,140 @@
+"""A real browser (Playwright driving Debian's chromium) against `python app.py`.
+
+Weights: conftest's fake hub checkpoint, so every output image here is test output from
+random weights, not a stylization. Screenshots go to tests/artifacts/ (git-ignored) and
+docs/screenshot.png (the interface with its controls).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+
+import pytest
+from PIL import Image
+
+from app_server import ROOT, running_app
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = shutil.which("chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--no-first-run"]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CONTENT = ROOT / "examples" / "content" / "chelsea_cat.jpg"
+STYLE = ROOT / "examples" / "style" / "starry_night.jpg"
+RUN_TIMEOUT_MS = 90_000
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("app-cwd")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, url, width=1280, height=900):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url)
+    page.wait_for_selector("#stylize-button")
+    return page
+
+
+def set_number(page, elem_id: str, value: int) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def wait_for_status(page, text: str | re.Pattern) -> None:
+    page.locator("#status p").get_by_text(text).wait_for(timeout=RUN_TIMEOUT_MS)
+
+
+def shown_result(page) -> Image.Image:
+    """The result `<img>` once it has loaded, fetched and decoded as the browser got it."""
+    page.wait_for_function("() => { const i = document.querySelector('#result img');"
+                           " return i && i.src && i.complete && i.naturalWidth > 0; }", timeout=RUN_TIMEOUT_MS)
+    src = page.locator("#result img").get_attribute("src")
+    natural = page.evaluate("() => { const i = document.querySelector('#result img');"
+                            " return [i.naturalWidth, i.naturalHeight]; }")
+    image = Image.open(io.BytesIO(page.request.get(src).body()))
+    assert list(image.size) == natural
+    return image
+
+
+def test_upload_stylize_stop_and_screenshot(app_url, browser):
+    page = open_page(browser, app_url)
+    page.locator("#content-image input[type=file]").set_input_files(str(CONTENT))
+    page.locator("#style-image input[type=file]").set_input_files(str(STYLE))
+    set_number(page, "size", 64)
+    set_number(page, "steps", 8)
+    page.locator("#run-info").get_by_text("64 px × 8 steps").wait_for()
+    page.click("#stylize-button")
+    wait_for_status(page, "Done: 8 steps")
+    image = shown_result(page)
+    assert image.format == "PNG" and image.size == (64, 43)  # 451x300 scaled to a 64 px long edge
+    assert max(image.convert("L").getextrema()) > min(image.convert("L").getextrema())
+    page.locator("#history").get_by_text("poly · γ 5").wait_for()
+
+    set_number(page, "steps", 5000)  # minutes of work: only Stop can end it in time
+    page.click("#stylize-button")
+    wait_for_status(page, re.compile(r"^Step \d+ of 5000"))  # a first image has arrived
+    # Gradio drops a click on Stylize until its cancel request has been answered and the run reset.
+    with page.expect_response(lambda r: r.url.endswith("/gradio_api/reset"), timeout=RUN_TIMEOUT_MS):
+        page.click("#stop-button")
+    wait_for_status(page, "Stopped. The last image stays")
+    page.locator("#history").get_by_text("poly · γ 5 (stopped)").wait_for()
+    assert shown_result(page).size == (64, 43)
+
+    # The one worker is free again: a short run finishes long before the stopped one could have.
+    set_number(page, "size", 192)
+    set_number(page, "steps", 6)
+    page.click("#stylize-button")
+    wait_for_status(page, "Done: 6 steps")
+    assert shown_result(page).size == (192, 128)
+    page.mouse.move(0, 0)  # no hover highlight in the screenshot
+    page.wait_for_timeout(500)  # let the loss plot draw
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "stylize.png"), full_page=True)
+    (ROOT / "docs").mkdir(exist_ok=True)
+    page.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=True)
+
+    # Newest first: the 6-step run, the stopped one, then the first run, whose settings come back on a click.
+    page.locator("#history img").nth(2).click()
+    page.wait_for_function("() => document.querySelector('#steps input[type=number]').value === '8'")
+    assert page.locator("#size input[type=number]").input_value() == "64"
+    page.close()
+
+
+def test_a_corrupt_upload_shows_a_clear_message(app_url, browser, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    page = open_page(browser, app_url)
+    page.locator("#content-image input[type=file]").set_input_files(str(bad))
+    page.locator("#style-image input[type=file]").set_input_files(str(STYLE))
+    page.click("#stylize-button")
+    page.get_by_text("content image: not a readable image file").first.wait_for(timeout=RUN_TIMEOUT_MS)
+    page.close()
+
+
+def test_on_a_phone_the_inputs_and_button_fit_the_width(app_url, browser):
+    page = open_page(browser, app_url, width=390, height=844)
+    scroll_width, inner_width = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+    assert scroll_width <= inner_width
+    for selector in ("#content-image", "#style-image", "#stylize-button"):
+        box = page.locator(selector).bounding_box()
+        assert page.locator(selector).is_visible()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= inner_width, selector
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
+    page.close()
