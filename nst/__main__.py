@@ -14,7 +14,7 @@ from pathlib import Path
 from .config import STYLE_LAYERS, Settings, field_spec
 from .errors import NSTError
 from .images import save_png
-from .methods import METHOD_NAMES
+from .methods import METHOD_NAMES, METHODS
 from .stylize import stylize
 from .weights import WEIGHTS_ENV, load_extractor
 
@@ -44,8 +44,11 @@ def _add_setting(parser: argparse.ArgumentParser, name: str) -> None:
     kind = type(spec["default"]) if spec["default"] is not None else (
         int if name == "gaussian_pairs" else float)
     help_text = spec["help"] + (f" (default: {spec['default']})" if spec["default"] is not None else "")
+    if name == "gamma":
+        help_text += " (default: the method's own: " + ", ".join(
+            f"{m.name} {m.default_gamma:g}" for m in METHODS.values()) + ")"
     if spec.get("min") is not None:
-        help_text += f"; {spec['min']:g}..{spec['max']:g}"
+        help_text += f"; {spec['min']:,}..{spec['max']:,}" if kind is int else f"; {spec['min']:g}..{spec['max']:g}"
     parser.add_argument("--" + name.replace("_", "-"), type=kind, default=spec["default"],
                         choices=spec.get("choices"), help=help_text)
 

@@ -157,9 +157,10 @@ def stylize(content: ImageSource, style: ImageSource, settings: Settings | None 
     last = next(steps)  # loads and checks both images before a progress bar appears
     history: dict[str, list[float]] = {}
     with tqdm(total=settings.steps, disable=not progress, unit="step") as bar:
-        for last in itertools.chain([last], steps):
-            for name, value in last.losses.items():
+        for step in itertools.chain([last], steps):
+            for name, value in step.losses.items():
                 history.setdefault(name, []).append(value)
-            bar.set_postfix(loss=f"{last.losses['total']:.4g}")
+            bar.set_postfix(loss=f"{step.losses['total']:.4g}")
             bar.update(1)
+            last = step
     return Result(last.pil(), settings, history, last.elapsed, str(extractor.device), extractor.weights_name)

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from torch.testing import assert_close
 
 from nst import Settings, iter_stylize, random_extractor, stylize
 from nst.methods import METHOD_NAMES
