@@ -1,4 +1,4 @@
-"""Start `python app.py` in a subprocess on 127.0.0.1 for the API and browser tests.
+"""Start `python app.py` in a subprocess on 127.0.0.1 for the API and browser tests, and find the browser.
 
 The subprocess inherits the test environment (conftest's temporary HF_HOME with the
 fake checkpoint, HF_HUB_OFFLINE, GRADIO_ANALYTICS_ENABLED=False) and runs from another
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,8 +18,15 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 180
+# Debian's browser (`apt-get install -y chromium`); Playwright's own download cannot work offline.
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--no-first-run"]
+requires_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
 
 
 def free_port() -> int:

@@ -74,3 +74,33 @@ def content_path() -> Path:
 @pytest.fixture
 def style_path() -> Path:
     return ROOT / "examples" / "style" / "starry_night.jpg"
+
+
+@pytest.fixture
+def render_counter(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the optimisation runs the figure runner starts (one per rendered cell)."""
+    from nst import paper
+
+    calls = [0]
+    real = paper.iter_stylize
+
+    def counting(*args, **kwargs):
+        calls[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(paper, "iter_stylize", counting)
+    return calls
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian chromium driven by Playwright, shared by the browser tests."""
+    from app_server import CHROMIUM, CHROMIUM_ARGS
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -9,38 +9,24 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 
 import pytest
 from PIL import Image
 
-from app_server import ROOT, running_app
+from app_server import ROOT, requires_chromium, running_app
 
-playwright = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = shutil.which("chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--no-first-run"]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CONTENT = ROOT / "examples" / "content" / "chelsea_cat.jpg"
 STYLE = ROOT / "examples" / "style" / "starry_night.jpg"
 RUN_TIMEOUT_MS = 90_000
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
+pytestmark = requires_chromium
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     with running_app(tmp_path_factory.mktemp("app-cwd")) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser, url, width=1280, height=900):

@@ -9,32 +9,18 @@ standalone Blocks with the random-weights extractor: test output, never a styliz
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import gradio as gr
 import pytest
 
-from app_server import running_app
+from app_server import requires_chromium, running_app
 from webui.explain_tab import TARGET, SOURCE, build_explain_tab
 
-playwright = pytest.importorskip("playwright.sync_api")
-
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--no-first-run"]
 TIMEOUT_MS = 60_000
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+pytestmark = requires_chromium
 
 
 @pytest.fixture(scope="module")

@@ -22,19 +22,6 @@ from nst.methods import METHOD_NAMES, fusion_weights
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def render_counter(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts optimisation runs the runner starts (one per rendered cell)."""
-    calls = [0]
-    real = paper.iter_stylize
-
-    def counting(*args, **kwargs):
-        calls[0] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(paper, "iter_stylize", counting)
-    return calls
-
 
 def _grid(cells: list[paper.Cell]) -> dict[tuple[int, int], paper.Cell]:
     return {(c.row, c.column): c for c in cells}

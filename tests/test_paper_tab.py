@@ -60,18 +60,6 @@ def apps(tmp_path_factory: pytest.TempPathFactory, extractor) -> Iterator[dict[s
         bare.close()
 
 
-@pytest.fixture
-def render_counter(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls = [0]
-    real = paper.iter_stylize
-
-    def counting(*args, **kwargs):
-        calls[0] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(paper, "iter_stylize", counting)
-    return calls
-
 
 def test_tab_builds_with_named_events(extractor, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(paper_tab.CACHE_ENV, str(tmp_path))  # the galleries draw their placeholder here
