@@ -22,7 +22,7 @@ from torch import Tensor
 from . import losses
 from .errors import NSTError
 
-__all__ = ["StyleTerm", "Method", "METHODS", "METHOD_NAMES", "get_method", "fusion_weights"]
+__all__ = ["StyleTerm", "Method", "METHODS", "METHOD_NAMES", "get_method", "fusion_weights", "balance_factor"]
 
 # Keeps a term finite when a target layer is entirely zero (a black style image).
 _MIN_SCALE = 1e-12
@@ -135,3 +135,10 @@ def fusion_weights(method: str, mix: tuple[tuple[str, float], ...]) -> dict[str,
         weights[name] = weights.get(name, 0.0) + float(w)
     total = sum(weights.values())
     return {name: w / total for name, w in weights.items() if w > 0}
+
+
+def balance_factor(gamma: float | None, method: str, mix: tuple[tuple[str, float], ...] = ()) -> float:
+    """The γ a run uses: `gamma` when given, else the fusion-weighted mean of the methods' defaults."""
+    if gamma is not None:
+        return gamma
+    return sum(w * get_method(m).default_gamma for m, w in fusion_weights(method, mix).items())

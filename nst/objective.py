@@ -18,7 +18,7 @@ from torch import Tensor
 from . import losses
 from .config import CONTENT_LAYER, Settings
 from .features import VGG19Features
-from .methods import StyleTerm, fusion_weights, get_method
+from .methods import StyleTerm, balance_factor, fusion_weights, get_method
 
 __all__ = ["Objective", "feature_matrix"]
 
@@ -40,8 +40,7 @@ class Objective:
         self.settings = settings
         self.alpha = settings.content_weight
         self.betas = fusion_weights(settings.method, settings.mix)
-        self.gamma = settings.gamma if settings.gamma is not None else sum(
-            b * get_method(m).default_gamma for m, b in self.betas.items())
+        self.gamma = balance_factor(settings.gamma, settings.method, settings.mix)
         weights = settings.layer_weights or (1.0,) * len(settings.style_layers)
         self.layer_weights = {l: w / sum(weights) for l, w in zip(settings.style_layers, weights) if w > 0}
         self.layers = set(self.layer_weights) | ({CONTENT_LAYER} if self.alpha > 0 else set())
