@@ -20,18 +20,15 @@ from PIL import Image
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .config import LIMITS, Settings
+from .config import DEFAULT_LR, LIMITS, Settings
 from .errors import NSTError
 from .features import VGG19Features
 from .images import ImageSource, load_image, resize_long_edge, to_pil, to_tensor
 from .objective import Objective
 from .weights import load_extractor
 
-__all__ = ["DEFAULT_LR", "Step", "Result", "prepare_images", "iter_stylize", "stylize", "step_seed"]
+__all__ = ["Step", "Result", "prepare_images", "iter_stylize", "stylize", "step_seed"]
 
-# L-BFGS at 0.5: full quasi-Newton steps (1.0) overshot early on, the loss jumping up to
-# 8-fold for a step on Gram matching; half steps reached the same loss after 40 steps.
-DEFAULT_LR = {"lbfgs": 0.5, "adam": 0.02}
 
 
 @dataclass(frozen=True)
