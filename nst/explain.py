@@ -27,7 +27,7 @@ from . import losses
 from .config import STYLE_LAYERS, field_spec
 from .errors import NSTError
 from .features import VGG19Features
-from .images import ImageSource, load_image, resize_long_edge, to_tensor
+from .images import ImageSource, load_tensor
 from .methods import METHOD_NAMES, get_method
 from .objective import feature_matrix
 
@@ -87,8 +87,8 @@ def layer_features(extractor: VGG19Features, images: Mapping[str, ImageSource], 
     out: dict[str, dict[str, Tensor]] = {}
     with torch.no_grad():
         for label, source in images.items():
-            image = resize_long_edge(load_image(source, name=f"{label} image"), size)
-            activations = extractor(to_tensor(image, extractor.device), layers)
+            image = load_tensor(source, size, extractor.device, name=f"{label} image")
+            activations = extractor(image, layers)
             out[label] = {layer: feature_matrix(a).cpu() for layer, a in activations.items()}  # (N, M)
     return out
 

@@ -20,7 +20,7 @@ from torch import Tensor
 from .config import LIMITS
 from .errors import NSTError
 
-__all__ = ["ImageSource", "load_image", "to_rgb", "resize_long_edge", "to_tensor", "to_pil", "save_png"]
+__all__ = ["ImageSource", "load_image", "load_tensor", "to_rgb", "resize_long_edge", "to_tensor", "to_pil", "save_png"]
 
 ImageSource = Union[str, os.PathLike, bytes, BinaryIO, Image.Image]
 
@@ -54,6 +54,19 @@ def load_image(source: ImageSource, *, name: str = "image") -> Image.Image:
         raise NSTError(f"{name}: image has too many pixels (limit {LIMITS.max_input_pixels:,})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise NSTError(f"{name}: not a readable image file ({type(exc).__name__})") from None
+
+
+def load_tensor(source: ImageSource, size: int, device: torch.device | str = "cpu", *,
+                name: str = "image") -> Tensor:
+    """`load_image`, resized to long edge `size`, as `(1, 3, H, W)` in [0, 1] on `device`.
+
+    Refuses a short edge under `LIMITS.min_size`: VGG-19 halves it four times before relu5_1.
+    """
+    img = resize_long_edge(load_image(source, name=name), size)
+    if min(img.size) < LIMITS.min_size:
+        raise NSTError(f"{name} is {img.size[0]}x{img.size[1]} at size {size}: its short edge must be at "
+                       f"least {LIMITS.min_size} px (VGG-19 halves it four times); use a larger size")
+    return to_tensor(img, device)
 
 
 def _check_pixels(img: Image.Image, name: str) -> None:

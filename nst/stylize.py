@@ -20,10 +20,10 @@ from PIL import Image
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .config import DEFAULT_LR, LIMITS, Settings
+from .config import DEFAULT_LR, Settings
 from .errors import NSTError
 from .features import VGG19Features
-from .images import ImageSource, load_image, resize_long_edge, to_pil, to_tensor
+from .images import ImageSource, load_tensor, to_pil
 from .objective import Objective
 from .weights import load_extractor
 
@@ -69,13 +69,8 @@ def step_seed(seed: int, step: int) -> int:
 def prepare_images(content: ImageSource, style: ImageSource, size: int,
                    device: torch.device) -> tuple[Tensor, Tensor]:
     """Load both images, resize each to long edge `size`; tensors `(1, 3, H, W)` in [0, 1]."""
-    c = resize_long_edge(load_image(content, name="content image"), size)
-    s = resize_long_edge(load_image(style, name="style image"), size)
-    for name, img in (("content image", c), ("style image", s)):
-        if min(img.size) < LIMITS.min_size:
-            raise NSTError(f"{name} is {img.size[0]}x{img.size[1]} at size {size}: its short edge must be at "
-                           f"least {LIMITS.min_size} px (VGG-19 halves it four times); use a larger size")
-    return to_tensor(c, device), to_tensor(s, device)
+    return (load_tensor(content, size, device, name="content image"),
+            load_tensor(style, size, device, name="style image"))
 
 
 def _initial_image(content: Tensor, style: Tensor, init: str, seed: int) -> Tensor:

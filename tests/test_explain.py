@@ -74,6 +74,14 @@ def test_layer_features_names_the_bad_image(extractor, style_path, tmp_path):
         explain.layer_features(extractor, {"content": style_path, "style": bad}, size=32)
 
 
+def test_layer_features_refuses_an_image_too_thin_for_vgg(extractor, style_path, tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (300, 12), (10, 200, 30)).save(tmp_path / "strip.png")
+    with pytest.raises(NSTError, match="result image is 64x3 at size 64: its short edge must be at least 16"):
+        explain.layer_features(extractor, {"style": style_path, "result": tmp_path / "strip.png"}, size=64)
+
+
 # --- the 2-D playground -----------------------------------------------------------------
 
 def run(source, target, method):
