@@ -13,14 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
+import statistics
 from pathlib import Path
 
 import torch
 
-from nst import Settings, iter_stylize, random_extractor
+from nst import Settings, random_extractor
 from nst.config import PRECISIONS
 from nst.methods import METHOD_NAMES
+from nst.runtime import step_times
 from nst.weights import default_device
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -37,10 +38,7 @@ def seconds_per_step(method: str, size: int, steps: int, warmup: int, device: to
                      precision: str) -> float:
     extractor = random_extractor(0).to(device)
     settings = Settings(method=method, size=size, steps=warmup + steps, precision=precision)
-    stamps = [time.perf_counter()]
-    for _ in iter_stylize(CONTENT, STYLE, settings, extractor=extractor):
-        stamps.append(time.perf_counter())
-    return (stamps[-1] - stamps[warmup]) / steps
+    return statistics.mean(step_times(extractor, CONTENT, STYLE, settings)[warmup:])
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from PIL import Image
 
 from .config import Settings, field_spec
 from .features import VGG19Features
+from .images import ImageSource
 from .stylize import iter_stylize
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "describe_device",
     "run_defaults",
     "measure_speed",
+    "step_times",
     "format_seconds",
 ]
 
@@ -112,13 +114,23 @@ def _noise_image(size: int, seed: int) -> Image.Image:
     return Image.fromarray(pixels, "RGB")
 
 
+def step_times(extractor: VGG19Features, content: ImageSource, style: ImageSource,
+               settings: Settings) -> list[float]:
+    """Wall-clock seconds of each of the `settings.steps` steps of the real loop.
+
+    The first includes loading the images and building the targets. The loop reads the
+    loss every step, so CUDA is synchronised at each time stamp.
+    """
+    stamps = [time.perf_counter()]
+    for _ in iter_stylize(content, style, settings, extractor=extractor):
+        stamps.append(time.perf_counter())
+    return [b - a for a, b in zip(stamps, stamps[1:])]
+
+
 def _time_step(extractor: VGG19Features, size: int, method: str, steps: int = 2) -> float:
     """Median seconds of `steps` steps of the real loop at `size` px, after one untimed step."""
     settings = Settings(method=method, size=size, steps=steps + 1)
-    stamps = [time.perf_counter()]
-    for _ in iter_stylize(_noise_image(size, 0), _noise_image(size, 1), settings, extractor=extractor):
-        stamps.append(time.perf_counter())  # the loop reads the loss every step, so CUDA is synchronised
-    return statistics.median(b - a for a, b in zip(stamps[1:-1], stamps[2:]))
+    return statistics.median(step_times(extractor, _noise_image(size, 0), _noise_image(size, 1), settings)[1:])
 
 
 def measure_speed(extractor: VGG19Features, sizes: tuple[int, int] | None = None) -> SpeedModel:
