@@ -2,7 +2,7 @@
 
     python app.py [--host HOST] [--port PORT] [--share] [--weights PATH]
 
-Layout first, events after. The handlers live in `webui.handlers`; the VGG-19 is
+Layout first, events after. The handlers live in `webui.handlers`; the network is
 loaded once per process (`webui.model.SharedModel`, which is also the zero-argument
 `get_extractor` other tabs take). Every action has an API name; `/stylize` is the one
 meant for `gradio_client`.
@@ -24,6 +24,7 @@ import gradio as gr
 from nst.config import INITS, LIMITS, OPTIMIZERS, STYLE_LAYERS, field_spec
 from nst.methods import METHODS
 from nst.runtime import run_defaults
+from nst.weights import WEIGHTS_HELP
 from webui.handlers import CONTROLS, GAMMA_CHOICES, NO_FUSION, Stylizer
 from webui.explain_tab import build_explain_tab
 from webui.model import SharedModel, gpu
@@ -119,16 +120,17 @@ def stylize_layout(stylizer: Stylizer) -> StylizePage:
                 stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
             controls |= more_controls()
         with gr.Column(scale=6, min_width=300):
-            result = gr.Image(label="Result (PNG at full size)", type="filepath", format="png", interactive=False,
-                              buttons=["download", "fullscreen"], elem_id="result", height=420)
+            result = gr.Image(label=f"Result (PNG at full size), made with {stylizer.model.label}", type="filepath",
+                              format="png", interactive=False, buttons=["download", "fullscreen"], elem_id="result",
+                              height=420)
             status = gr.Markdown("Choose two images and press **Stylize**.", elem_id="status")
             losses = gr.LinePlot(x="step", y="value", color="term", elem_id="losses",
                                  label="Loss per term: α·content, γ·style and their total")
             with gr.Accordion("Run settings (JSON, to reproduce a result)", open=False):
                 record = gr.JSON(label="Run record", show_label=False)
-    gallery = gr.Gallery(label="Your runs in this session: click one to restore its settings", columns=6,
-                         height=200, allow_preview=False, interactive=False, visible=False, fit_columns=False,
-                         elem_id="history")
+    gallery = gr.Gallery(label=f"Your runs in this session ({stylizer.model.label}): click one to restore its "
+                               "settings", columns=6, height=200, allow_preview=False, interactive=False,
+                         visible=False, fit_columns=False, elem_id="history")
     history = gr.State([])
     gr.Examples([[ROOT / "examples" / "content" / c, ROOT / "examples" / "style" / s, m, g] for c, s, m, g in EXAMPLES],
                 inputs=[content, style, controls["method"], controls["gamma"]], outputs=[result], fn=stylizer.example,
@@ -170,18 +172,22 @@ def more_controls() -> dict[str, gr.components.Component]:
                                    label="Content weight α",
                                    info="0 reconstructs the style alone (the paper's Figure 1)")
         style_layers = gr.CheckboxGroup(list(STYLE_LAYERS), value=list(field_spec("style_layers")["default"]),
-                                        label="Style layers (VGG-19)")
+                                        label="Style layers")
         init = gr.Radio(list(INITS), value=field_spec("init")["default"], label="Start from")
         seed = gr.Number(field_spec("seed")["default"], precision=0, minimum=0, maximum=field_spec("seed")["max"],
                          label="Seed", info=field_spec("seed")["help"])
     with gr.Accordion("Advanced", open=False):
-        optimizer = gr.Radio(list(OPTIMIZERS), value=field_spec("optimizer")["default"], label="Optimizer")
+        optimizer = gr.Radio(list(OPTIMIZERS), value=field_spec("optimizer")["default"], label="Optimizer",
+                             info=field_spec("optimizer")["help"])
         learning_rate = gr.Number(None, minimum=lr["min"], maximum=lr["max"], label="Learning rate",
                                   info=f"{lr['help']}; leave empty for the default")
         layer_weights = gr.Textbox("", label="Layer weights", placeholder="equal",
                                    info="One number per ticked style layer, e.g. 1, 1, 1, 0.5, 0.5")
+        tv = field_spec("tv_weight")
+        tv_weight = gr.Number(tv["default"], minimum=tv["min"], maximum=tv["max"], label="Smoothing (TV weight)",
+                              info=tv["help"])
     return {"content_weight": content_weight, "style_layers": style_layers, "init": init, "seed": seed,
-            "optimizer": optimizer, "lr": learning_rate, "layer_weights": layer_weights}
+            "optimizer": optimizer, "lr": learning_rate, "layer_weights": layer_weights, "tv_weight": tv_weight}
 
 
 def wire_stylize(page: StylizePage, stylizer: Stylizer) -> None:
@@ -211,9 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "$GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or $GRADIO_SERVER_PORT)")
     parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
-    parser.add_argument("--weights", default="auto", metavar="PATH",
-                        help="VGG-19 weights: auto, hub, torchvision or a file path (default: auto, which also "
-                             "reads $NST_WEIGHTS and downloads from the Hugging Face hub on first use)")
+    parser.add_argument("--weights", default="auto", metavar="NAME|PATH", help=WEIGHTS_HELP)
     return parser
 
 

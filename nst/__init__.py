@@ -7,10 +7,10 @@ and Gaussian MMD, batch-normalisation statistics, and their fusions.
 
 from .config import LIMITS, STYLE_LAYERS, Settings
 from .errors import NSTError
-from .features import VGG19Features, random_extractor
+from .features import InputConvention, VGGFeatures, random_extractor
 from .methods import METHOD_NAMES, METHODS, get_method
 from .stylize import Result, Step, iter_stylize, stylize
-from .weights import load_extractor
+from .weights import load_extractor, load_weights
 
 __all__ = [
     "LIMITS",
@@ -21,10 +21,12 @@ __all__ = [
     "STYLE_LAYERS",
     "Settings",
     "Step",
-    "VGG19Features",
+    "InputConvention",
+    "VGGFeatures",
     "get_method",
     "iter_stylize",
     "load_extractor",
+    "load_weights",
     "random_extractor",
     "stylize",
 ]

@@ -13,16 +13,16 @@ from pathlib import Path
 
 from .config import STYLE_LAYERS, Settings, field_spec
 from .errors import NSTError
-from .images import save_png
+from .images import load_image, save_png
 from .methods import METHOD_NAMES, METHODS
 from .stylize import stylize
-from .weights import WEIGHTS_ENV, load_extractor
+from .weights import WEIGHTS_HELP, load_extractor
 
 __all__ = ["build_parser", "main", "parse_mix"]
 
 # Settings fields exposed one-to-one as --flags (the rest have CLI-specific spellings).
-_PLAIN_FIELDS = ("gamma", "content_weight", "size", "steps", "optimizer", "lr", "init", "seed",
-                 "pooling", "poly_c", "gaussian_pairs", "precision")
+_PLAIN_FIELDS = ("gamma", "content_weight", "size", "steps", "optimizer", "lr", "init", "tv_weight", "seed",
+                 "pooling", "poly_c", "gaussian_estimator", "gaussian_features", "gaussian_pairs", "precision")
 
 
 def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
@@ -71,9 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"use the first K style layers of {', '.join(STYLE_LAYERS)} (default: %(default)s)")
     for name in _PLAIN_FIELDS:
         _add_setting(parser, name)
-    parser.add_argument("--weights", default="auto",
-                        help=f"VGG-19 weights: auto, hub, torchvision or a file path (default: auto; "
-                             f"${WEIGHTS_ENV} also names a file)")
+    parser.add_argument("--weights", default="auto", help=WEIGHTS_HELP)
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
@@ -91,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         settings = settings_from_args(args)
+        load_image(args.content, name="content image")  # bad input is told at once, before weights load
+        load_image(args.style, name="style image")
         extractor = load_extractor(args.weights, pooling=settings.pooling, device=args.device)
         result = stylize(args.content, args.style, settings, extractor=extractor, progress=not args.quiet)
     except NSTError as exc:
@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     path = save_png(result.image, args.output)
     record = {"output": str(path), "seconds": round(result.seconds, 2), "device": result.device,
-              "weights": result.weights, "final_losses": {k: v[-1] for k, v in result.history.items()}}
+              "network": extractor.label, "weights": result.weights, "optimizer": settings.optimizer_used(),
+              "final_losses": {k: v[-1] for k, v in result.history.items()}}
     print(json.dumps(record))
     Path(path).with_suffix(".json").write_text(json.dumps({**record, "settings": json.loads(settings.to_json())},
                                                           indent=2))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import NSTError
-from .methods import fusion_weights
+from .methods import FOURIER_FEATURES, GAUSSIAN_ESTIMATORS, fusion_weights, get_method
 
 __all__ = [
     "STYLE_LAYERS",
@@ -31,7 +31,9 @@ __all__ = [
 
 STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
-OPTIMIZERS: tuple[str, ...] = ("lbfgs", "adam")
+# "auto": L-BFGS for deterministic objectives, Adam when a style term is a sampled estimate
+# (its curvature pairs would mix different objectives); see `Settings.optimizer_used`.
+OPTIMIZERS: tuple[str, ...] = ("auto", "lbfgs", "adam")
 INITS: tuple[str, ...] = ("content", "noise", "style")
 # The paper's official code replaces VGG's max pooling by average pooling.
 POOLINGS: tuple[str, ...] = ("avg", "max")
@@ -75,19 +77,28 @@ class Settings:
     gamma: float | None = _spec(None, "balance factor: weight of style against content", lo=0.0, hi=1e4)
     content_weight: float = _spec(1.0, "content weight alpha; 0 gives pure style reconstruction",
                                   lo=0.0, hi=1e4)
-    style_layers: tuple[str, ...] = _spec(STYLE_LAYERS, "VGG-19 layers whose feature distributions are matched",
+    style_layers: tuple[str, ...] = _spec(STYLE_LAYERS, "VGG layers whose feature distributions are matched",
                                           choices=STYLE_LAYERS)
     layer_weights: tuple[float, ...] | None = _spec(None, "one weight per style layer (default: equal)")
     size: int = _spec(512, "long edge of the output in pixels", lo=LIMITS.min_size, hi=LIMITS.max_size)
     steps: int = _spec(300, "optimizer steps (one forward and backward pass each)", lo=1, hi=LIMITS.max_steps)
-    optimizer: str = _spec("lbfgs", "optimizer", choices=OPTIMIZERS)
+    optimizer: str = _spec("auto", "optimizer; auto is L-BFGS, or Adam when a Gaussian term is in the run",
+                           choices=OPTIMIZERS)
     lr: float | None = _spec(None, "learning rate (default: " + ", ".join(
         f"{lr:g} for {name}" for name, lr in DEFAULT_LR.items()) + ")", lo=1e-6, hi=10.0)
-    init: str = _spec("content", "starting image", choices=INITS)
+    init: str = _spec("content", "starting image; noise is the network's mean colour plus faint noise",
+                      choices=INITS)
+    tv_weight: float = _spec(0.01, "total-variation weight: smooths pixel noise (1 = as rough as the painting)",
+                             lo=0.0, hi=1e3)
     seed: int = _spec(0, "seed for noise init and Gaussian pair sampling", lo=0, hi=2**31 - 1)
     pooling: str = _spec("avg", "VGG pooling", choices=POOLINGS)
     poly_c: float = _spec(0.0, "constant c of the poly kernel (x'y + c)^2; 0 is Gram matching", lo=0.0, hi=1e3)
-    gaussian_pairs: int | None = _spec(None, "sampled pairs per step for Gaussian MMD (default: positions)",
+    gaussian_estimator: str = _spec("fourier", "Gaussian MMD estimator: fourier (random Fourier features, "
+                                    "fixed during a run) or pairs (the paper's, new sampled pairs each step)",
+                                    choices=GAUSSIAN_ESTIMATORS)
+    gaussian_features: int = _spec(FOURIER_FEATURES, "random Fourier frequencies per layer of the fourier estimator",
+                                   lo=8, hi=8192)
+    gaussian_pairs: int | None = _spec(None, "sampled pairs per step of the pairs estimator (default: positions)",
                                        lo=16, hi=1_000_000)
     precision: str = _spec("fp32", "network precision; bf16 runs VGG under autocast", choices=PRECISIONS)
 
@@ -104,6 +115,19 @@ class Settings:
         if self.mix and (min(w for _, w in self.mix) < 0 or sum(w for _, w in self.mix) <= 0):
             raise NSTError("fusion weights must be non-negative with a positive sum")
         fusion_weights(self.method, self.mix)
+
+    def method_options(self) -> dict[str, Any]:
+        """The options every method's `build` receives (each takes the ones it needs)."""
+        return {"poly_c": self.poly_c, "gaussian_estimator": self.gaussian_estimator,
+                "gaussian_features": self.gaussian_features, "gaussian_pairs": self.gaussian_pairs}
+
+    def optimizer_used(self) -> str:
+        """The optimizer a run uses: `optimizer`, or for "auto" Adam when a style term is a sampled estimate."""
+        if self.optimizer != "auto":
+            return self.optimizer
+        options = self.method_options()
+        stochastic = any(get_method(m).is_stochastic(options) for m in fusion_weights(self.method, self.mix))
+        return "adam" if stochastic else "lbfgs"
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed, validated again."""

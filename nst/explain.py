@@ -24,9 +24,9 @@ import torch
 from torch import Tensor
 
 from . import losses
-from .config import STYLE_LAYERS, field_spec
+from .config import STYLE_LAYERS, Settings
 from .errors import NSTError
-from .features import VGG19Features
+from .features import VGGFeatures
 from .images import ImageSource, load_tensor
 from .methods import METHOD_NAMES, get_method
 from .objective import feature_matrix
@@ -35,7 +35,6 @@ __all__ = [
     "ANALYSIS_SIZE",
     "IDENTITY_POSITIONS",
     "PROJECTION_SAMPLES",
-    "GAUSSIAN_PAIRS",
     "IdentityCheck",
     "layer_features",
     "identity_check",
@@ -73,11 +72,9 @@ ANALYSIS_SIZE = 256
 IDENTITY_POSITIONS = 1024
 # Feature vectors per image in the 2-D projection.
 PROJECTION_SAMPLES = 300
-# Sampled pairs for the Gaussian term's linear-time estimate in the distance table.
-GAUSSIAN_PAIRS = 4096
 
 
-def layer_features(extractor: VGG19Features, images: Mapping[str, ImageSource], *,
+def layer_features(extractor: VGGFeatures, images: Mapping[str, ImageSource], *,
                    size: int = ANALYSIS_SIZE,
                    layers: Sequence[str] = STYLE_LAYERS) -> dict[str, dict[str, Tensor]]:
     """label → layer → `(N, M)` float32 CPU feature matrix, every image resized to long edge `size`.
@@ -193,19 +190,20 @@ def channel_stats(style: Tensor, other: Tensor, *, labels: tuple[str, str] = ("s
 
 
 def distance_rows(style: Mapping[str, Tensor], others: Mapping[str, Mapping[str, Tensor]], *,
-                  gaussian_pairs: int = GAUSSIAN_PAIRS, seed: int = 0) -> list[dict[str, float | str]]:
+                  settings: Settings | None = None, seed: int = 0) -> list[dict[str, float | str]]:
     """Every method's scale-free style term between each image in `others` and the style, per layer.
 
     The term is what the optimiser minimises (`nst.methods`): the method's loss divided
     by the loss of all-zero features against the style, so methods and layers compare.
-    The Gaussian term is its linear-time estimate from `gaussian_pairs` sampled pairs
-    (seeded). Rows: `{"method", "layer", <label of each other image>: value}`.
+    Options (poly c, the Gaussian estimator) come from `settings` (default: `Settings()`);
+    random parts are drawn from `seed`. Rows: `{"method", "layer", <label of each other image>: value}`.
     """
-    options = {"poly_c": field_spec("poly_c")["default"], "gaussian_pairs": gaussian_pairs}
+    options = (settings or Settings()).method_options()
+    generator = torch.Generator().manual_seed(seed)
     rows: list[dict[str, float | str]] = []
     for method in METHOD_NAMES:
         for layer, y in style.items():
-            term = get_method(method).build(y, **options)
+            term = get_method(method).build(y, generator=generator, **options)
             row: dict[str, float | str] = {"method": method, "layer": layer}
             for label, feats in others.items():
                 row[label] = float(term(feats[layer], torch.Generator().manual_seed(seed)))

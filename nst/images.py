@@ -60,12 +60,12 @@ def load_tensor(source: ImageSource, size: int, device: torch.device | str = "cp
                 name: str = "image") -> Tensor:
     """`load_image`, resized to long edge `size`, as `(1, 3, H, W)` in [0, 1] on `device`.
 
-    Refuses a short edge under `LIMITS.min_size`: VGG-19 halves it four times before relu5_1.
+    Refuses a short edge under `LIMITS.min_size`: VGG halves it four times before relu5_1.
     """
     img = resize_long_edge(load_image(source, name=name), size)
     if min(img.size) < LIMITS.min_size:
         raise NSTError(f"{name} is {img.size[0]}x{img.size[1]} at size {size}: its short edge must be at "
-                       f"least {LIMITS.min_size} px (VGG-19 halves it four times); use a larger size")
+                       f"least {LIMITS.min_size} px (VGG halves it four times); use a larger size")
     return to_tensor(img, device)
 
 

@@ -28,8 +28,11 @@ __all__ = [
     "linear",
     "poly",
     "gaussian",
+    "fourier_features",
+    "gaussian_fourier",
     "bn",
     "content",
+    "total_variation",
     "gatys_gram_loss",
     "mean_sq_distance",
     "mmd2",
@@ -164,6 +167,36 @@ def gaussian(
     return (k(xi, xi2) + k(yj, yj2) - k(xi, yj2) - k(xi2, yj)).mean()
 
 
+def fourier_features(x: Tensor, omega: Tensor, sigma: float | Tensor) -> Tensor:
+    """Mean random Fourier feature φ̄ = (1/M) Σ_i φ(x_i) of the columns of `x` `(N, M)`.
+
+    φ(a) = [cos(Ωa/σ); sin(Ωa/σ)] / √D for `omega` Ω `(D, N)` with standard normal
+    entries; returns `(2D,)`. φ(a)ᵀφ(b) = (1/D) Σ_d cos(ω_dᵀ(a − b)/σ), whose mean over
+    ω ~ N(0, I) is exp(−‖a − b‖² / 2σ²) (Rahimi and Recht, NIPS 2007).
+    """
+    proj = omega @ x / sigma  # (D, M)
+    return torch.cat([proj.cos(), proj.sin()]).mean(dim=1) / omega.shape[0] ** 0.5  # (2D,)
+
+
+def gaussian_fourier(x: Tensor, y: Tensor, *, omega: Tensor, sigma2: float | Tensor | None = None) -> Tensor:
+    """Gaussian-kernel MMD² through D random Fourier features: ‖φ̄_x − φ̄_y‖² (see `fourier_features`).
+
+    This is the MMD² of the kernel k̃(a, b) = φ(a)ᵀφ(b): linear MMD after a random
+    non-linear feature map. Its mean over Ω is exactly the quadratic MMD² that
+    `mmd2(x, y, gaussian_kernel(σ²))` computes and it is never negative; for a fixed Ω
+    it has no sampling noise, so L-BFGS can minimise it, where the paper's linear-time
+    estimator (`gaussian`) changes at every draw. Cost O(D·N·(Mx + My)).
+
+    σ² defaults to `mean_sq_distance(x, y)`, detached, as in `gaussian`: the kernel then
+    does not change when every activation is scaled. `x` `(N, Mx)`, `y` `(N, My)`,
+    `omega` `(D, N)`; returns a 0-d tensor.
+    """
+    if sigma2 is None:
+        sigma2 = mean_sq_distance(x, y).detach().clamp_min(1e-12)
+    sigma = sigma2**0.5
+    return (fourier_features(x, omega, sigma) - fourier_features(y, omega, sigma)).square().sum()
+
+
 def content(x: Tensor, p: Tensor) -> Tensor:
     """Content loss ‖F − P‖²_F for feature maps of equal shape.
 
@@ -171,6 +204,18 @@ def content(x: Tensor, p: Tensor) -> Tensor:
     term by ‖P‖² anyway (see `nst.objective`).
     """
     return (x - p).square().sum()
+
+
+def total_variation(image: Tensor) -> Tensor:
+    """Mean squared difference of neighbouring pixels, both directions: a smoothness penalty.
+
+    TV = mean_ij (x_{i+1,j} − x_ij)² + mean_ij (x_{i,j+1} − x_ij)², summed over channels
+    and averaged over positions, for `image` `(B, C, H, W)`; returns a 0-d tensor. The
+    paper's official code adds a TV term (weight 1e-2 in its units).
+    """
+    down = (image[..., 1:, :] - image[..., :-1, :]).square().sum(-3).mean()
+    right = (image[..., :, 1:] - image[..., :, :-1]).square().sum(-3).mean()
+    return down + right
 
 
 def gatys_gram_loss(x: Tensor, y: Tensor) -> Tensor:

@@ -1,11 +1,13 @@
 """The total loss of one request: content term plus γ times the style terms.
 
-    L(x) = α · ‖F(x) − P‖² / ‖P‖²  +  γ · Σ_l w_l Σ_m β_m S_{m,l}(x) / Σ_l w_l
+    L(x) = α · ‖F(x) − P‖² / ‖P‖²  +  γ · Σ_l w_l Σ_m β_m S_{m,l}(x) / Σ_l w_l  +  λ · TV(x) / TV(s)
 
 F and P are the relu4_2 features of the image and of the content photo; S_{m,l} is
 method m's scale-free style term at layer l (see `nst.methods`); β_m are the fusion
 weights (summing to 1) and w_l the layer weights. Dividing by Σ w_l keeps γ's meaning
-when the number of style layers changes. Targets are computed once, here.
+when the number of style layers changes. The total-variation term (weight λ, 0 turns it
+off) is measured against the painting's own, s, so λ = 1 weighs "as rough as the painting".
+Targets are computed once, here.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from torch import Tensor
 
 from . import losses
 from .config import CONTENT_LAYER, Settings
-from .features import VGG19Features
+from .features import VGGFeatures
 from .methods import StyleTerm, balance_factor, fusion_weights, get_method
 
 __all__ = ["Objective", "feature_matrix"]
@@ -32,10 +34,11 @@ class Objective:
     """Callable `image (1, 3, H, W) → (total, {term: value})` for one content/style pair.
 
     Term names: "content", then one per style method (the layer-weighted mean of its
-    scale-free terms), then "total". `gamma` is the balance factor in use.
+    scale-free terms), "tv" when its weight is positive, then "total". `gamma` is the
+    balance factor in use.
     """
 
-    def __init__(self, extractor: VGG19Features, content: Tensor, style: Tensor, settings: Settings) -> None:
+    def __init__(self, extractor: VGGFeatures, content: Tensor, style: Tensor, settings: Settings) -> None:
         self.extractor = extractor
         self.settings = settings
         self.alpha = settings.content_weight
@@ -44,16 +47,21 @@ class Objective:
         weights = settings.layer_weights or (1.0,) * len(settings.style_layers)
         self.layer_weights = {l: w / sum(weights) for l, w in zip(settings.style_layers, weights) if w > 0}
         self.layers = set(self.layer_weights) | ({CONTENT_LAYER} if self.alpha > 0 else set())
-        options = {"poly_c": settings.poly_c, "gaussian_pairs": settings.gaussian_pairs}
+        options = settings.method_options()
+        # One seeded generator draws every term's fixed random parts (Fourier frequencies).
+        generator = torch.Generator().manual_seed(settings.seed)
         with torch.no_grad():
             style_feats = self.features(style)
             self.terms: dict[str, dict[str, StyleTerm]] = {
-                m: {l: get_method(m).build(feature_matrix(style_feats[l]), **options) for l in self.layer_weights}
+                m: {l: get_method(m).build(feature_matrix(style_feats[l]), generator=generator, **options)
+                    for l in self.layer_weights}
                 for m in self.betas
             }
             self.target = self.features(content)[CONTENT_LAYER].float() if self.alpha > 0 else None
         self.content_scale = losses.content(torch.zeros_like(self.target), self.target).clamp_min(1e-12) \
             if self.target is not None else None
+        self.tv_weight = settings.tv_weight
+        self.tv_scale = losses.total_variation(style).clamp_min(1e-12)
 
     def features(self, image: Tensor) -> dict[str, Tensor]:
         """The activations this objective needs, under bf16 autocast when asked for."""
@@ -74,5 +82,8 @@ class Objective:
             terms[method] = sum(w * self.terms[method][l](feature_matrix(feats[l]), generator)
                                 for l, w in self.layer_weights.items())
             total = total + self.gamma * beta * terms[method]
+        if self.tv_weight > 0:
+            terms["tv"] = losses.total_variation(image) / self.tv_scale
+            total = total + self.tv_weight * terms["tv"]
         terms["total"] = total
         return total, terms

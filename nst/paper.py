@@ -32,10 +32,10 @@ from tqdm.auto import tqdm
 
 from .config import Settings, field_spec
 from .errors import NSTError
-from .features import VGG19Features
+from .features import VGGFeatures
 from .images import load_image, resize_long_edge, save_png
 from .stylize import Step, iter_stylize
-from .weights import WEIGHTS_ENV, default_device, load_extractor
+from .weights import WEIGHTS_HELP, default_device, load_extractor
 
 __all__ = [
     "MANIFEST_PATH",
@@ -51,6 +51,7 @@ __all__ = [
     "iter_render_cell",
     "render_cell",
     "render_figure",
+    "grid_footer",
     "figure_grid",
     "grid_layout",
     "make_grid",
@@ -233,12 +234,12 @@ def cached_cell(cell: Cell, out_dir: str | os.PathLike,
     return png, record
 
 
-def iter_render_cell(cell: Cell, out_dir: str | os.PathLike, extractor: VGG19Features) -> Iterator[Step]:
+def iter_render_cell(cell: Cell, out_dir: str | os.PathLike, extractor: VGGFeatures) -> Iterator[Step]:
     """Render `cell`, yielding every optimizer `Step`; after the last one, write the
     PNG and its JSON record into `out_dir` (each written whole, then renamed, so an
     interrupted run never leaves a half-written cell that looks finished)."""
     if extractor.pooling != cell.settings.pooling:
-        raise NSTError(f"{cell.name} needs a VGG-19 with {cell.settings.pooling} pooling; "
+        raise NSTError(f"{cell.name} needs a network with {cell.settings.pooling} pooling; "
                        f"the extractor has {extractor.pooling}")
     last: Step | None = None
     for last in iter_stylize(cell.content, cell.style, cell.settings, extractor=extractor):
@@ -253,14 +254,15 @@ def iter_render_cell(cell: Cell, out_dir: str | os.PathLike, extractor: VGG19Fea
     os.replace(tmp_json, cell.record_path(out_dir))
 
 
-def _record(cell: Cell, last: Step, extractor: VGG19Features) -> dict[str, Any]:
+def _record(cell: Cell, last: Step, extractor: VGGFeatures) -> dict[str, Any]:
     return {
         "figure": cell.figure, "row": cell.row, "column": cell.column,
         "row_label": cell.row_label, "column_label": cell.column_label,
         "image": f"{cell.name}.png", "content": _display(cell.content), "style": _display(cell.style),
         "hash": cell_hash(cell), "settings": dataclasses.asdict(cell.settings),
         "final_losses": last.losses, "seconds": round(last.elapsed, 3),
-        "device": str(extractor.device), "weights": extractor.weights_name, "torch": torch.__version__,
+        "device": str(extractor.device), "network": extractor.label, "weights": extractor.weights_name,
+        "optimizer": cell.settings.optimizer_used(), "torch": torch.__version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -273,7 +275,7 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def render_cell(cell: Cell, out_dir: str | os.PathLike, extractor: VGG19Features, *,
+def render_cell(cell: Cell, out_dir: str | os.PathLike, extractor: VGGFeatures, *,
                 resume: bool = True) -> tuple[Path, dict[str, Any]]:
     """`(png, record)` of `cell`: the cached one in `out_dir` when `resume` and it was
     rendered with the same parameters and weights, else a fresh rendering."""
@@ -298,7 +300,7 @@ class FigureRun:
     rendered: int
 
 
-def render_figure(figure: str | int, out_dir: str | os.PathLike, extractor: VGG19Features, *,
+def render_figure(figure: str | int, out_dir: str | os.PathLike, extractor: VGGFeatures, *,
                   size: int | None = None, steps: int | None = None, rows: Sequence[int] | None = None,
                   columns: Sequence[int] | None = None, resume: bool = False, manifest: Manifest | None = None,
                   content: str | os.PathLike | None = None, style: str | os.PathLike | None = None,
@@ -317,17 +319,26 @@ def render_figure(figure: str | int, out_dir: str | os.PathLike, extractor: VGG1
         rendered += fresh
         paths.append(path)
         records.append(record)
-    grid = figure_grid(manifest.figure(figure), cells, [load_image(p) for p in paths])
+    grid = figure_grid(manifest.figure(figure), cells, [load_image(p) for p in paths], grid_footer(cells, extractor))
     name = "grid.png" if rows is None and columns is None else (
         f"grid_rows{'-'.join(map(str, dict.fromkeys(c.row for c in cells)))}"
         f"_cols{'-'.join(map(str, dict.fromkeys(c.column for c in cells)))}.png")
     return FigureRun(str(figure), save_png(grid, Path(out_dir) / f"fig{figure}" / name), records, rendered)
 
 
-def figure_grid(spec: dict[str, Any], cells: Sequence[Cell], images: Sequence[Image.Image | None]) -> Image.Image:
+def grid_footer(cells: Sequence[Cell], extractor: VGGFeatures) -> str:
+    """What made a grid: the network and weights, size and steps (one line)."""
+    sizes = sorted({c.settings.size for c in cells})
+    steps = sorted({c.settings.steps for c in cells})
+    return (f"Made with {extractor.label}, {'/'.join(map(str, sizes))} px, {'/'.join(map(str, steps))} steps "
+            f"per cell ({extractor.weights_name}).")
+
+
+def figure_grid(spec: dict[str, Any], cells: Sequence[Cell], images: Sequence[Image.Image | None],
+                footer: str = "") -> Image.Image:
     """The paper-style grid of `cells` (row-major, as `figure_cells` returns them):
     the figure's input columns (content, style) first, then one tile per cell; a
-    missing image (None) leaves a grey tile."""
+    missing image (None) leaves a grey tile. `footer` goes under the grid."""
     row_ids = list(dict.fromkeys(c.row for c in cells))
     column_ids = list(dict.fromkeys(c.column for c in cells))
     tile = max(c.settings.size for c in cells)
@@ -340,7 +351,7 @@ def figure_grid(spec: dict[str, Any], cells: Sequence[Cell], images: Sequence[Im
                      + [by_position[(r, c)][1] for c in column_ids])
     row_labels = [by_position[(r, column_ids[0])][0].row_label for r in row_ids]
     column_labels = list(inputs) + [by_position[(row_ids[0], c)][0].column_label for c in column_ids]
-    return make_grid(tiles, row_labels, column_labels, tile)
+    return make_grid(tiles, row_labels, column_labels, tile, footer)
 
 
 @dataclass(frozen=True)
@@ -398,10 +409,11 @@ def grid_layout(row_labels: Sequence[str], column_labels: Sequence[str], tile: i
 
 
 def make_grid(tiles: Sequence[Sequence[Image.Image | None]], row_labels: Sequence[str],
-              column_labels: Sequence[str], tile: int) -> Image.Image:
+              column_labels: Sequence[str], tile: int, footer: str = "") -> Image.Image:
     """A white sheet with row labels on the left, column labels on top, and each image
-    scaled to fit a `tile`-pixel square, centred in it (None: a grey square). Greek
-    letters in labels are spelled out (γ → gamma): the built-in font lacks them."""
+    scaled to fit a `tile`-pixel square, centred in it (None: a grey square); `footer`,
+    when given, is a line under the grid (e.g. which network made it). Greek letters in
+    labels are spelled out (γ → gamma): the built-in font lacks them."""
     if len(tiles) != len(row_labels) or any(len(r) != len(column_labels) for r in tiles):
         raise NSTError("make_grid: tiles must have one row per row label and one entry per column label")
     layout = grid_layout(row_labels, column_labels, tile)
@@ -423,7 +435,25 @@ def make_grid(tiles: Sequence[Sequence[Image.Image | None]], row_labels: Sequenc
         left, _, right, _ = layout.tile_box(0, c)
         draw.multiline_text(((left + right) // 2, layout.label_height // 2), _label(text), fill="black", font=font,
                             anchor="mm", align="center")
-    return sheet
+    return _with_footer(sheet, footer, font) if footer else sheet
+
+
+def _with_footer(sheet: Image.Image, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> Image.Image:
+    """`sheet` with `text` written on a white band below it, wrapped to the sheet's width."""
+    draw = ImageDraw.Draw(sheet)
+    lines, line = [], ""
+    for word in _label(text).split():
+        trial = f"{line} {word}".strip()
+        if line and draw.textlength(trial, font=font) > sheet.width - 8:
+            lines.append(line)
+            trial = word
+        line = trial
+    lines.append(line)
+    _, top, _, bottom = draw.multiline_textbbox((0, 0), "\n".join(lines), font=font)
+    out = Image.new("RGB", (sheet.width, sheet.height + bottom - top + 8), "white")
+    out.paste(sheet, (0, 0))
+    ImageDraw.Draw(out).multiline_text((4, sheet.height + 2), "\n".join(lines), fill="black", font=font)
+    return out
 
 
 def _indices(text: str) -> list[int]:
@@ -451,9 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--resume", action="store_true",
                         help="skip cells already rendered with the same parameters and weights")
-    parser.add_argument("--weights", default="auto",
-                        help=f"VGG-19 weights: auto, hub, torchvision or a file (default: auto; ${WEIGHTS_ENV} "
-                             f"also names a file)")
+    parser.add_argument("--weights", default="auto", help=WEIGHTS_HELP)
     parser.add_argument("--rows", type=_indices, default=None, help="only these row indices, e.g. 0,1")
     parser.add_argument("--columns", type=_indices, default=None, help="only these column indices, e.g. 0,1")
     parser.add_argument("--content", type=Path, default=None, help="use this content image in every cell")
@@ -492,7 +520,8 @@ def main(argv: list[str] | None = None) -> int:
                                 columns=args.columns, resume=args.resume, manifest=manifest,
                                 content=args.content, style=args.style, progress=not args.quiet)
             print(json.dumps({"figure": run.figure, "grid": str(run.grid), "cells": len(run.records),
-                              "rendered": run.rendered, "weights": extractor.weights_name,
+                              "rendered": run.rendered, "network": extractor.label,
+                              "weights": extractor.weights_name,
                               "seconds": round(sum(r["seconds"] for r in run.records), 2)}))
     except NSTError as exc:
         print(f"error: {exc}", file=sys.stderr)

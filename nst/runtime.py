@@ -3,7 +3,7 @@
 The app tells a visitor, before a run starts, which device it runs on and about how
 many seconds the chosen size and steps will cost; ZeroGPU needs the same number to
 reserve a GPU. A step costs about `overhead + per_pixel · pixels` (one forward and
-backward pass of VGG-19 and the loss), so the real loop timed at two sizes fixes the
+backward pass of the VGG and the loss), so the real loop timed at two sizes fixes the
 line for a device; the Gaussian MMD's extra cost per pixel is timed apart. On a CPU
 the app starts from smaller defaults so that a run takes about a minute instead of
 half an hour.
@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from .config import Settings, field_spec
-from .features import VGG19Features
+from .features import VGGFeatures
 from .images import ImageSource
 from .stylize import iter_stylize
 
@@ -83,7 +83,7 @@ class SpeedModel:
 
     `extra` is the additional cost per pixel of the costlier methods in the run
     (`extra_per_pixel`, e.g. the Gaussian MMD's pair sums); the other methods cost
-    about the same as each other, since VGG-19's forward and backward pass dominates.
+    about the same as each other, since the VGG's forward and backward pass dominates.
     """
 
     overhead: float
@@ -114,7 +114,7 @@ def _noise_image(size: int, seed: int) -> Image.Image:
     return Image.fromarray(pixels, "RGB")
 
 
-def step_times(extractor: VGG19Features, content: ImageSource, style: ImageSource,
+def step_times(extractor: VGGFeatures, content: ImageSource, style: ImageSource,
                settings: Settings) -> list[float]:
     """Wall-clock seconds of each of the `settings.steps` steps of the real loop.
 
@@ -127,13 +127,13 @@ def step_times(extractor: VGG19Features, content: ImageSource, style: ImageSourc
     return [b - a for a, b in zip(stamps, stamps[1:])]
 
 
-def _time_step(extractor: VGG19Features, size: int, method: str, steps: int = 2) -> float:
+def _time_step(extractor: VGGFeatures, size: int, method: str, steps: int = 2) -> float:
     """Median seconds of `steps` steps of the real loop at `size` px, after one untimed step."""
     settings = Settings(method=method, size=size, steps=steps + 1)
     return statistics.median(step_times(extractor, _noise_image(size, 0), _noise_image(size, 1), settings)[1:])
 
 
-def measure_speed(extractor: VGG19Features, sizes: tuple[int, int] | None = None) -> SpeedModel:
+def measure_speed(extractor: VGGFeatures, sizes: tuple[int, int] | None = None) -> SpeedModel:
     """Time the loop at two sizes with Gram matching, and the Gaussian MMD at the larger; fit the line.
 
     The default sizes are 64 and 128 px on a CPU, 256 and 1024 px on a GPU (where small

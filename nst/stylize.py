@@ -3,7 +3,7 @@ the benchmark all consume.
 
 `iter_stylize` yields a `Step` after every optimizer step; `stylize` runs it to the
 end with a tqdm bar and returns a `Result`. One step is one forward and backward pass
-of VGG-19 (L-BFGS runs with `max_iter=1`, so its cost per step is the same as Adam's).
+of the VGG (L-BFGS runs with `max_iter=1`, so its cost per step is the same as Adam's).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import itertools
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 from PIL import Image
@@ -22,13 +22,16 @@ from tqdm.auto import tqdm
 
 from .config import DEFAULT_LR, Settings
 from .errors import NSTError
-from .features import VGG19Features
+from .features import VGGFeatures
 from .images import ImageSource, load_tensor, to_pil
 from .objective import Objective
 from .weights import load_extractor
 
-__all__ = ["Step", "Result", "prepare_images", "iter_stylize", "stylize", "step_seed"]
+__all__ = ["NOISE_AMPLITUDE", "LBFGS_WARMUP_STEPS", "Step", "Result", "prepare_images", "initial_image", "iter_stylize", "stylize",
+           "step_seed"]
 
+NOISE_AMPLITUDE = 0.05
+LBFGS_WARMUP_STEPS = 5
 
 
 @dataclass(frozen=True)
@@ -73,23 +76,57 @@ def prepare_images(content: ImageSource, style: ImageSource, size: int,
             load_tensor(style, size, device, name="style image"))
 
 
-def _initial_image(content: Tensor, style: Tensor, init: str, seed: int) -> Tensor:
+def initial_image(content: Tensor, style: Tensor, init: str, seed: int,
+                  mean_rgb: tuple[float, float, float] = (0.5, 0.5, 0.5)) -> Tensor:
+    """The start `(1, 3, H, W)`: the content photo, the painting resized to it, or for
+    "noise" the flat colour `mean_rgb` plus uniform noise of ±`NOISE_AMPLITUDE` (seeded).
+
+    The paper's official code starts from its network's mean colour (zero input) plus
+    uniform noise of ±0.1 grey levels; the amplitude here is measured (see `NOISE_AMPLITUDE`).
+    """
     if init == "content":
         return content.clone()
     if init == "style":
         return torch.nn.functional.interpolate(style, size=content.shape[-2:], mode="bilinear",
                                                align_corners=False).clamp(0, 1)
-    noise = torch.rand(content.shape, generator=torch.Generator().manual_seed(seed))
-    return noise.to(content.device)
+    noise = torch.rand(content.shape, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    mean = torch.tensor(mean_rgb).view(1, 3, 1, 1)
+    return (mean + NOISE_AMPLITUDE * noise).clamp(0, 1).to(content.device)
 
 
-def _optimizer(settings: Settings, image: Tensor) -> torch.optim.Optimizer:
-    lr = settings.lr if settings.lr is not None else DEFAULT_LR[settings.optimizer]
-    if settings.optimizer == "adam":
-        return torch.optim.Adam([image], lr=lr)
-    # Tolerances at 0: the loss is scale-free, so torch's absolute defaults would end a run early.
-    return torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=50,
-                             tolerance_grad=0.0, tolerance_change=0.0)
+class _Optimizer:
+    """The run's optimizer behind one `step(closure)`: Adam, or L-BFGS (one iteration per
+    step, no line search) after `LBFGS_WARMUP_STEPS` Adam steps.
+
+    L-BFGS's first curvature pair is taken over its tiny first step (length lr/‖g‖₁), and
+    from some starts its second step then threw the image far away: the loss rose 10⁴ to
+    10⁸ fold from the near-flat noise start (linear, poly and BN on the stand-in) and from
+    the photo when the painting's colours are far from it (coffee × grande_jatte, linear,
+    γ = 5), and took most of a run to come back. After five Adam steps (each moves a
+    pixel by at most lr) the same runs fell from the first step on and ended lower; a
+    strong-Wolfe line search also avoided the jump but cost 1.5 evaluations a step and
+    ended higher.
+    """
+
+    def __init__(self, settings: Settings, image: Tensor) -> None:
+        name = settings.optimizer_used()
+        lr = settings.lr if settings.lr is not None else DEFAULT_LR[name]
+        self.warmup = LBFGS_WARMUP_STEPS if name == "lbfgs" else 0
+        self.adam = torch.optim.Adam([image], lr=lr if name == "adam" else DEFAULT_LR["adam"])
+        # Tolerances at 0: the loss is scale-free, so torch's absolute defaults would end a run early.
+        self.lbfgs = torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=50, tolerance_grad=0.0,
+                                       tolerance_change=0.0) if name == "lbfgs" else None
+        self.steps = 0
+
+    def zero_grad(self) -> None:
+        self.adam.zero_grad()
+
+    def step(self, closure: Callable[[], Tensor]) -> None:
+        self.steps += 1
+        if self.lbfgs is None or self.steps <= self.warmup:
+            self.adam.step(closure)
+        else:
+            self.lbfgs.step(closure)
 
 
 def _deterministic_cudnn() -> contextlib.AbstractContextManager:
@@ -99,20 +136,21 @@ def _deterministic_cudnn() -> contextlib.AbstractContextManager:
 
 
 def iter_stylize(content: ImageSource, style: ImageSource, settings: Settings | None = None, *,
-                 extractor: VGG19Features | None = None, weights: str = "auto",
+                 extractor: VGGFeatures | None = None, weights: str = "auto",
                  device: str | torch.device | None = None) -> Iterator[Step]:
-    """Optimise an image whose VGG-19 feature distributions match `style`'s, keeping `content`.
+    """Optimise an image whose VGG feature distributions match `style`'s, keeping `content`.
 
     Yields a `Step` after each of `settings.steps` steps. `extractor` defaults to the
-    cached VGG-19 from `weights` on `device` (CUDA when present). Raises `NSTError` for
+    cached extractor from `weights` on `device` (CUDA when present). Raises `NSTError` for
     bad images or when the loss stops being finite.
     """
     settings = settings or Settings()
     extractor = extractor or load_extractor(weights, pooling=settings.pooling, device=device)
     content_t, style_t = prepare_images(content, style, settings.size, extractor.device)
     objective = Objective(extractor, content_t, style_t, settings)
-    image = _initial_image(content_t, style_t, settings.init, settings.seed).requires_grad_(True)
-    optimizer = _optimizer(settings, image)
+    image = initial_image(content_t, style_t, settings.init, settings.seed,
+                          extractor.convention.mean_rgb()).requires_grad_(True)
+    optimizer = _Optimizer(settings, image)
     # The image is not clamped between steps: clamping breaks L-BFGS's curvature pairs
     # (its losses jumped and stalled in tests); pixels are clamped where they are reported.
     # Scale-free terms are O(1) over the whole image, so per-pixel gradients shrink with
@@ -140,7 +178,7 @@ def iter_stylize(content: ImageSource, style: ImageSource, settings: Settings | 
 
 
 def stylize(content: ImageSource, style: ImageSource, settings: Settings | None = None, *,
-            extractor: VGG19Features | None = None, weights: str = "auto",
+            extractor: VGGFeatures | None = None, weights: str = "auto",
             device: str | torch.device | None = None, progress: bool = True) -> Result:
     """Run `iter_stylize` to the end, with a tqdm progress bar unless `progress=False`."""
     settings = settings or Settings()

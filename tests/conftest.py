@@ -22,11 +22,12 @@ import torch  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
 from nst.features import random_extractor  # noqa: E402
-from nst.weights import HUB_FILENAME, HUB_REPO  # noqa: E402
+from nst.weights import SOURCES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_REVISION = "0123456789abcdef0123456789abcdef01234567"
 FAKE_SEED = 1234
+HUB_REPO = SOURCES["vgg19"].hub_repo
 
 
 def fake_state_dict(seed: int = FAKE_SEED) -> dict[str, torch.Tensor]:
@@ -42,7 +43,7 @@ def write_fake_hub_checkpoint(hf_home: Path, seed: int = FAKE_SEED) -> Path:
     snapshot.mkdir(parents=True, exist_ok=True)
     (repo_dir / "refs").mkdir(exist_ok=True)
     (repo_dir / "refs" / "main").write_text(FAKE_REVISION)
-    path = snapshot / HUB_FILENAME
+    path = snapshot / "model.safetensors"
     save_file(fake_state_dict(seed), str(path))
     return path
 

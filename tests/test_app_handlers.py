@@ -16,7 +16,7 @@ import app
 from nst.config import Settings, field_spec
 from nst.methods import METHODS
 from nst.runtime import SpeedModel
-from nst.weights import HOW_TO_PROVIDE
+from nst.weights import how_to_provide
 from webui import handlers
 from webui.handlers import (CONTROLS, NO_FUSION, ZERO_GPU_MAX_SECONDS, Stylizer, caption, controls_from_settings,
                             gpu_seconds, loss_table, settings_from_controls, stream_frames)
@@ -36,7 +36,7 @@ def controls(**changes) -> list:
     """Control values in CONTROLS order: tiny, fast runs unless changed."""
     values = {"method": "poly", "gamma": 5.0, "content_weight": 1.0, "style_layers": ["relu1_1", "relu2_1"],
               "size": 40, "steps": 6, "init": "content", "seed": 0, "fuse_with": NO_FUSION,
-              "fusion_balance": 0.5, "optimizer": "lbfgs", "lr": None, "layer_weights": ""}
+              "fusion_balance": 0.5, "optimizer": "lbfgs", "lr": None, "layer_weights": "", "tv_weight": 0.01}
     values.update(changes)
     return [values[name] for name in CONTROLS]
 
@@ -71,8 +71,13 @@ def test_a_run_streams_intermediate_images_then_the_final_one(stylizer, content_
     assert list(table.columns) == ["step", "term", "value"]
     assert set(table["term"]) == {"content", "style", "total"} and sorted(set(table["step"])) == list(range(1, 7))
     by_term = table.pivot(index="step", columns="term", values="value")
-    np.testing.assert_allclose(by_term["content"] + by_term["style"], by_term["total"], rtol=1e-6, atol=1e-9)
-    assert by_term["total"].iloc[-1] == pytest.approx(final_record["final_losses"]["total"])
+    final = final_record["final_losses"]
+    smoothing = final_record["settings"]["tv_weight"] * final["tv"]
+    assert by_term["content"].iloc[-1] == pytest.approx(final["content"])  # α = 1
+    assert by_term["style"].iloc[-1] == pytest.approx(final["total"] - final["content"] - smoothing)
+    assert by_term["total"].iloc[-1] == pytest.approx(final["total"])
+    assert final_record["network"] == "VGG-19 (ImageNet, torchvision weights)"
+    assert final_record["optimizer"] == "lbfgs"
     assert frames[-1][3].startswith("Done: 6 steps")
 
 
@@ -191,13 +196,13 @@ def test_without_weights_the_page_explains_and_stylize_fails_clearly(content_pat
     missing = tmp_path / "nowhere" / "vgg19.safetensors"
     model = SharedModel(missing, "cpu")
     problem = model.preload()
-    assert problem is not None and HOW_TO_PROVIDE in problem
-    with pytest.raises(gr.Error, match=re.escape(HOW_TO_PROVIDE)):
+    assert problem is not None and how_to_provide() in problem
+    with pytest.raises(gr.Error, match=re.escape(how_to_provide())):
         list(Stylizer(model).stylize(str(content_path), str(style_path), *controls()))
     monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)  # skip timing a random network
     demo = app.build_demo(weights=str(missing), device="cpu")
     texts = [c["props"].get("value") for c in demo.config["components"] if c["type"] == "markdown"]
-    assert any(isinstance(t, str) and HOW_TO_PROVIDE in t for t in texts)
+    assert any(isinstance(t, str) and how_to_provide() in t for t in texts)
 
 
 def test_gpu_reservation_grows_with_the_work_and_is_capped():

@@ -1,8 +1,8 @@
 """A real browser (Playwright driving Debian's chromium) against `python app.py`.
 
 Weights: conftest's fake hub checkpoint, so every output image here is test output from
-random weights, not a stylization. Screenshots go to tests/artifacts/ (git-ignored) and
-docs/screenshot.png (the interface with its controls).
+random weights, not a stylization. Screenshots go to tests/artifacts/ (git-ignored); the
+README's pictures come from `python -m scripts.docs_images`, on real features.
 """
 
 from __future__ import annotations
@@ -92,8 +92,6 @@ def test_upload_stylize_stop_and_screenshot(app_url, browser):
     page.wait_for_timeout(500)  # let the loss plot draw
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "stylize.png"), full_page=True)
-    (ROOT / "docs").mkdir(exist_ok=True)
-    page.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=True)
 
     # Newest first: the 6-step run, the stopped one, then the first run, whose settings come back on a click.
     page.locator("#history img").nth(2).click()

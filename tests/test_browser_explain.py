@@ -1,8 +1,8 @@
 """A real browser (Playwright driving Debian's chromium) on the "Why it works" tab.
 
 The 2-D playground is driven in the full app (`python app.py`), opened at its tab; its
-screenshot goes to tests/artifacts/explain.png (git-ignored) and docs/explain.png (for
-the README). The tab's own upload boxes, used when it stands alone, are checked in a
+screenshot goes to tests/artifacts/explain.png (git-ignored; the README's picture comes
+from `python -m scripts.docs_images`). The tab's own upload boxes, used when it stands alone, are checked in a
 standalone Blocks with the random-weights extractor: test output, never a stylization.
 """
 
@@ -86,10 +86,10 @@ def test_toy_playground_animates_gaussian_mmd_and_screenshot(app_page):
     top = page.locator("#explain-intro").bounding_box()
     bottom = page.locator("#toy-stats").bounding_box()
     clip = {"x": 0, "y": top["y"] - 12, "width": 1280, "height": bottom["y"] + bottom["height"] - top["y"] + 24}
-    for path in (ROOT / "tests" / "artifacts" / "explain.png", ROOT / "docs" / "explain.png"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(path), clip=clip, full_page=True)
-    assert (ROOT / "docs" / "explain.png").stat().st_size > 50_000
+    path = ROOT / "tests" / "artifacts" / "explain.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), clip=clip, full_page=True)
+    assert path.stat().st_size > 50_000
 
 
 def test_analyse_fills_the_identity_table(page):

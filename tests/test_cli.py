@@ -34,7 +34,8 @@ def test_cli_writes_an_image_and_a_record(tmp_path, content_path, style_path, ca
     assert Image.open(out).size == (40, 27)
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["settings"]["method"] == "bn" and record["weights"] == "hub:timm/vgg19.tv_in1k"
-    assert set(record["final_losses"]) == {"content", "bn", "total"}
+    assert set(record["final_losses"]) == {"content", "bn", "tv", "total"}
+    assert record["network"] == "VGG-19 (ImageNet, torchvision weights)" and record["optimizer"] == "lbfgs"
     assert json.loads(capsys.readouterr().out)["output"] == str(out)
 
 

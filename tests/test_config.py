@@ -13,7 +13,7 @@ from nst.config import LIMITS, field_spec
     ({"steps": 0}, f"steps must be between 1 and {LIMITS.max_steps}"),
     ({"size": 10_000}, f"size must be between {LIMITS.min_size} and {LIMITS.max_size}"),
     ({"gamma": float("nan")}, "gamma must be between"),
-    ({"optimizer": "sgd"}, "optimizer: 'sgd' is not one of lbfgs, adam"),
+    ({"optimizer": "sgd"}, "optimizer: 'sgd' is not one of auto, lbfgs, adam"),
     ({"style_layers": ("relu9_9",)}, "style_layers: 'relu9_9' is not one of relu1_1"),
     ({"style_layers": ()}, "choose at least one style layer"),
     ({"layer_weights": (1.0, 2.0)}, "expected one per style layer (5)"),

@@ -100,10 +100,56 @@ def test_content_is_squared_error():
     assert_close(losses.content(x, p), ((x - p) ** 2).sum())
 
 
-@pytest.mark.parametrize("loss", [losses.linear, losses.poly, losses.bn, losses.gaussian])
+@pytest.mark.parametrize("loss", [losses.linear, losses.poly, losses.bn, losses.gaussian, losses.gaussian_fourier])
 def test_gradients_flow_to_the_first_argument(loss):
     x = features(m=20, seed=20).requires_grad_(True)
     y = features(m=20, seed=21, shift=0.5)
-    value = loss(x, y, generator=torch.Generator().manual_seed(0)) if loss is losses.gaussian else loss(x, y)
+    if loss is losses.gaussian:
+        value = loss(x, y, generator=torch.Generator().manual_seed(0))
+    elif loss is losses.gaussian_fourier:
+        value = loss(x, y, omega=omega(x.shape[0], 16, 0))
+    else:
+        value = loss(x, y)
     value.backward()
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def omega(n: int, d: int, seed: int) -> torch.Tensor:
+    return torch.randn(d, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def test_fourier_kernel_is_the_gaussian_kernel_on_average():
+    """φ(a)ᵀφ(b) averaged over frequency draws → exp(−‖a − b‖²/2σ²), checked pair by pair."""
+    a, b = features(n=4, m=3, seed=30), features(n=4, m=3, seed=31, shift=0.4)
+    sigma2 = 2.5
+    feature = lambda p, w: torch.cat([(w @ p / sigma2**0.5).cos(), (w @ p / sigma2**0.5).sin()]) / w.shape[0] ** 0.5
+    draws = [omega(4, 64, s) for s in range(600)]
+    average = torch.stack([feature(a, w).T @ feature(b, w) for w in draws]).mean(0)  # (3, 3)
+    assert_close(average, losses.gaussian_kernel(sigma2)(a, b), rtol=0, atol=0.01)
+
+
+def test_fourier_mmd_is_non_negative_and_averages_to_the_exact_mmd():
+    x, y = features(n=3, m=30, seed=32), features(n=3, m=40, seed=33, shift=0.7)
+    sigma2 = losses.mean_sq_distance(x, y)
+    exact = losses.mmd2(x, y, losses.gaussian_kernel(sigma2))
+    estimates = torch.stack([losses.gaussian_fourier(x, y, omega=omega(3, 16, s)) for s in range(3000)])
+    assert (estimates >= 0).all() and estimates.std() > 0.01
+    assert abs(estimates.mean() - exact) < 4 * estimates.std() / len(estimates) ** 0.5
+    one = losses.gaussian_fourier(x, y, omega=omega(3, 20000, 0))  # many frequencies: one draw is close
+    assert_close(one, exact, rtol=0.05, atol=0)
+
+
+def test_fourier_mmd_is_a_fixed_function_of_x():
+    x, y, w = features(m=25, seed=34), features(m=30, seed=35, shift=0.2), omega(6, 32, 1)
+    assert losses.gaussian_fourier(x, y, omega=w) == losses.gaussian_fourier(x.clone(), y, omega=w)
+    assert losses.gaussian_fourier(y, y, omega=w) == 0
+
+
+def test_total_variation_by_hand():
+    image = torch.rand(2, 3, 5, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    down = sum((image[b, :, i + 1, j] - image[b, :, i, j]).square().sum()
+               for b in range(2) for i in range(4) for j in range(4)) / (2 * 4 * 4)
+    right = sum((image[b, :, i, j + 1] - image[b, :, i, j]).square().sum()
+                for b in range(2) for i in range(5) for j in range(3)) / (2 * 5 * 3)
+    assert_close(losses.total_variation(image), down + right, rtol=1e-12, atol=0)
+    assert losses.total_variation(torch.ones(1, 3, 4, 4)) == 0

@@ -23,23 +23,47 @@ def test_fusion_is_a_convex_combination():
     assert fusion_weights("poly", (("linear", 1.0), ("gaussian", 3.0))) == {"linear": 0.25, "gaussian": 0.75}
 
 
-@pytest.mark.parametrize("name", METHOD_NAMES)
-def test_terms_do_not_change_when_all_activations_are_scaled(name):
+# Every method, and the Gaussian MMD with each of its estimators.
+TERMS = [(name, {}) for name in METHOD_NAMES] + [("gaussian", {"gaussian_estimator": "pairs", "gaussian_pairs": 20000})]
+
+
+def build(name, y, options):
+    return METHODS[name].build(y, generator=torch.Generator().manual_seed(5), **options)
+
+
+@pytest.mark.parametrize("name, options", TERMS)
+def test_terms_do_not_change_when_all_activations_are_scaled(name, options):
     g = torch.Generator().manual_seed(0)
     x = torch.rand(8, 50, generator=g, dtype=torch.float64)
     y = torch.rand(8, 70, generator=g, dtype=torch.float64) * 2
-    term, scaled_term = METHODS[name].build(y), METHODS[name].build(y * 300.0)
+    term, scaled_term = build(name, y, options), build(name, y * 300.0, options)
     a = term(x, torch.Generator().manual_seed(1))
     b = scaled_term(x * 300.0, torch.Generator().manual_seed(1))
     assert a > 0
     assert_close(a, b, rtol=1e-9, atol=0)
 
 
-@pytest.mark.parametrize("name", METHOD_NAMES)
-def test_term_is_zero_at_the_target_distribution(name):
+@pytest.mark.parametrize("name, options", TERMS)
+def test_term_is_zero_at_the_target_distribution(name, options):
     y = torch.rand(8, 60, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    value = METHODS[name].build(y)(y[:, torch.randperm(60)], torch.Generator().manual_seed(0))
-    assert abs(value.item()) < (0.2 if name == "gaussian" else 1e-9)  # a sampled estimate is only unbiased
+    value = build(name, y, options)(y[:, torch.randperm(60)], torch.Generator().manual_seed(0))
+    assert abs(value.item()) < (0.2 if options else 1e-9)  # the paper's sampled estimate is only unbiased
+
+
+@pytest.mark.parametrize("name, options", TERMS)
+def test_term_is_one_for_a_blank_activation_map(name, options):
+    """The scale-free division: every term measures distance in units of "as far as an all-zero map"."""
+    y = torch.rand(16, 3000, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    value = build(name, y, options)(torch.zeros(16, 40, dtype=torch.float64), torch.Generator().manual_seed(0))
+    assert value.item() == pytest.approx(1.0, rel=0.05 if options else 1e-9)
+
+
+def test_auto_picks_lbfgs_unless_a_term_is_sampled():
+    assert Settings(method="poly").optimizer_used() == "lbfgs"
+    assert Settings(method="gaussian").optimizer_used() == "lbfgs"  # the Fourier estimator has no sampling noise
+    assert Settings(method="gaussian", gaussian_estimator="pairs").optimizer_used() == "adam"
+    assert Settings(mix=(("bn", 0.5), ("gaussian", 0.5)), gaussian_estimator="pairs").optimizer_used() == "adam"
+    assert Settings(method="gaussian", gaussian_estimator="pairs", optimizer="lbfgs").optimizer_used() == "lbfgs"
 
 
 def scaled_copy(extractor, s):
@@ -84,4 +108,4 @@ def test_fusion_objective_weighs_each_method_by_its_stated_weight(extractor, con
     fused = Objective(extractor, content, style, base.replace(mix=(("bn", 0.5), ("poly", 0.5))))(image)[0]
     bn = Objective(extractor, content, style, base.replace(method="bn"))(image)[1]
     poly = Objective(extractor, content, style, base.replace(method="poly"))(image)[1]
-    assert_close(fused, bn["content"] + 2.0 * (0.5 * bn["bn"] + 0.5 * poly["poly"]))
+    assert_close(fused, bn["content"] + 2.0 * (0.5 * bn["bn"] + 0.5 * poly["poly"]) + base.tv_weight * bn["tv"])

@@ -106,7 +106,7 @@ def test_runner_renders_a_2x2_subset_writes_grid_and_records_and_resumes(
         assert Settings.from_dict(record["settings"]) == cell.settings
         assert record["weights"] == extractor.weights_name and record["device"] == "cpu"
         methods = set(fusion_weights(cell.settings.method, cell.settings.mix))
-        expected_terms = methods | {"total"} | ({"content"} if cell.settings.content_weight > 0 else set())
+        expected_terms = methods | {"tv", "total"} | ({"content"} if cell.settings.content_weight > 0 else set())
         assert set(record["final_losses"]) == expected_terms
         assert record["seconds"] > 0
 
@@ -116,9 +116,12 @@ def test_runner_renders_a_2x2_subset_writes_grid_and_records_and_resumes(
     layout = paper.grid_layout([c.row_label for c in cells[::2]], inputs + [c.column_label for c in cells[:2]],
                                size)
     tiles = len(inputs) + 2
-    assert grid.size == layout.size
+    assert grid.width == layout.size[0]
     assert grid.width == layout.label_width + tiles * size + (tiles + 1) * layout.gap and layout.label_width > 0
-    assert grid.height == layout.label_height + 2 * size + 3 * layout.gap and layout.label_height > 0
+    assert layout.size[1] == layout.label_height + 2 * size + 3 * layout.gap and layout.label_height > 0
+    footer = np.asarray(grid.convert("L"))[layout.size[1]:]  # the band that names the network
+    assert footer.shape[0] > layout.font_size and footer.min() < 100
+    assert extractor.label in paper.grid_footer(cells, extractor) and "40 px, 2 steps" in paper.grid_footer(cells, extractor)
     # The last tile of the first row is exactly the cell's PNG, centred in its square.
     cell = cells[1]
     image = np.asarray(Image.open(cell.png(tmp_path)).convert("RGB"))

@@ -49,7 +49,7 @@ def test_same_seed_gives_the_same_image(extractor, content_path, style_path):
 
 def test_result_records_history_and_provenance(extractor, content_path, style_path):
     result = stylize(content_path, style_path, Settings(size=32, steps=4), extractor=extractor, progress=False)
-    assert set(result.history) == {"content", "poly", "total"}
+    assert set(result.history) == {"content", "poly", "tv", "total"}
     assert all(len(v) == 4 for v in result.history.values())
     assert result.device == "cpu" and result.weights.startswith("random")
 

@@ -1,14 +1,19 @@
 """Weight loading through the real code paths, offline: the Hugging Face cache layout,
-torchvision's checkpoint folder, and local files."""
+torchvision's checkpoint folder, local files with and without metadata, and conversion."""
+
+import json
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import save_file
 from torch.testing import assert_close
 
-from conftest import FAKE_SEED, fake_state_dict
+from conftest import FAKE_SEED, HUB_REPO, fake_state_dict
 from nst import NSTError
 from nst import weights as W
+from nst.convert import main as convert_main
+from nst.features import CAFFE_INPUT, TORCHVISION_INPUT, random_extractor
 
 
 @pytest.fixture(autouse=True)
@@ -22,19 +27,20 @@ def first_conv(extractor):
     return extractor.features[0].weight
 
 
+def vgg16_state(seed: int) -> dict[str, torch.Tensor]:
+    model = random_extractor(seed, backbone="vgg16", last_layer="relu5_3")
+    return {f"features.{k}": v.contiguous() for k, v in model.features.state_dict().items()}
+
+
 def test_auto_finds_the_hub_checkpoint_in_the_cache(hf_home):
     extractor = W.load_extractor("auto", device="cpu")
-    assert extractor.weights_name == f"hub:{W.HUB_REPO}"
+    assert extractor.weights_name == f"hub:{HUB_REPO}" and extractor.backbone == "vgg19"
+    assert extractor.convention == TORCHVISION_INPUT and extractor.label == "VGG-19 (ImageNet, torchvision weights)"
     assert_close(first_conv(extractor), fake_state_dict(FAKE_SEED)["features.0.weight"])
 
 
 def test_extractor_is_loaded_once_per_process():
     assert W.load_extractor(device="cpu") is W.load_extractor(device="cpu")
-
-
-def test_hub_source_resolves_offline_from_the_cache():
-    state, name = W.load_state_dict("hub")
-    assert name == f"hub:{W.HUB_REPO}" and "features.34.weight" in state
 
 
 @pytest.fixture
@@ -46,13 +52,16 @@ def no_hub_cache(monkeypatch, tmp_path):
     return tmp_path
 
 
-def test_auto_falls_back_to_torchvision_checkpoint(no_hub_cache):
+@pytest.mark.parametrize("name, state", [("vgg19", fake_state_dict(7)), ("vgg16", vgg16_state(7)),
+                                         ("vgg19-caffe", fake_state_dict(8))])
+def test_named_sources_fall_back_to_torchvision_checkpoints(no_hub_cache, name, state):
     checkpoints = no_hub_cache / "torch" / "hub" / "checkpoints"
     checkpoints.mkdir(parents=True)
-    state = fake_state_dict(7)
-    torch.save(state, checkpoints / W.TORCHVISION_FILENAME)
-    extractor = W.load_extractor("auto", device="cpu")
-    assert extractor.weights_name == f"torchvision:{W.TORCHVISION_FILENAME}"
+    torch.save(state, checkpoints / W.SOURCES[name].filename)
+    extractor = W.load_extractor(name, device="cpu")
+    assert extractor.weights_name == f"torchvision:{W.SOURCES[name].filename}"
+    assert extractor.backbone == W.SOURCES[name].backbone
+    assert extractor.convention == (CAFFE_INPUT if name == "vgg19-caffe" else TORCHVISION_INPUT)
     assert_close(first_conv(extractor), state["features.0.weight"])
 
 
@@ -61,7 +70,7 @@ def test_no_weights_anywhere_says_how_to_provide_them(no_hub_cache, monkeypatch)
                         lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
     with pytest.raises(NSTError, match="NST_WEIGHTS=PATH") as info:
         W.load_extractor("auto", device="cpu")
-    assert "\n" not in str(info.value)
+    assert "\n" not in str(info.value) and "--weights hed" in str(info.value)
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
@@ -73,8 +82,20 @@ def test_local_file_by_path_and_by_environment(tmp_path, monkeypatch, suffix):
     W._cached_extractor.cache_clear()
     monkeypatch.setenv(W.WEIGHTS_ENV, str(path))
     extractor = W.load_extractor(device="cpu")
-    assert extractor.weights_name == f"file:vgg{suffix}"
+    assert extractor.weights_name == f"file:vgg{suffix}" and extractor.convention == TORCHVISION_INPUT
     assert_close(first_conv(extractor), state["features.0.weight"])
+
+
+def test_the_backbone_is_read_from_the_keys(tmp_path):
+    save_file(vgg16_state(5), str(tmp_path / "sixteen.safetensors"))
+    extractor = W.load_extractor(tmp_path / "sixteen.safetensors", device="cpu")
+    assert extractor.backbone == "vgg16" and extractor.label.startswith("VGG-16 (sixteen.safetensors")
+
+
+def test_neural_style_pt_files_keep_the_caffe_convention(tmp_path):
+    torch.save({**fake_state_dict(6), "classifier.0.weight": torch.zeros(2, 2)}, tmp_path / "vgg19-d01eb7cb.pth")
+    extractor = W.load_extractor(tmp_path / "vgg19-d01eb7cb.pth", device="cpu")
+    assert extractor.convention == CAFFE_INPUT and extractor.backbone == "vgg19"
 
 
 def test_bare_keys_are_accepted(tmp_path):
@@ -85,10 +106,43 @@ def test_bare_keys_are_accepted(tmp_path):
 
 def test_wrong_checkpoints_give_clear_errors(tmp_path):
     save_file({"features.0.weight": torch.zeros(3, 3)}, str(tmp_path / "bad.safetensors"))
-    with pytest.raises(NSTError, match="not a VGG-19 checkpoint"):
+    with pytest.raises(NSTError, match="not a VGG-16 or VGG-19 checkpoint"):
         W.load_extractor(tmp_path / "bad.safetensors", device="cpu")
+    state = fake_state_dict(2)
+    state["features.2.weight"] = torch.zeros(3, 3)
+    save_file(state, str(tmp_path / "shape.safetensors"))
+    with pytest.raises(NSTError, match="expected \\(64, 64, 3, 3\\): not a VGG-19 checkpoint"):
+        W.load_extractor(tmp_path / "shape.safetensors", device="cpu")
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(NSTError, match="cannot read weights file 'junk.pth'"):
         W.load_extractor(tmp_path / "junk.pth", device="cpu")
     with pytest.raises(NSTError, match="does not exist"):
         W.load_extractor(tmp_path / "missing.safetensors", device="cpu")
+    with pytest.raises(NSTError, match="unknown weights 'vgg20'.*auto, vgg19, vgg16, vgg19-caffe, hed"):
+        W.load_extractor("vgg20", device="cpu")
+
+
+def test_a_converted_caffe_file_runs_as_caffe_through_the_real_loading_path(tmp_path, capsys):
+    """A file converted with --convention caffe carries it; the loaded extractor's first
+    activation equals a convolution of the image in BGR × 255 minus the mean, done here by hand."""
+    state = fake_state_dict(9)
+    torch.save(state, tmp_path / "my_caffe_vgg19.pth")
+    out = tmp_path / "converted.safetensors"
+    assert convert_main([str(tmp_path / "my_caffe_vgg19.pth"), str(out), "--convention", "caffe"]) == 0
+    assert json.loads(capsys.readouterr().out)["input"] == "caffe"
+    with safe_open(str(out), "pt") as f:
+        assert f.metadata()["nst.backbone"] == "vgg19" and set(f.keys()) == set(state)
+    extractor = W.load_extractor(out, device="cpu")
+    assert extractor.convention == CAFFE_INPUT and extractor.label == "VGG-19 (my_caffe_vgg19.pth, caffe input)"
+    image = torch.rand(1, 3, 10, 12, generator=torch.Generator().manual_seed(0))
+    bgr = image[:, [2, 1, 0]] * 255.0 - torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
+    expected = torch.nn.functional.conv2d(bgr, state["features.0.weight"], state["features.0.bias"],
+                                          padding=1).clamp_min(0)
+    assert_close(extractor(image, ["relu1_1"])["relu1_1"], expected)
+
+
+def test_convert_refuses_bad_input_in_one_line(tmp_path, capsys):
+    save_file({k: v for k, v in fake_state_dict(1).items() if "34" not in k}, str(tmp_path / "cut.safetensors"))
+    assert convert_main([str(tmp_path / "cut.safetensors"), str(tmp_path / "out.safetensors")]) == 2
+    assert capsys.readouterr().err.strip() == "error: " + f"{tmp_path / 'cut.safetensors'}: no features.34.bias; " \
+                                              "not a complete VGG-19"

@@ -1,4 +1,4 @@
-"""The Gradio app's pieces: the shared VGG-19 (`model`), the Stylize tab's handlers
+"""The Gradio app's pieces: the shared network (`model`), the Stylize tab's handlers
 (`handlers`), the upload guard (`uploads`), the page's text (`text`), and one module
 per further tab.
 

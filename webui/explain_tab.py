@@ -11,7 +11,7 @@ The computations live in `nst.explain`; this module lays out, wires events, and 
 results into DataFrames (the `*_frame` functions, columns in the `*_COLUMNS` constants).
 `toy_preview` and `toy_run` are the playground's handlers, `Explainer` holds those of
 sections 2–4.
-Sections 2–4 run VGG-19 and share the Stylize tab's "gpu" concurrency group, so an
+Sections 2–4 run the network and share the Stylize tab's "gpu" concurrency group, so an
 analysis waits for a running stylization instead of competing with it.
 """
 
@@ -29,10 +29,10 @@ import torch
 from PIL import Image
 
 from nst import explain, losses
-from nst.config import STYLE_LAYERS
+from nst.config import STYLE_LAYERS, field_spec
 from nst.errors import NSTError
 from nst.explain import IdentityCheck
-from nst.features import VGG19Features
+from nst.features import VGGFeatures
 from nst.images import ImageSource
 from nst.methods import METHODS
 
@@ -60,7 +60,7 @@ __all__ = [
     "Explainer",
 ]
 
-GetExtractor = Callable[[], VGG19Features]
+GetExtractor = Callable[[], VGGFeatures]
 ROOT = Path(__file__).resolve().parent.parent
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 # Method buttons from the poorest statistic to the richest.
@@ -131,9 +131,9 @@ DISTANCES_TEXT = """
 ### 4. How far is each layer from the style?
 Each method's style term, the number the optimiser pushes down, between the content photo and the style and
 between the result and the style. A term is the method's loss divided by its value for an all-zero feature map,
-so 1 means "as far as a blank image" and numbers compare across methods and layers (Gaussian: estimated from
-{pairs} sampled pairs). A ratio below 1 means the run brought that statistic closer; optimising one method
-usually lowers the others too.
+so 1 means "as far as a blank image" and numbers compare across methods and layers (Gaussian: through
+{features} random Fourier features per layer). A ratio below 1 means the run brought that statistic closer;
+optimising one method usually lowers the others too.
 """
 
 HINT = "Add a style image and a content photo (or run a stylization), then press **Analyse**."
@@ -312,7 +312,7 @@ class _Analysis:
         extractor = get_extractor()  # no weights: say so before reserving a GPU
         self.features = compute_features(get_extractor, images, size)
         self.note = (f"Features of {', '.join(images)} at {size} px long edge, "
-                     f"weights: {extractor.weights_name or 'unnamed'}.")
+                     f"network: {extractor.label} ({extractor.weights_name or 'unnamed weights'}).")
 
     def second(self, prefer: str) -> tuple[str, dict[str, Any]]:
         """The image compared with the style: `prefer` ("content"/"result") when there, else the other."""
@@ -506,7 +506,7 @@ def _real_sections(get_extractor: GetExtractor, content: gr.Image, style: gr.Ima
                     "color_title": ""}
             means = gr.BarPlot(None, y="mean", title="Channel means", elem_id="explain-means", **bars)
             stds = gr.BarPlot(None, y="std", title="Channel standard deviations", elem_id="explain-stds", **bars)
-    gr.Markdown(DISTANCES_TEXT.format(pairs=explain.GAUSSIAN_PAIRS))
+    gr.Markdown(DISTANCES_TEXT.format(features=field_spec("gaussian_features")["default"]))
     distances = gr.Dataframe(_empty(DISTANCE_COLUMNS), interactive=False, label="Style terms per method and layer",
                              elem_id="explain-distances")
     explainer = Explainer(get_extractor)

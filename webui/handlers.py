@@ -52,7 +52,7 @@ __all__ = [
 # The order of the controls after the two images, shared by the UI event, the
 # /stylize API and the restore-from-gallery event.
 CONTROLS = ("method", "gamma", "content_weight", "style_layers", "size", "steps", "init", "seed",
-            "fuse_with", "fusion_balance", "optimizer", "lr", "layer_weights")
+            "fuse_with", "fusion_balance", "optimizer", "lr", "layer_weights", "tv_weight")
 NO_FUSION = "none"
 # Log-spaced balance factors; each method's default is added where missing.
 GAMMA_CHOICES: tuple[float, ...] = tuple(sorted(
@@ -77,7 +77,7 @@ def parse_layer_weights(text: str | None) -> tuple[float, ...] | None:
 def settings_from_controls(method: str, gamma: float | None, content_weight: float, style_layers: list[str],
                            size: int, steps: int, init: str, seed: int, fuse_with: str | None = NO_FUSION,
                            fusion_balance: float = 0.5, optimizer: str | None = None, lr: float | None = None,
-                           layer_weights: str | None = "") -> Settings:
+                           layer_weights: str | None = "", tv_weight: float | None = None) -> Settings:
     """The validated `Settings` the page's controls describe (`NSTError` with one line if not valid).
 
     A fusion mixes `method` with weight `1 - fusion_balance` and `fuse_with` with weight
@@ -91,7 +91,8 @@ def settings_from_controls(method: str, gamma: float | None, content_weight: flo
         style_layers=tuple(layer for layer in STYLE_LAYERS if layer in (style_layers or ())),
         layer_weights=parse_layer_weights(layer_weights), size=int(size), steps=int(steps), init=init,
         seed=int(seed) if seed is not None else field_spec("seed")["default"],
-        optimizer=optimizer or field_spec("optimizer")["default"], lr=float(lr) if lr else None)
+        optimizer=optimizer or field_spec("optimizer")["default"], lr=float(lr) if lr else None,
+        tv_weight=field_spec("tv_weight")["default"] if tv_weight is None else float(tv_weight))
 
 
 def controls_from_settings(settings: Settings) -> dict[str, Any]:
@@ -109,6 +110,7 @@ def controls_from_settings(settings: Settings) -> dict[str, Any]:
         "init": settings.init, "seed": settings.seed, "fuse_with": fuse_with, "fusion_balance": balance,
         "optimizer": settings.optimizer, "lr": settings.lr,
         "layer_weights": ", ".join(f"{w:g}" for w in settings.layer_weights or ()),
+        "tv_weight": settings.tv_weight,
     }
 
 
@@ -158,12 +160,12 @@ def stream_frames(content: ImageSource, style: ImageSource, settings: Settings, 
         steps.close()  # frees the optimizer and targets now, also when the caller stops early
 
 
-def loss_table(history: list[tuple[int, dict[str, float]]], content_weight: float,
+def loss_table(history: list[tuple[int, dict[str, float]]], content_weight: float, tv_weight: float = 0.0,
                max_points: int = _PLOT_POINTS) -> pd.DataFrame:
     """The objective's weighted parts per step for `gr.LinePlot`: columns step, term, value.
 
     Terms are always "content" (α·L_content), "style" (γ·Σ β_m L_m, all methods of a fusion
-    together) and "total" (their sum). The same three names in every run matter: Gradio's
+    together) and "total" (their sum, with the small smoothing term λ·TV). The same three names in every run matter: Gradio's
     plot fixes its colour domain from the first data it draws and later only swaps data.
     At most `max_points` steps are kept, always including the last.
     """
@@ -172,7 +174,8 @@ def loss_table(history: list[tuple[int, dict[str, float]]], content_weight: floa
     rows = []
     for step, losses in kept:
         content = content_weight * losses.get("content", 0.0)
-        rows += [(step, "content", content), (step, "style", losses["total"] - content),
+        style = losses["total"] - content - tv_weight * losses.get("tv", 0.0)
+        rows += [(step, "content", content), (step, "style", style),
                  (step, "total", losses["total"])]
     return pd.DataFrame(rows, columns=["step", "term", "value"]).astype({"step": "int64", "term": "str",
                                                                           "value": "float64"})
@@ -221,17 +224,18 @@ class Stylizer:
     def stylize(self, content: str | None, style: str | None, method: str, gamma: float, content_weight: float,
                 style_layers: list[str], size: int, steps: int, init: str, seed: int, fuse_with: str,
                 fusion_balance: float, optimizer: str, lr: float | None = None, layer_weights: str = "",
-                progress: gr.Progress = gr.Progress()) -> Iterator[Image.Image]:
+                tv_weight: float | None = None, progress: gr.Progress = gr.Progress()) -> Iterator[Image.Image]:
         """Stylize `content` with the style of `style`; yields the image as it improves, then the final one.
 
         method: linear, poly (Gram matrices), gaussian or bn; gamma: style weight against content;
         content_weight: 0 reconstructs the style alone; style_layers: names relu1_1 … relu5_1;
         size: long edge in pixels; steps: optimizer steps; init: content, noise or style;
-        fuse_with: a second method or "none"; fusion_balance: its weight 0…1; optimizer: lbfgs or adam;
-        lr: learning rate (empty: the optimizer's default); layer_weights: e.g. "1, 1, 0.5" (empty: equal).
+        fuse_with: a second method or "none"; fusion_balance: its weight 0…1; optimizer: auto, lbfgs or adam
+        (auto: L-BFGS, or Adam for the paper's sampled Gaussian estimator); lr: learning rate (empty: the
+        optimizer's default); layer_weights: e.g. "1, 1, 0.5" (empty: equal); tv_weight: smoothing (empty: default).
         """
         settings = self._settings(method, gamma, content_weight, style_layers, size, steps, init, seed,
-                                  fuse_with, fusion_balance, optimizer, lr, layer_weights)
+                                  fuse_with, fusion_balance, optimizer, lr, layer_weights, tv_weight)
         for frame in self.frames(content, style, settings):
             _report(progress, frame)
             yield frame.image
@@ -258,7 +262,8 @@ class Stylizer:
             if frame.final:
                 record = {**record, "size": list(frame.image.size), "seconds": round(frame.elapsed, 2),
                           "final_losses": history[-1][1]}
-            yield (frame.image, loss_table(history, settings.content_weight), record if frame.final else gr.skip(),
+            yield (frame.image, loss_table(history, settings.content_weight, settings.tv_weight),
+                   record if frame.final else gr.skip(),
                    _status(frame))
 
     def _settings(self, *controls: Any) -> Settings:
@@ -270,11 +275,13 @@ class Stylizer:
     def _record(self, settings: Settings) -> dict[str, Any]:
         """What reproduces the run: the settings, the device, the weights (no image data)."""
         try:
-            weights = self.model(settings.pooling).weights_name
+            extractor = self.model(settings.pooling)
+            network, weights = extractor.label, extractor.weights_name
         except NSTError:
-            weights = f"unavailable ({self.model.weights})"
+            network, weights = "unavailable", f"unavailable ({self.model.weights})"
         return {"run": next(self._runs), "settings": json.loads(settings.to_json()),
-                "device": self.model.device_name, "weights": weights}
+                "device": self.model.device_name, "network": network, "weights": weights,
+                "optimizer": settings.optimizer_used()}
 
     def remember(self, image: str | None, record: dict[str, Any] | None,
                  history: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -303,8 +310,8 @@ class Stylizer:
     def estimate(self, size: int, steps: int, method: str, fuse_with: str = NO_FUSION) -> str:
         """Where the run will execute and about how long it takes (a square image: the most pixels)."""
         seconds = self.model.speed.estimate(int(size), int(steps), (method, fuse_with))
-        text = f"Runs on **{self.model.device_name}**: {int(size)} px × {int(steps)} steps takes up to " \
-               f"{format_seconds(seconds)}."
+        text = f"Runs on **{self.model.device_name}** with **{self.model.label}**: {int(size)} px × " \
+               f"{int(steps)} steps takes up to {format_seconds(seconds)}."
         if self.model.device.type == "cpu":
             defaults = run_defaults("cpu")
             text += f" No GPU here, so the defaults are smaller ({defaults['size']} px, {defaults['steps']} steps)."

@@ -1,4 +1,4 @@
-"""The one VGG-19 of the process, shared by every visitor and every tab.
+"""The one network of the process, shared by every visitor and every tab.
 
 `SharedModel(weights)` is the zero-argument `get_extractor` the tabs take: calling it
 returns the cached extractor (`nst.weights.load_extractor` loads once per process) or
@@ -18,7 +18,7 @@ from typing import Callable, TypeVar
 import torch
 
 from nst.errors import NSTError
-from nst.features import VGG19Features, random_extractor
+from nst.features import VGGFeatures, random_extractor
 from nst.runtime import ZERO_GPU_SPEED, SpeedModel, describe_device, measure_speed, on_zero_gpu
 from nst.weights import default_device, load_extractor
 
@@ -46,7 +46,7 @@ class SharedModel:
         self.weights = str(weights)
         self.device = torch.device(device) if device is not None else default_device()
 
-    def __call__(self, pooling: str = "avg") -> VGG19Features:
+    def __call__(self, pooling: str = "avg") -> VGGFeatures:
         """The shared extractor; raises `NSTError` (with how to provide weights) when there are none."""
         return load_extractor(self.weights, pooling=pooling, device=self.device)
 
@@ -61,6 +61,14 @@ class SharedModel:
     @property
     def device_name(self) -> str:
         return describe_device(self.device)
+
+    @property
+    def label(self) -> str:
+        """The network and weights in use, for the page ("VGG-16 (HED) stand-in"), or why there are none."""
+        try:
+            return self().label
+        except NSTError:
+            return "no weights yet"
 
     @functools.cached_property
     def speed(self) -> SpeedModel:

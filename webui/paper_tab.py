@@ -6,7 +6,9 @@ viewer with the cell's parameters. A cell is taken from the pre-rendered folder 
 record there matches it (`$NST_PAPER_RENDERED`, default `examples/paper/rendered`,
 written by `python -m nst.paper all` with real weights). Otherwise the visitor's click
 renders it and caches it on disk (`$NST_PAPER_CACHE`, default `<temp>/nst-mmd-paper`),
-so a fresh Space fills its galleries as they are visited.
+so a fresh Space fills its galleries as they are visited. Until then each figure also
+shows its preview grid from docs/paper/ (made with the VGG-16 (HED) stand-in by
+`python -m scripts.docs_images figures`), labelled as such.
 
 Events: `/paper_cell` (figure, row, column → image, record), and per figure N
 `/paper_figN_cell` (the section's Render button) and `/paper_figN_select` (a gallery
@@ -27,13 +29,14 @@ import gradio as gr
 from PIL import Image, ImageDraw, ImageFont
 
 from nst.errors import NSTError
-from nst.features import VGG19Features
+from nst.features import VGGFeatures
 from nst.paper import RENDERED_DIR, Cell, Manifest, cached_cell, figure_cells, iter_render_cell, load_manifest
 from nst.runtime import ZERO_GPU_SPEED, run_defaults
 from nst.weights import default_device
 
 __all__ = ["RENDERED_ENV", "CACHE_ENV", "SIZE_ENV", "STEPS_ENV", "PaperStore", "allowed_paths", "build_paper_tab"]
 
+PREVIEW_DIR = Path(__file__).resolve().parent.parent / "docs" / "paper"
 RENDERED_ENV = "NST_PAPER_RENDERED"
 CACHE_ENV = "NST_PAPER_CACHE"
 # Size and steps of cells rendered on demand (default: the device's run defaults).
@@ -42,7 +45,7 @@ STEPS_ENV = "NST_PAPER_STEPS"
 # A streamed render shows about this many intermediate images.
 _PREVIEWS = 10
 
-GetExtractor = Callable[[], VGG19Features]
+GetExtractor = Callable[[], VGGFeatures]
 GpuDecorator = Callable[[Callable[..., int]], Callable[[Callable], Callable]]
 
 
@@ -57,7 +60,7 @@ def _cache_dir() -> Path:
 def allowed_paths() -> list[str]:
     """Folders this tab serves images from, for `launch(allowed_paths=...)` when they lie
     outside the working directory and the temp folder (Gradio serves those two anyway)."""
-    return [str(_rendered_dir()), str(_cache_dir())]
+    return [str(_rendered_dir()), str(_cache_dir()), str(PREVIEW_DIR)]
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,12 @@ def _section(store: PaperStore, figure: str, render: Callable[..., Iterator]) ->
     ncols = len(spec["columns"])
     gr.Markdown(f"### Figure {figure}: {spec['title']}\n\n{spec['caption']}\n\n{spec.get('about', '')}"
                 + (f"\n\n*{spec['notes']}*" if spec.get("notes") else ""))
+    preview = PREVIEW_DIR / f"fig{figure}.png"
+    if preview.is_file():
+        with gr.Accordion("Preview: the whole figure made with the VGG-16 (HED) stand-in, not the paper's VGG-19",
+                          open=False):
+            gr.Image(str(preview), show_label=False, interactive=False, format="png",
+                     elem_id=f"paper-preview-{figure}")
 
     def current_cells() -> list[tuple[str, str]]:
         return store.gallery(figure)

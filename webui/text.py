@@ -9,7 +9,7 @@ __all__ = ["INTRO", "method_guide", "missing_weights"]
 INTRO = """\
 # Neural style transfer as distribution alignment
 After *Demystifying Neural Style Transfer* (Li, Wang, Liu and Hou, IJCAI 2017): the style of a painting is the
-**distribution** of its VGG-19 feature vectors, and the classic Gram-matrix loss is one distance between two such
+**distribution** of its VGG feature vectors, and the classic Gram-matrix loss is one distance between two such
 distributions (MMD² with the kernel $(x^\\top y)^2$). Give a photo and a painting, choose how the distributions are
 compared, and watch the image move towards the painting's statistics.
 """
@@ -23,5 +23,5 @@ def method_guide() -> str:
 
 
 def missing_weights(problem: str) -> str:
-    """The notice shown at the top of the page when the VGG-19 weights could not be loaded."""
-    return f"⚠️ **The VGG-19 weights are not available, so Stylize cannot run yet.** {problem}"
+    """The notice shown at the top of the page when the network's weights could not be loaded."""
+    return f"⚠️ **The network's weights are not available, so Stylize cannot run yet.** {problem}"

@@ -1,0 +1,154 @@
+"""Make the README's pictures on real features (the VGG-16 (HED) stand-in by default).
+
+    python -m scripts.docs_images figures [--size 192] [--steps 200] [--cells DIR]
+    python -m scripts.docs_images gallery [--size 256] [--steps 100] [--cells DIR]
+    python -m scripts.docs_images screenshots
+
+`figures` renders the paper's four figures with the figure runner and writes their grids
+to docs/paper/fig<N>.png; `gallery` renders the six example pairs × four methods and two
+fusions (`examples/gallery.json`) to docs/gallery.jpg; `screenshots` starts the app on the
+stand-in, stylizes the first example in Debian's chromium and writes docs/screenshot.png,
+docs/explain.png (the 2-D playground) and docs/explain_real.png (the tab's analysis of that
+result). Cells are kept in DIR (default: a folder under the temp directory) and reused
+(`--resume`), so an interrupted run carries on. Needs the `.venv` (`bash scripts/setup.sh`)
+and, for screenshots, `apt-get install -y chromium`. Tests never write these files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from PIL import Image
+
+from nst import paper
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--no-first-run"]
+# Long edge of a tile in the committed grids: readable in the README, a few MB at most per file.
+DOCS_TILE = 160
+
+
+def _render(figure: str, manifest: Path, args: argparse.Namespace) -> Path:
+    argv = [figure, "--manifest", str(manifest), "--weights", args.weights, "--size", str(args.size),
+            "--steps", str(args.steps), "--out", str(args.cells), "--resume"]
+    if paper.main(argv) != 0:
+        raise SystemExit(f"rendering figure {figure} failed")
+    return args.cells / f"fig{figure}" / "grid.png"
+
+
+def _shrink(grid: Path, size: int) -> Image.Image:
+    image = Image.open(grid).convert("RGB")
+    scale = DOCS_TILE / size
+    return image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+
+
+def figures(args: argparse.Namespace) -> None:
+    (DOCS / "paper").mkdir(parents=True, exist_ok=True)
+    for figure in paper.load_manifest().figure_ids:
+        out = DOCS / "paper" / f"fig{figure}.png"
+        _shrink(_render(figure, paper.MANIFEST_PATH, args), args.size).save(out, optimize=True)
+        print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size // 1024} KB)")
+
+
+def gallery(args: argparse.Namespace) -> None:
+    out = DOCS / "gallery.jpg"
+    _shrink(_render("gallery", ROOT / "examples" / "gallery.json", args), args.size).save(out, quality=88)
+    print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size // 1024} KB)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_app(weights: str, workdir: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port),
+                             "--weights", weights], cwd=workdir, env=env, stdout=open(workdir / "app.log", "w"),
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise SystemExit(f"app.py exited: {(workdir / 'app.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("app.py did not start within 5 minutes")
+
+
+def screenshots(args: argparse.Namespace) -> None:
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        raise SystemExit("chromium is not installed (apt-get install -y chromium)")
+    workdir = Path(tempfile.mkdtemp(prefix="nst-docs-"))
+    proc, url = _start_app(args.weights, workdir)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url)
+            page.wait_for_selector("#stylize-button")
+            page.locator("#content-image input[type=file]").set_input_files(
+                str(ROOT / "examples" / "content" / "chelsea_cat.jpg"))
+            page.locator("#style-image input[type=file]").set_input_files(
+                str(ROOT / "examples" / "style" / "starry_night.jpg"))
+            page.click("#stylize-button")
+            page.locator("#status p").get_by_text("Done:").wait_for(timeout=15 * 60_000)
+            page.mouse.move(0, 0)
+            page.wait_for_timeout(1500)  # the loss plot's last redraw
+            page.screenshot(path=str(DOCS / "screenshot.png"), full_page=True)
+            page.get_by_role("tab", name="Why it works").click()
+            page.locator("#explain-status").get_by_text("Features of").wait_for(timeout=5 * 60_000)
+            page.wait_for_timeout(2000)
+            _clip(page, "#explain-real", "#explain-distances", DOCS / "explain_real.png")
+            page.click("#toy-gaussian")
+            page.wait_for_timeout(8000)  # the animation's 40-50 frames
+            _clip(page, "#explain-intro", "#toy-stats", DOCS / "explain.png")
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    for name in ("screenshot.png", "explain.png", "explain_real.png"):
+        print(f"wrote docs/{name} ({(DOCS / name).stat().st_size // 1024} KB)")
+
+
+def _clip(page, first: str, last: str, path: Path) -> None:
+    top, bottom = page.locator(first).bounding_box(), page.locator(last).bounding_box()
+    clip = {"x": 0, "y": top["y"] - 12, "width": 1280, "height": bottom["y"] + bottom["height"] - top["y"] + 24}
+    page.screenshot(path=str(path), clip=clip, full_page=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, size, steps in (("figures", 192, 200), ("gallery", 256, 100)):
+        command = sub.add_parser(name)
+        command.add_argument("--size", type=int, default=size)
+        command.add_argument("--steps", type=int, default=steps)
+        command.add_argument("--cells", type=Path, default=Path(tempfile.gettempdir()) / "nst-docs-cells")
+        command.add_argument("--weights", default="hed")
+    sub.add_parser("screenshots").add_argument("--weights", default="hed")
+    args = parser.parse_args()
+    {"figures": figures, "gallery": gallery, "screenshots": screenshots}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
