@@ -33,14 +33,15 @@ from webui.text import INTRO, method_guide, missing_weights
 from webui.uploads import guard_image_upload
 
 ROOT = Path(__file__).resolve().parent
-# Public-domain and CC0 pairs from examples/ (see examples/SOURCES.md): content, style, method, γ.
+# Public-domain and CC0 pairs from examples/ (see examples/SOURCES.md), shown with a
+# method each at its default γ: content, style, method.
 EXAMPLES = (
-    ("chelsea_cat.jpg", "starry_night.jpg", "poly", 5.0),
-    ("golden_gate_fog.jpg", "the_scream.jpg", "gaussian", 5.0),
-    ("beach_city.jpg", "great_wave.jpg", "bn", 10.0),
-    ("coffee.jpg", "grande_jatte.jpg", "poly", 10.0),
-    ("rocket.jpg", "composition_vii.jpg", "bn", 5.0),
-    ("astronaut.jpg", "adele_bloch_bauer.jpg", "gaussian", 10.0),
+    ("chelsea_cat.jpg", "starry_night.jpg", "poly"),
+    ("golden_gate_fog.jpg", "the_scream.jpg", "gaussian"),
+    ("beach_city.jpg", "great_wave.jpg", "bn"),
+    ("coffee.jpg", "grande_jatte.jpg", "poly"),
+    ("rocket.jpg", "composition_vii.jpg", "bn"),
+    ("astronaut.jpg", "adele_bloch_bauer.jpg", "gaussian"),
 )
 QUEUE_SIZE = 16
 CSS = """
@@ -132,7 +133,8 @@ def stylize_layout(stylizer: Stylizer) -> StylizePage:
                                "settings", columns=6, height=200, allow_preview=False, interactive=False,
                          visible=False, fit_columns=False, elem_id="history")
     history = gr.State([])
-    gr.Examples([[ROOT / "examples" / "content" / c, ROOT / "examples" / "style" / s, m, g] for c, s, m, g in EXAMPLES],
+    gr.Examples([[ROOT / "examples" / "content" / c, ROOT / "examples" / "style" / s, m, METHODS[m].default_gamma]
+                 for c, s, m in EXAMPLES],
                 inputs=[content, style, controls["method"], controls["gamma"]], outputs=[result], fn=stylizer.example,
                 cache_examples=True, cache_mode="lazy", label="Examples (public-domain paintings, CC0 photos)",
                 examples_per_page=len(EXAMPLES), elem_id="examples")

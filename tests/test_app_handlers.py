@@ -256,8 +256,8 @@ def test_caption_names_a_fusion():
 
 def test_the_examples_are_public_domain_files_that_exist():
     sources = (app.ROOT / "examples" / "SOURCES.md").read_text()
-    for content, style, method, gamma in app.EXAMPLES:
+    for content, style, method in app.EXAMPLES:
         assert (app.ROOT / "examples" / "content" / content).is_file()
         assert (app.ROOT / "examples" / "style" / style).is_file()
         assert re.search(rf"`content/{content}`.*(Public domain|CC0)", sources)
-        assert method in METHODS and gamma in handlers.GAMMA_CHOICES
+        assert method in METHODS and METHODS[method].default_gamma in handlers.GAMMA_CHOICES
