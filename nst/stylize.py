@@ -30,6 +30,7 @@ from .weights import load_extractor
 __all__ = ["NOISE_AMPLITUDE", "LBFGS_MAX_STEP", "Step", "Result", "prepare_images", "initial_image", "iter_stylize",
            "stylize", "step_seed"]
 
+# Breaks the symmetry of the flat start (the official code's noise: ±0.1 grey levels, 0.0004).
 NOISE_AMPLITUDE = 0.05
 LBFGS_MAX_STEP = 0.1
 
@@ -81,8 +82,8 @@ def initial_image(content: Tensor, style: Tensor, init: str, seed: int,
     """The start `(1, 3, H, W)`: the content photo, the painting resized to it, or for
     "noise" the flat colour `mean_rgb` plus uniform noise of ±`NOISE_AMPLITUDE` (seeded).
 
-    The paper's official code starts from its network's mean colour (zero input) plus
-    uniform noise of ±0.1 grey levels; the amplitude here is measured (see `NOISE_AMPLITUDE`).
+    The paper's official code starts the same way: its network's mean colour (a zero
+    input) plus uniform noise, of ±0.1 grey levels there.
     """
     if init == "content":
         return content.clone()
