@@ -241,26 +241,33 @@ def iter_render_cell(cell: Cell, out_dir: str | os.PathLike, extractor: VGGFeatu
     if extractor.pooling != cell.settings.pooling:
         raise NSTError(f"{cell.name} needs a network with {cell.settings.pooling} pooling; "
                        f"the extractor has {extractor.pooling}")
+    first: Step | None = None
     last: Step | None = None
+    peak = float("-inf")
     for last in iter_stylize(cell.content, cell.style, cell.settings, extractor=extractor):
+        first = first or last
+        peak = max(peak, last.losses["total"])
         yield last
-    assert last is not None  # Settings enforces steps >= 1
+    assert first is not None and last is not None  # Settings enforces steps >= 1
     png = cell.png(out_dir)
     tmp = save_png(last.pil(), png.with_name(f".{png.name}.tmp"))
     os.replace(tmp, png)
-    record = _record(cell, last, extractor)
+    record = _record(cell, first, last, peak, extractor)
     tmp_json = png.with_name(f".{png.stem}.json.tmp")
     tmp_json.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp_json, cell.record_path(out_dir))
 
 
-def _record(cell: Cell, last: Step, extractor: VGGFeatures) -> dict[str, Any]:
+def _record(cell: Cell, first: Step, last: Step, peak: float, extractor: VGGFeatures) -> dict[str, Any]:
+    """The JSON record of a finished cell; `first_losses` and `peak_total` (the highest
+    total seen) show whether the loss went down throughout."""
     return {
         "figure": cell.figure, "row": cell.row, "column": cell.column,
         "row_label": cell.row_label, "column_label": cell.column_label,
         "image": f"{cell.name}.png", "content": _display(cell.content), "style": _display(cell.style),
         "hash": cell_hash(cell), "settings": dataclasses.asdict(cell.settings),
-        "final_losses": last.losses, "seconds": round(last.elapsed, 3),
+        "first_losses": first.losses, "final_losses": last.losses, "peak_total": peak,
+        "seconds": round(last.elapsed, 3),
         "device": str(extractor.device), "network": extractor.label, "weights": extractor.weights_name,
         "optimizer": cell.settings.optimizer_used(), "torch": torch.__version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

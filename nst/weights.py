@@ -12,7 +12,7 @@
 `auto` is the file named by `$NST_WEIGHTS` when set, else `vgg19`. A named source is
 looked for in the Hugging Face cache, then in `$TORCH_HOME/hub/checkpoints`, then
 downloaded from the hub, then from its URL. A file is a `.safetensors`, `.pth` or `.pt`
-state dict; a `.safetensors` file written by `python -m nst.weights convert` carries its
+state dict; a `.safetensors` file written by `python -m nst.convert` carries its
 backbone, input convention and label in its metadata, and for any other file they are
 inferred (backbone from the keys; Caffe convention for neural-style-pt's known file
 names, torchvision's otherwise). Extractors are cached per process (`load_extractor`).

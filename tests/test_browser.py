@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from app_server import ROOT, requires_chromium, running_app
+from nst.methods import METHODS
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CONTENT = ROOT / "examples" / "content" / "chelsea_cat.jpg"
@@ -70,7 +71,8 @@ def test_upload_stylize_stop_and_screenshot(app_url, browser):
     image = shown_result(page)
     assert image.format == "PNG" and image.size == (64, 43)  # 451x300 scaled to a 64 px long edge
     assert max(image.convert("L").getextrema()) > min(image.convert("L").getextrema())
-    page.locator("#history").get_by_text("poly · γ 5").wait_for()
+    poly_run = f"poly · γ {METHODS['poly'].default_gamma:g}"  # the default method at its default γ
+    page.locator("#history").get_by_text(poly_run, exact=True).wait_for()
 
     set_number(page, "steps", 5000)  # minutes of work: only Stop can end it in time
     page.click("#stylize-button")
@@ -79,7 +81,7 @@ def test_upload_stylize_stop_and_screenshot(app_url, browser):
     with page.expect_response(lambda r: r.url.endswith("/gradio_api/reset"), timeout=RUN_TIMEOUT_MS):
         page.click("#stop-button")
     wait_for_status(page, "Stopped. The last image stays")
-    page.locator("#history").get_by_text("poly · γ 5 (stopped)").wait_for()
+    page.locator("#history").get_by_text(f"{poly_run} (stopped)").wait_for()
     assert shown_result(page).size == (64, 43)
 
     # The one worker is free again: a short run finishes long before the stopped one could have.

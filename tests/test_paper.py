@@ -53,7 +53,7 @@ def test_manifest_matches_the_papers_captions() -> None:
         assert cell.settings.layer_weights == (1.0,) * (c + 1) + (0.0,) * (len(STYLE_LAYERS) - c - 1)
     for (r, c), cell in cells["2"].items():
         assert cell.settings.method == METHOD_NAMES[r]
-        assert cell.settings.gamma == (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)[c]
+        assert cell.settings.gamma == (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)[c]
     for (r, c), cell in cells["3"].items():
         assert cell.settings.method == METHOD_NAMES[c]
         assert cell.settings.gamma == (2.0, 2.0, 2.0, 5.0, 5.0, 5.0)[r]
@@ -107,7 +107,8 @@ def test_runner_renders_a_2x2_subset_writes_grid_and_records_and_resumes(
         assert record["weights"] == extractor.weights_name and record["device"] == "cpu"
         methods = set(fusion_weights(cell.settings.method, cell.settings.mix))
         expected_terms = methods | {"tv", "total"} | ({"content"} if cell.settings.content_weight > 0 else set())
-        assert set(record["final_losses"]) == expected_terms
+        assert set(record["final_losses"]) == expected_terms == set(record["first_losses"])
+        assert record["peak_total"] == max(record["first_losses"]["total"], record["final_losses"]["total"])
         assert record["seconds"] > 0
 
     grid = Image.open(run.grid)
@@ -193,7 +194,8 @@ def test_cli_main_renders_resumes_and_reports(tmp_path: Path, capsys: pytest.Cap
     assert report["weights"] == "hub:timm/vgg19.tv_in1k"  # the fake checkpoint conftest wrote
     assert Path(report["grid"]).is_file()
     record = json.loads((tmp_path / "fig2" / "r3_c6.json").read_text(encoding="utf-8"))
-    assert record["settings"]["method"] == "bn" and record["settings"]["gamma"] == 10.0
+    last_column = json.loads(paper.MANIFEST_PATH.read_text(encoding="utf-8"))["figures"]["2"]["columns"][6]
+    assert record["settings"]["method"] == "bn" and record["settings"]["gamma"] == last_column["settings"]["gamma"]
     assert paper.main([*argv, "--resume"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["rendered"] == 0
     assert render_counter[0] == 2
