@@ -1,6 +1,6 @@
 """Make the README's pictures on real features (the VGG-16 (HED) stand-in by default).
 
-    python -m scripts.docs_images figures [--size 192] [--steps 200] [--cells DIR]
+    python -m scripts.docs_images figures [--size 160] [--steps 200] [--cells DIR]
     python -m scripts.docs_images gallery [--size 256] [--steps 100] [--cells DIR]
     python -m scripts.docs_images screenshots
 
@@ -139,7 +139,7 @@ def _clip(page, first: str, last: str, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, size, steps in (("figures", 192, 200), ("gallery", 256, 100)):
+    for name, size, steps in (("figures", 160, 200), ("gallery", 256, 100)):
         command = sub.add_parser(name)
         command.add_argument("--size", type=int, default=size)
         command.add_argument("--steps", type=int, default=steps)
