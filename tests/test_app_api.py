@@ -103,8 +103,8 @@ def test_the_app_has_the_three_tabs_apis(client):
 
 
 def test_a_paper_cell_renders_on_demand_through_the_app(client, paper_cache):
-    image, record = client.predict("2", 1, 0, api_name="/paper_cell")
+    image, record = client.predict("2", 1, 2, api_name="/paper_cell")
     assert max(Image.open(image).size) == PAPER_SIZE
-    assert (record["figure"], record["row"], record["column"]) == ("2", 1, 0)
+    assert (record["figure"], record["row"], record["column"]) == ("2", 1, 2)
     assert record["settings"]["method"] == "poly" and record["settings"]["gamma"] == 0.1
-    assert (paper_cache / "fig2" / "r1_c0.png").is_file()
+    assert (paper_cache / "fig2" / "r1_c2.png").is_file()

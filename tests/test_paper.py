@@ -30,7 +30,7 @@ def _grid(cells: list[paper.Cell]) -> dict[tuple[int, int], paper.Cell]:
 def test_manifest_defines_every_cell_of_the_four_figures() -> None:
     manifest = paper.load_manifest()
     assert manifest.figure_ids == ("1", "2", "3", "4")
-    shapes = {"1": (4, 5), "2": (4, 7), "3": (6, 4), "4": (4, 5)}
+    shapes = {"1": (4, 5), "2": (4, 9), "3": (6, 4), "4": (4, 5)}
     for figure, (rows, columns) in shapes.items():
         spec = manifest.figure(figure)
         assert spec["caption"] and spec["about"] and spec["title"]
@@ -53,7 +53,7 @@ def test_manifest_matches_the_papers_captions() -> None:
         assert cell.settings.layer_weights == (1.0,) * (c + 1) + (0.0,) * (len(STYLE_LAYERS) - c - 1)
     for (r, c), cell in cells["2"].items():
         assert cell.settings.method == METHOD_NAMES[r]
-        assert cell.settings.gamma == (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)[c]
+        assert cell.settings.gamma == (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)[c]
     for (r, c), cell in cells["3"].items():
         assert cell.settings.method == METHOD_NAMES[c]
         assert cell.settings.gamma == (2.0, 2.0, 2.0, 5.0, 5.0, 5.0)[r]
