@@ -10,6 +10,7 @@ from PIL import Image
 
 from nst import STYLE_LAYERS, Settings
 from nst.__main__ import build_parser, main, settings_from_args
+from nst.methods import METHODS
 
 
 def test_defaults_come_from_the_library():
@@ -36,6 +37,7 @@ def test_cli_writes_an_image_and_a_record(tmp_path, content_path, style_path, ca
     assert record["settings"]["method"] == "bn" and record["weights"] == "hub:timm/vgg19.tv_in1k"
     assert set(record["final_losses"]) == {"content", "bn", "tv", "total"}
     assert record["network"] == "VGG-19 (ImageNet, torchvision weights)" and record["optimizer"] == "lbfgs"
+    assert record["settings"]["gamma"] is None and record["gamma"] == METHODS["bn"].default_gamma  # γ left unset
     assert json.loads(capsys.readouterr().out)["output"] == str(out)
 
 

@@ -17,7 +17,7 @@ from PIL import Image
 from nst import paper
 from nst.config import STYLE_LAYERS, Settings
 from nst.errors import NSTError
-from nst.methods import METHOD_NAMES, fusion_weights
+from nst.methods import METHOD_NAMES, METHODS, fusion_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,6 +108,8 @@ def test_runner_renders_a_2x2_subset_writes_grid_and_records_and_resumes(
         methods = set(fusion_weights(cell.settings.method, cell.settings.mix))
         expected_terms = methods | {"tv", "total"} | ({"content"} if cell.settings.content_weight > 0 else set())
         assert set(record["final_losses"]) == expected_terms == set(record["first_losses"])
+        unset = cell.settings.gamma is None and not cell.settings.mix  # Figure 1 leaves γ to the method
+        assert record["gamma"] == (METHODS[cell.settings.method].default_gamma if unset else cell.settings.gamma)
         assert record["peak_total"] == max(record["first_losses"]["total"], record["final_losses"]["total"])
         assert record["seconds"] > 0
 
