@@ -96,11 +96,11 @@ def render_counter(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 @pytest.fixture(scope="session")
 def browser():
     """Headless Debian chromium driven by Playwright, shared by the browser tests."""
-    from app_server import CHROMIUM, CHROMIUM_ARGS
+    from app_server import CHROMIUM, CHROMIUM_ARGS, CHROMIUM_MISSING, REQUIRE_BROWSER
 
     sync_api = pytest.importorskip("playwright.sync_api")
     if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+        (pytest.fail if REQUIRE_BROWSER else pytest.skip)(CHROMIUM_MISSING)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
