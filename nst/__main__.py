@@ -14,7 +14,7 @@ from pathlib import Path
 from .config import STYLE_LAYERS, Settings, field_spec
 from .errors import NSTError
 from .images import load_image, save_png
-from .methods import METHOD_NAMES, METHODS, balance_factor
+from .methods import METHOD_NAMES, METHODS
 from .stylize import stylize
 from .weights import WEIGHTS_HELP, load_extractor
 
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     path = save_png(result.image, args.output)
     record = {"output": str(path), "seconds": round(result.seconds, 2), "device": result.device,
               "network": extractor.label, "weights": result.weights, "optimizer": settings.optimizer_used(),
-              "gamma": balance_factor(settings.gamma, settings.method, settings.mix),
+              "gamma": settings.gamma_used(),
               "final_losses": {k: v[-1] for k, v in result.history.items()}}
     print(json.dumps(record))
     Path(path).with_suffix(".json").write_text(json.dumps({**record, "settings": json.loads(settings.to_json())},

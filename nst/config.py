@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import NSTError
-from .methods import FOURIER_FEATURES, GAUSSIAN_ESTIMATORS, fusion_weights, get_method
+from .methods import FOURIER_FEATURES, GAUSSIAN_ESTIMATORS, balance_factor, fusion_weights, get_method
 
 __all__ = [
     "STYLE_LAYERS",
@@ -120,6 +120,10 @@ class Settings:
         """The options every method's `build` receives (each takes the ones it needs)."""
         return {"poly_c": self.poly_c, "gaussian_estimator": self.gaussian_estimator,
                 "gaussian_features": self.gaussian_features, "gaussian_pairs": self.gaussian_pairs}
+
+    def gamma_used(self) -> float:
+        """The balance factor a run uses: `gamma`, or when unset its methods' defaults (`balance_factor`)."""
+        return balance_factor(self.gamma, self.method, self.mix)
 
     def optimizer_used(self) -> str:
         """The optimizer a run uses: `optimizer`, or for "auto" Adam when a style term is a sampled estimate."""

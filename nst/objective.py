@@ -20,7 +20,7 @@ from torch import Tensor
 from . import losses
 from .config import CONTENT_LAYER, Settings
 from .features import VGGFeatures
-from .methods import StyleTerm, balance_factor, fusion_weights, get_method
+from .methods import StyleTerm, fusion_weights, get_method
 
 __all__ = ["Objective", "feature_matrix"]
 
@@ -43,7 +43,7 @@ class Objective:
         self.settings = settings
         self.alpha = settings.content_weight
         self.betas = fusion_weights(settings.method, settings.mix)
-        self.gamma = balance_factor(settings.gamma, settings.method, settings.mix)
+        self.gamma = settings.gamma_used()
         weights = settings.layer_weights or (1.0,) * len(settings.style_layers)
         self.layer_weights = {l: w / sum(weights) for l, w in zip(settings.style_layers, weights) if w > 0}
         self.layers = set(self.layer_weights) | ({CONTENT_LAYER} if self.alpha > 0 else set())

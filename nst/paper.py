@@ -34,7 +34,6 @@ from .config import Settings, field_spec
 from .errors import NSTError
 from .features import VGGFeatures
 from .images import load_image, resize_long_edge, save_png
-from .methods import balance_factor
 from .stylize import Step, iter_stylize
 from .weights import WEIGHTS_HELP, default_device, load_extractor
 
@@ -270,8 +269,7 @@ def _record(cell: Cell, first: Step, last: Step, peak: float, extractor: VGGFeat
         "first_losses": first.losses, "final_losses": last.losses, "peak_total": peak,
         "seconds": round(last.elapsed, 3),
         "device": str(extractor.device), "network": extractor.label, "weights": extractor.weights_name,
-        "optimizer": cell.settings.optimizer_used(),
-        "gamma": balance_factor(cell.settings.gamma, cell.settings.method, cell.settings.mix), "torch": torch.__version__,
+        "optimizer": cell.settings.optimizer_used(), "gamma": cell.settings.gamma_used(), "torch": torch.__version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 

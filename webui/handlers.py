@@ -26,7 +26,7 @@ from PIL import Image
 from nst.config import STYLE_LAYERS, Settings, field_spec
 from nst.errors import NSTError
 from nst.images import ImageSource
-from nst.methods import METHODS, balance_factor, fusion_weights
+from nst.methods import METHODS, fusion_weights
 from nst.runtime import ZERO_GPU_SPEED, format_seconds, on_zero_gpu, run_defaults
 from nst.stylize import iter_stylize
 from nst.weights import load_extractor
@@ -103,7 +103,7 @@ def controls_from_settings(settings: Settings) -> dict[str, Any]:
         if len(settings.mix) > 1:
             (_, w1), (fuse_with, w2) = settings.mix[:2]
             balance = w2 / (w1 + w2) if w1 + w2 > 0 else 0.5
-    gamma = balance_factor(settings.gamma, settings.method, settings.mix)
+    gamma = settings.gamma_used()
     return {
         "method": method, "gamma": gamma, "content_weight": settings.content_weight,
         "style_layers": list(settings.style_layers), "size": settings.size, "steps": settings.steps,
@@ -185,7 +185,7 @@ def caption(record: dict[str, Any]) -> str:
     """'poly · γ 5' or 'bn+poly · γ 5 (stopped)' for the gallery of earlier runs."""
     settings = Settings.from_dict(record["settings"])
     names = "+".join(m for m, _ in settings.mix) if settings.mix else settings.method
-    gamma = balance_factor(settings.gamma, settings.method, settings.mix)
+    gamma = settings.gamma_used()
     return f"{names} · γ {gamma:g}" + ("" if "seconds" in record else " (stopped)")
 
 
