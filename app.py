@@ -23,11 +23,11 @@ import gradio as gr
 
 from nst.config import INITS, LIMITS, OPTIMIZERS, STYLE_LAYERS, field_spec
 from nst.methods import METHODS
-from nst.runtime import run_defaults
 from nst.weights import WEIGHTS_HELP
 from webui.handlers import CONTROLS, GAMMA_CHOICES, NO_FUSION, Stylizer
 from webui.explain_tab import build_explain_tab
-from webui.model import SharedModel, gpu
+from webui.gpu import gpu
+from webui.model import SharedModel
 from webui.paper_tab import allowed_paths, build_paper_tab
 from webui.text import INTRO, method_guide, missing_weights
 from webui.uploads import guard_image_upload
@@ -103,7 +103,7 @@ def build_demo(weights: str = "auto", device: str | None = None) -> gr.Blocks:
 
 
 def stylize_layout(stylizer: Stylizer) -> StylizePage:
-    defaults = run_defaults(stylizer.model.device)
+    defaults = stylizer.model.defaults
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=300):
             with gr.Row():

@@ -1,12 +1,9 @@
 """Where a run executes and roughly how long it will take.
 
-The app tells a visitor, before a run starts, which device it runs on and about how
-many seconds the chosen size and steps will cost; ZeroGPU needs the same number to
-reserve a GPU. A step costs about `overhead + per_pixel · pixels` (one forward and
-backward pass of the VGG and the loss), so the real loop timed at two sizes fixes the
-line for a device; the Gaussian MMD's extra cost per pixel is timed apart. On a CPU
-the app starts from smaller defaults so that a run takes about a minute instead of
-half an hour.
+A step costs about `overhead + per_pixel · pixels` (one forward and backward pass of
+the VGG and the loss), so the real loop timed at two sizes fixes the line for a
+device; the Gaussian MMD's extra cost per pixel is timed apart. `step_times` times
+every step of a real run (the benchmark uses it).
 """
 
 from __future__ import annotations
@@ -21,32 +18,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .config import Settings, field_spec
+from .config import Settings
 from .features import VGGFeatures
 from .images import ImageSource
 from .stylize import iter_stylize
 
-__all__ = [
-    "CPU_SIZE",
-    "CPU_STEPS",
-    "ZERO_GPU_SPEED",
-    "SpeedModel",
-    "on_zero_gpu",
-    "describe_device",
-    "run_defaults",
-    "measure_speed",
-    "step_times",
-    "format_seconds",
-]
-
-# 256 px costs about 0.6 s per step on two CPU cores, so 100 steps take about a minute.
-CPU_SIZE = 256
-CPU_STEPS = 100
-
-
-def on_zero_gpu() -> bool:
-    """True on a Hugging Face ZeroGPU Space (the `spaces` package reads the same variable)."""
-    return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
+__all__ = ["SpeedModel", "describe_device", "measure_speed", "step_times"]
 
 
 def _cpu_cores() -> int:
@@ -57,24 +34,14 @@ def _cpu_cores() -> int:
 
 
 def describe_device(device: str | torch.device) -> str:
-    """A short name for the page: 'NVIDIA H100 80GB HBM3', 'CPU (2 cores)', 'ZeroGPU (…)'."""
+    """A short name: 'NVIDIA H100 80GB HBM3', 'Apple GPU (MPS)', 'CPU (2 cores)'."""
     dev = torch.device(device)
-    if dev.type == "cuda" and on_zero_gpu():
-        # The main process of a ZeroGPU Space holds no GPU, so the name cannot be queried.
-        return "ZeroGPU (a shared NVIDIA H200 slice, lent for each run)"
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
     if dev.type == "mps":
         return "Apple GPU (MPS)"
     cores = _cpu_cores()
     return f"CPU ({cores} core{'s' if cores != 1 else ''})"
-
-
-def run_defaults(device: str | torch.device) -> dict[str, int]:
-    """Default output size and steps: the library's on a GPU, `CPU_SIZE`/`CPU_STEPS` on a CPU."""
-    if torch.device(device).type == "cpu":
-        return {"size": CPU_SIZE, "steps": CPU_STEPS}
-    return {"size": field_spec("size")["default"], "steps": field_spec("steps")["default"]}
 
 
 @dataclass(frozen=True)
@@ -98,15 +65,6 @@ class SpeedModel:
         """Seconds for `steps` steps at long edge `size` with `methods`; `aspect` = short / long edge (≤ 1)."""
         pixels = round(size * size * min(max(aspect, 0.0), 1.0))
         return steps * self.step_seconds(pixels, methods)
-
-
-# Measured on one NVIDIA H200 with the loop of `nst.stylize` (poly up to 2048 px: 7.4 ms
-# at 256 px, 47 ms at 2048; Gaussian MMD 359 ms at 2048). A ZeroGPU slice holds 3 of the
-# 7 compute slices of an H200, so its per-pixel costs are taken 7/3 times higher. Used
-# where no GPU can be timed in advance: the main process of a ZeroGPU Space.
-_H200_SPEED = SpeedModel(overhead=0.0068, per_pixel=1.43e-8, extra_per_pixel=(("gaussian", 1.15e-7),))
-ZERO_GPU_SPEED = SpeedModel(overhead=_H200_SPEED.overhead, per_pixel=_H200_SPEED.per_pixel * 7 / 3,
-                            extra_per_pixel=tuple((m, c * 7 / 3) for m, c in _H200_SPEED.extra_per_pixel))
 
 
 def _noise_image(size: int, seed: int) -> Image.Image:
@@ -147,13 +105,3 @@ def measure_speed(extractor: VGGFeatures, sizes: tuple[int, int] | None = None) 
     extra = max(_time_step(extractor, large, "gaussian") - t_large, 0.0) / (large * large)
     return SpeedModel(overhead=overhead, per_pixel=per_pixel, extra_per_pixel=(("gaussian", extra),))
 
-
-def format_seconds(seconds: float) -> str:
-    """'about 40 s', 'about 3 min', 'about 2.5 h'."""
-    if seconds < 1:
-        return "under a second"
-    if seconds < 90:
-        return f"about {max(1, round(seconds))} s"
-    if seconds < 90 * 60:
-        return f"about {round(seconds / 60)} min"
-    return f"about {seconds / 3600:.1f} h"

@@ -11,9 +11,9 @@ from PIL import Image
 
 from app_server import running_app
 from nst.config import field_spec
-from nst.runtime import run_defaults
 from nst.weights import default_device
 from webui import paper_tab
+from webui.model import page_defaults
 from webui.handlers import CONTROLS
 
 
@@ -49,8 +49,8 @@ def test_stylize_is_documented_with_named_parameters_and_defaults(client):
     assert list(params) == ["content", "style", *CONTROLS]
     assert not params["content"]["parameter_has_default"] and not params["style"]["parameter_has_default"]
     assert params["method"]["parameter_default"] == field_spec("method")["default"]
-    assert params["steps"]["parameter_default"] == run_defaults(default_device())["steps"]
-    assert params["size"]["parameter_default"] == run_defaults(default_device())["size"]
+    assert params["steps"]["parameter_default"] == page_defaults(default_device())["steps"]
+    assert params["size"]["parameter_default"] == page_defaults(default_device())["size"]
     assert all(params[name]["parameter_has_default"] for name in CONTROLS)
     assert "Stylize" in endpoint["description"]
     assert "/estimate" in api

@@ -36,7 +36,8 @@ from nst.features import VGGFeatures
 from nst.images import ImageSource
 from nst.methods import METHODS
 
-from .model import gpu
+from .gpu import gpu
+from .text import DISTANCES_TEXT, EXPLAIN_INTRO, FEATURES_TEXT, HINT, IDENTITY_TEXT, TOY_TEXT
 from .uploads import guard_image_upload
 
 __all__ = [
@@ -85,58 +86,6 @@ SOURCE, TARGET, START = "source (moving)", "target", "source at the start"
 TOY_COLORS = {TARGET: "#f59e0b", SOURCE: "#2563eb", START: "#cbd5e1"}
 GAP_COLORS = dict(zip(explain.TOY_GAPS.values(), ("#2563eb", "#16a34a", "#9333ea", "#dc2626", "#f59e0b")))
 IMAGE_COLORS = {"content": "#2563eb", "style": "#f59e0b", "result": "#16a34a"}
-
-INTRO = r"""
-## Why it works: a style is a distribution
-A layer of a CNN turns an image into a cloud of feature vectors, one per position. Style transfer pushes the
-photo's cloud towards the painting's cloud, and each method measures the distance between the two clouds in
-its own way. The classic Gram-matrix loss is one of them: the *maximum mean discrepancy* (MMD) with the kernel
-$k(x,y)=(x^\top y)^2$.
-"""
-
-TOY_TEXT = r"""
-### 1. Try it in 2-D
-Here every point is a feature vector with just two channels. Pick two clouds, then press a method: the blue
-points follow the gradient of that method's loss towards the orange ones. **Linear** moves every point by the
-same vector (it sees only the means), **BN** shifts and stretches each axis (per-axis mean and spread),
-**Gram** multiplies every point by one $2\times2$ matrix until $E[xx^\top]=\Sigma+\mu\mu^\top$ agrees (mean and
-spread can trade against each other), and **Gaussian MMD** moves each point on its own until the whole shape
-matches. The right-hand plot shows which gaps each method closes.
-"""
-
-IDENTITY_TEXT = r"""
-### 2. Gram matching is an MMD: the identity on real features
-Write a layer's responses to an image as a matrix $X$ with $N$ channels and $M$ positions; column $x_i$ is
-the feature vector at position $i$. With the normalised Gram matrix $\hat G = XX^\top/M$, expanding
-$(x^\top y)^2=\sum_{a,b}x_a x_b\,y_a y_b$ gives, for any $M_F$ and $M_S$,
-
-$$\|\hat G_F-\hat G_S\|_F^2=\underbrace{\frac{1}{M_F^2}\sum_{i,i'}k(f_i,f_{i'})+\frac{1}{M_S^2}\sum_{j,j'}k(s_j,s_{j'})-\frac{2}{M_F M_S}\sum_{i,j}k(f_i,s_j)}_{\mathrm{MMD}^2_k},\qquad k(x,y)=(x^\top y)^2 .$$
-
-Gatys et al.'s loss is $E=\frac{1}{4N^2M^2}\|G_F-G_S\|_F^2$ with $G=XX^\top$: for equal $M$ that is
-$\|\hat G_F-\hat G_S\|_F^2/4N^2$, the form used below (it also allows unequal $M$). So
-$\mathrm{MMD}^2/E=4N^2$ whatever the images. The table computes $E$ from Gram matrices and MMD² from all
-$M^2$ kernel values, in float64, on the same positions (a random {positions} per image where there are more).
-"""
-
-FEATURES_TEXT = """
-### 3. The feature clouds
-At the chosen layer each position of an image gives one feature vector with N numbers. The plot shows
-{samples} of them per image, projected onto the two directions along which all the points together vary most
-(PCA). After a good run the result's cloud (green) lies over the style's (orange) rather than the content's
-(blue). The bars show each channel's mean and standard deviation, the numbers BN matching makes equal, for the
-16 channels with the largest mean in the style.
-"""
-
-DISTANCES_TEXT = """
-### 4. How far is each layer from the style?
-Each method's style term, the number the optimiser pushes down, between the content photo and the style and
-between the result and the style. A term is the method's loss divided by its value for an all-zero feature map,
-so 1 means "as far as a blank image" and numbers compare across methods and layers (Gaussian: through
-{features} random Fourier features per layer). A ratio below 1 means the run brought that statistic closer;
-optimising one method usually lowers the others too.
-"""
-
-HINT = "Add a style image and a content photo (or run a stylization), then press **Analyse**."
 
 
 # --------------------------------------------------------------------------------------
@@ -416,7 +365,7 @@ def build_explain_tab(get_extractor: GetExtractor, *, content: gr.Image | None =
     tab shows its own upload box for each one that is None. Sections 2–4 are recomputed
     when `result` changes.
     """
-    gr.Markdown(INTRO, latex_delimiters=LATEX, elem_id="explain-intro")
+    gr.Markdown(EXPLAIN_INTRO, latex_delimiters=LATEX, elem_id="explain-intro")
     _toy_section()
     gr.Markdown("## On a real network", elem_id="explain-real")
     if None not in (content, style, result):

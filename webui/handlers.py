@@ -27,11 +27,12 @@ from nst.config import STYLE_LAYERS, Settings, field_spec
 from nst.errors import NSTError
 from nst.images import ImageSource
 from nst.methods import METHODS, fusion_weights
-from nst.runtime import ZERO_GPU_SPEED, format_seconds, on_zero_gpu, run_defaults
 from nst.stylize import iter_stylize
 from nst.weights import load_extractor
 
-from .model import SharedModel, gpu
+from .gpu import ZERO_GPU_SPEED, gpu, on_zero_gpu
+from .model import SharedModel, page_defaults
+from .text import format_seconds
 
 __all__ = [
     "CONTROLS",
@@ -242,7 +243,7 @@ class Stylizer:
 
     def example(self, content: str, style: str, method: str, gamma: float) -> Iterator[Image.Image]:
         """An example pair with the device's default size and steps and the library's other defaults."""
-        settings = Settings(method=method, gamma=float(gamma), **run_defaults(self.model.device))
+        settings = Settings(method=method, gamma=float(gamma), **page_defaults(self.model.device))
         for frame in self.frames(content, style, settings):
             yield frame.image
 
@@ -313,7 +314,7 @@ class Stylizer:
         text = f"Runs on **{self.model.device_name}** with **{self.model.label}**: {int(size)} px × " \
                f"{int(steps)} steps takes up to {format_seconds(seconds)}."
         if self.model.device.type == "cpu":
-            defaults = run_defaults("cpu")
+            defaults = page_defaults("cpu")
             text += f" No GPU here, so the defaults are smaller ({defaults['size']} px, {defaults['steps']} steps)."
         if on_zero_gpu() and seconds > ZERO_GPU_MAX_SECONDS:
             text += f" That is more than the {ZERO_GPU_MAX_SECONDS} s ZeroGPU lends at once: lower size or steps."

@@ -3,40 +3,37 @@
 `SharedModel(weights)` is the zero-argument `get_extractor` the tabs take: calling it
 returns the cached extractor (`nst.weights.load_extractor` loads once per process) or
 raises `NSTError` saying how to provide weights. Style targets and optimizer state
-belong to each request, never to this object.
-
-`gpu(duration)` is `spaces.GPU(duration=duration)` where the `spaces` package is
-installed (it does nothing off ZeroGPU) and a plain pass-through elsewhere.
+belong to each request, never to this object. It also knows the page's defaults for
+its device and how fast that device runs.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from typing import Callable, TypeVar
 
 import torch
 
+from nst.config import field_spec
 from nst.errors import NSTError
 from nst.features import VGGFeatures, random_extractor
-from nst.runtime import ZERO_GPU_SPEED, SpeedModel, describe_device, measure_speed, on_zero_gpu
+from nst.runtime import SpeedModel, measure_speed
 from nst.weights import default_device, load_extractor
 
-try:  # ZeroGPU needs `spaces` imported before CUDA is touched; app.py imports it first.
-    import spaces
-except ImportError:
-    spaces = None
+from .gpu import ZERO_GPU_SPEED, device_name, on_zero_gpu
 
-__all__ = ["SharedModel", "gpu"]
+__all__ = ["CPU_SIZE", "CPU_STEPS", "SharedModel", "page_defaults"]
 
-F = TypeVar("F", bound=Callable)
+# 256 px costs about 0.5 s per step on two CPU cores, so 100 steps take about a minute.
+CPU_SIZE = 256
+CPU_STEPS = 100
 
 
-def gpu(duration: Callable[..., int]) -> Callable[[F], F]:
-    """Decorate the GPU work: `duration` takes the same arguments and returns seconds to reserve."""
-    if spaces is None:
-        return lambda fn: fn
-    return spaces.GPU(duration=duration)
+def page_defaults(device: str | torch.device) -> dict[str, int]:
+    """Output size and steps the page starts from: the library's on a GPU, `CPU_SIZE`/`CPU_STEPS` on a CPU."""
+    if torch.device(device).type == "cpu":
+        return {"size": CPU_SIZE, "steps": CPU_STEPS}
+    return {"size": field_spec("size")["default"], "steps": field_spec("steps")["default"]}
 
 
 class SharedModel:
@@ -59,8 +56,13 @@ class SharedModel:
         return None
 
     @property
+    def defaults(self) -> dict[str, int]:
+        """`page_defaults` of this model's device."""
+        return page_defaults(self.device)
+
+    @property
     def device_name(self) -> str:
-        return describe_device(self.device)
+        return device_name(self.device)
 
     @property
     def label(self) -> str:

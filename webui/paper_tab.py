@@ -31,8 +31,11 @@ from PIL import Image, ImageDraw, ImageFont
 from nst.errors import NSTError
 from nst.features import VGGFeatures
 from nst.paper import RENDERED_DIR, Cell, Manifest, cached_cell, figure_cells, iter_render_cell, load_manifest
-from nst.runtime import ZERO_GPU_SPEED, run_defaults
 from nst.weights import default_device
+
+from .gpu import ZERO_GPU_SPEED
+from .model import page_defaults
+from .text import paper_intro
 
 __all__ = ["RENDERED_ENV", "CACHE_ENV", "SIZE_ENV", "STEPS_ENV", "PaperStore", "allowed_paths", "build_paper_tab"]
 
@@ -145,18 +148,6 @@ def _render_stream(store: PaperStore, get_extractor: GetExtractor, figure: str, 
     yield str(done[0]), done[1]
 
 
-def _intro(store: PaperStore) -> str:
-    return (
-        f"**{store.manifest.data.get('paper', '')}** Each figure below is a grid of stylizations defined in "
-        f"`examples/paper/figures.json`; `python -m nst.paper all` renders all of them with real VGG-19 weights. "
-        f"Cells rendered on this page on demand use {store.size} px and {store.steps} steps, and are kept for the "
-        f"next visitor. Click a cell in a gallery to see its parameters, then **Render** if it is not there yet. "
-        f"γ and the fusion weights follow this library's definitions: every style term is scale-free, so γ "
-        f"values are not numerically the paper's, and a fusion is a convex combination of the methods' losses "
-        f"(the paper's official code applies its 0.5/0.5 fusion weights so that they come out as 0.25 : 1)."
-    )
-
-
 def _section(store: PaperStore, figure: str, render: Callable[..., Iterator]) -> None:
     spec = store.manifest.figure(figure)
     ncols = len(spec["columns"])
@@ -220,7 +211,7 @@ def build_paper_tab(get_extractor: GetExtractor, *, gpu: GpuDecorator | None = N
     except NSTError as exc:
         gr.Markdown(f"The paper's figures are unavailable: {exc}")
         return
-    defaults = run_defaults(default_device())
+    defaults = page_defaults(default_device())
     size = size or int(os.environ.get(SIZE_ENV) or defaults["size"])
     steps = steps or int(os.environ.get(STEPS_ENV) or defaults["steps"])
     store = PaperStore(manifest, _rendered_dir(), _cache_dir(), size, steps)
@@ -243,7 +234,7 @@ def build_paper_tab(get_extractor: GetExtractor, *, gpu: GpuDecorator | None = N
             return
         yield from render_new(str(figure), int(row), int(column))
 
-    gr.Markdown(_intro(store))
+    gr.Markdown(paper_intro(store.manifest.data.get('paper', ''), store.size, store.steps))
     for figure in manifest.figure_ids:
         _section(store, figure, render)
     _api(manifest, render)

@@ -1,10 +1,11 @@
-"""The page's words: the introduction and the guide to the methods, built from the registry."""
+"""The page's words, every tab's: introductions, explanations, guides and messages."""
 
 from __future__ import annotations
 
 from nst.methods import METHODS
 
-__all__ = ["INTRO", "method_guide", "missing_weights"]
+__all__ = ["INTRO", "method_guide", "missing_weights", "format_seconds", "EXPLAIN_INTRO", "TOY_TEXT",
+           "IDENTITY_TEXT", "FEATURES_TEXT", "DISTANCES_TEXT", "HINT", "paper_intro"]
 
 INTRO = """\
 # Neural style transfer as distribution alignment
@@ -25,3 +26,90 @@ def method_guide() -> str:
 def missing_weights(problem: str) -> str:
     """The notice shown at the top of the page when the network's weights could not be loaded."""
     return f"⚠️ **The network's weights are not available, so Stylize cannot run yet.** {problem}"
+
+
+def format_seconds(seconds: float) -> str:
+    """'about 40 s', 'about 3 min', 'about 2.5 h'."""
+    if seconds < 1:
+        return "under a second"
+    if seconds < 90:
+        return f"about {max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"about {round(seconds / 60)} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+# ----- Paper
+
+def paper_intro(paper: str, size: int, steps: int) -> str:
+    """The Paper tab's introduction: `paper` is the manifest's citation, `size` and `steps` those of cells
+    rendered on demand."""
+    return (
+        f"**{paper}** Each figure below is a grid of stylizations defined in "
+        f"`examples/paper/figures.json`; `python -m nst.paper all` renders all of them with real VGG-19 weights. "
+        f"Cells rendered on this page on demand use {size} px and {steps} steps, and are kept for the "
+        f"next visitor. Click a cell in a gallery to see its parameters, then **Render** if it is not there yet. "
+        f"γ and the fusion weights follow this library's definitions: every style term is scale-free, so γ "
+        f"values are not numerically the paper's, and a fusion is a convex combination of the methods' losses "
+        f"(the paper's official code applies its 0.5/0.5 fusion weights so that they come out as 0.25 : 1)."
+    )
+
+
+# ----- Why it works
+
+EXPLAIN_INTRO = r"""
+## Why it works: a style is a distribution
+A layer of a CNN turns an image into a cloud of feature vectors, one per position. Style transfer pushes the
+photo's cloud towards the painting's cloud, and each method measures the distance between the two clouds in
+its own way. The classic Gram-matrix loss is one of them: the *maximum mean discrepancy* (MMD) with the kernel
+$k(x,y)=(x^\top y)^2$.
+"""
+
+
+TOY_TEXT = r"""
+### 1. Try it in 2-D
+Here every point is a feature vector with just two channels. Pick two clouds, then press a method: the blue
+points follow the gradient of that method's loss towards the orange ones. **Linear** moves every point by the
+same vector (it sees only the means), **BN** shifts and stretches each axis (per-axis mean and spread),
+**Gram** multiplies every point by one $2\times2$ matrix until $E[xx^\top]=\Sigma+\mu\mu^\top$ agrees (mean and
+spread can trade against each other), and **Gaussian MMD** moves each point on its own until the whole shape
+matches. The right-hand plot shows which gaps each method closes.
+"""
+
+
+IDENTITY_TEXT = r"""
+### 2. Gram matching is an MMD: the identity on real features
+Write a layer's responses to an image as a matrix $X$ with $N$ channels and $M$ positions; column $x_i$ is
+the feature vector at position $i$. With the normalised Gram matrix $\hat G = XX^\top/M$, expanding
+$(x^\top y)^2=\sum_{a,b}x_a x_b\,y_a y_b$ gives, for any $M_F$ and $M_S$,
+
+$$\|\hat G_F-\hat G_S\|_F^2=\underbrace{\frac{1}{M_F^2}\sum_{i,i'}k(f_i,f_{i'})+\frac{1}{M_S^2}\sum_{j,j'}k(s_j,s_{j'})-\frac{2}{M_F M_S}\sum_{i,j}k(f_i,s_j)}_{\mathrm{MMD}^2_k},\qquad k(x,y)=(x^\top y)^2 .$$
+
+Gatys et al.'s loss is $E=\frac{1}{4N^2M^2}\|G_F-G_S\|_F^2$ with $G=XX^\top$: for equal $M$ that is
+$\|\hat G_F-\hat G_S\|_F^2/4N^2$, the form used below (it also allows unequal $M$). So
+$\mathrm{MMD}^2/E=4N^2$ whatever the images. The table computes $E$ from Gram matrices and MMD² from all
+$M^2$ kernel values, in float64, on the same positions (a random {positions} per image where there are more).
+"""
+
+
+FEATURES_TEXT = """
+### 3. The feature clouds
+At the chosen layer each position of an image gives one feature vector with N numbers. The plot shows
+{samples} of them per image, projected onto the two directions along which all the points together vary most
+(PCA). After a good run the result's cloud (green) lies over the style's (orange) rather than the content's
+(blue). The bars show each channel's mean and standard deviation, the numbers BN matching makes equal, for the
+16 channels with the largest mean in the style.
+"""
+
+
+DISTANCES_TEXT = """
+### 4. How far is each layer from the style?
+Each method's style term, the number the optimiser pushes down, between the content photo and the style and
+between the result and the style. A term is the method's loss divided by its value for an all-zero feature map,
+so 1 means "as far as a blank image" and numbers compare across methods and layers (Gaussian: through
+{features} random Fourier features per layer). A ratio below 1 means the run brought that statistic closer;
+optimising one method usually lowers the others too.
+"""
+
+
+HINT = "Add a style image and a content photo (or run a stylization), then press **Analyse**."
