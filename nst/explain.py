@@ -1,6 +1,6 @@
 """The teaching view's computations: why matching Gram matrices is matching distributions.
 
-Two halves, both pure torch (the app draws them; see `webui.explain_tab`):
+Two halves, both pure torch (the app's "Why it works" tab draws them and names things for people):
 
 - Real features. `layer_features` turns images into `(N, M)` feature matrices per style
   layer; `identity_check` verifies ‖Ĝ_F − Ĝ_S‖²_F = MMD²_k with k(x, y) = (xᵀy)² from
@@ -11,7 +11,8 @@ Two halves, both pure torch (the app draws them; see `webui.explain_tab`):
   gradient descent on one method's loss from `nst.losses`, so each method's effect is
   visible: linear moves every point by one vector, BN shifts and stretches each axis,
   poly (Gram) applies one 2×2 matrix to every point, Gaussian MMD moves each point on
-  its own.
+  its own. Clouds are named by preset keys (`TOY_PRESETS`); `drawn_points` checks
+  points given by hand.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ __all__ = [
     "TOY_SCHEDULE",
     "TOY_GAPS",
     "TOY_STATS",
+    "DRAWN_POINTS",
+    "DRAWN_LIMIT",
     "ToySchedule",
     "ToyFrame",
     "toy_cloud",
@@ -215,24 +218,17 @@ def distance_rows(style: Mapping[str, Tensor], others: Mapping[str, Mapping[str,
 # The 2-D playground
 # ---------------------------------------------------------------------------------------
 
-TOY_PRESETS: dict[str, str] = {
-    "blob": "Gaussian blob",
-    "stretched": "Stretched, tilted blob",
-    "moons": "Two moons",
-    "ring": "Ring",
-    "clusters": "Two clusters",
-    "drawn": "Drawn points (table below)",
-    "copy": "Copy of the source: rotated, squeezed, moved",
-}
-# "copy" needs a source to copy.
+# "drawn" takes points given by hand; "copy" (target only) is the source rotated, squeezed and moved.
+TOY_PRESETS: tuple[str, ...] = ("blob", "stretched", "moons", "ring", "clusters", "drawn", "copy")
 TOY_SOURCE_PRESETS: tuple[str, ...] = tuple(k for k in TOY_PRESETS if k != "copy")
 TOY_POINTS = 200
 # Both clouds live in the positive quadrant, like ReLU features: a Gram matrix cannot
 # tell a cloud from its mirror image through the origin, non-negative features can.
 _SOURCE_CENTER = (1.3, 3.1)
 _TARGET_CENTER = (3.3, 1.5)
-_DRAWN_LIMIT = 10.0
-_DRAWN_MAX_POINTS = 1000
+# What `drawn_points` accepts: a cloud's number of points and the largest |coordinate|.
+DRAWN_POINTS = (3, 1000)
+DRAWN_LIMIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -255,13 +251,8 @@ TOY_SCHEDULE: dict[str, ToySchedule] = {
     "poly": ToySchedule(0.5, 200),
     "gaussian": ToySchedule(0.8, 200),
 }
-TOY_GAPS: dict[str, str] = {
-    "mean": "means",
-    "std": "per-axis spreads",
-    "cov": "covariance",
-    "gram": "second moments E[xxᵀ]",
-    "mmd": "whole shape (MMD)",
-}
+# The statistics `toy_gaps` measures, from the poorest to the whole distribution.
+TOY_GAPS: tuple[str, ...] = ("mean", "std", "cov", "gram", "mmd")
 TOY_STATS: tuple[str, ...] = ("mean x", "mean y", "std x", "std y", "E[x²]", "E[xy]", "E[y²]")
 
 
@@ -305,15 +296,18 @@ def toy_pair(source: str, target: str, *, drawn: Tensor | None = None,
              n: int = TOY_POINTS) -> tuple[Tensor, Tensor]:
     """Source and target clouds `(2, ·)` for two preset names (`TOY_PRESETS`).
 
-    "drawn" takes the points `drawn` `(2, K)` as they are; "copy" (target only) rotates,
-    squeezes and moves the source, so matching it needs more than a shift.
+    "drawn" takes the points `drawn` `(2, K)` as they are, once `drawn_points` accepts
+    them; "copy" (target only) rotates, squeezes and moves the source, so matching it
+    needs more than a shift.
     """
     if source not in TOY_SOURCE_PRESETS:
         raise NSTError(f"unknown source preset {source!r}; choose one of {', '.join(TOY_SOURCE_PRESETS)}")
     if target not in TOY_PRESETS:
         raise NSTError(f"unknown target preset {target!r}; choose one of {', '.join(TOY_PRESETS)}")
-    if "drawn" in (source, target) and drawn is None:
-        raise NSTError("the 'drawn' preset needs points: fill in the table")
+    if "drawn" in (source, target):
+        if drawn is None:
+            raise NSTError("the 'drawn' preset needs points: pass drawn, a (2, K) tensor")
+        drawn = drawn_points(drawn)
     src = drawn if source == "drawn" else toy_cloud(source, n=n, seed=0, center=_SOURCE_CENTER)
     if target == "copy":
         centred = src - src.mean(dim=1, keepdim=True)  # (2, M)
@@ -323,40 +317,34 @@ def toy_pair(source: str, target: str, *, drawn: Tensor | None = None,
     return src, tgt
 
 
-def _blank(cell: object) -> bool:
-    """An empty table cell: None, blank text, or the NaN a table gives a new row."""
-    return cell is None or str(cell).strip() in ("", "nan", "NaN", "None")
+def drawn_points(points: Tensor) -> Tensor:
+    """`points` `(2, K)` as float32 when they can stand for a cloud, else `NSTError`.
 
-
-def drawn_points(rows: Sequence[Sequence[object]]) -> Tensor:
-    """Points `(2, K)` from rows of (x, y); blank rows (a table's new, empty rows) are skipped.
-
-    Raises `NSTError` unless there are 3 to 1000 points with finite coordinates in ±10.
+    A cloud needs `DRAWN_POINTS` (3 to 1000) points, every coordinate finite and within
+    ±`DRAWN_LIMIT` (10; the presets live within about 0…5).
     """
-    points: list[tuple[float, float]] = []
-    for i, row in enumerate(rows, start=1):
-        cells = [c for c in row if not _blank(c)]
-        if not cells:
-            continue
-        try:
-            x, y = float(cells[0]), float(cells[1])
-        except (IndexError, TypeError, ValueError):
-            raise NSTError(f"drawn points: row {i} is not two numbers") from None
-        if not (math.isfinite(x) and math.isfinite(y)) or max(abs(x), abs(y)) > _DRAWN_LIMIT:
-            raise NSTError(f"drawn points: row {i} needs two numbers between -{_DRAWN_LIMIT:g} and {_DRAWN_LIMIT:g}")
-        points.append((x, y))
-    if not 3 <= len(points) <= _DRAWN_MAX_POINTS:
-        raise NSTError(f"drawn points: give between 3 and {_DRAWN_MAX_POINTS} rows of x, y (got {len(points)})")
-    return torch.tensor(points).T  # (2, K)
+    if points.dim() != 2 or points.shape[0] != 2:
+        raise NSTError(f"drawn points: expected a (2, K) tensor of x and y, got shape {tuple(points.shape)}")
+    fewest, most = DRAWN_POINTS
+    if not fewest <= points.shape[1] <= most:
+        raise NSTError(f"drawn points: give between {fewest} and {most} points (got {points.shape[1]})")
+    points = points.float()
+    outside = ~points.isfinite().all(dim=0) | (points.abs() > DRAWN_LIMIT).any(dim=0)  # (K,)
+    if outside.any():
+        k = int(outside.nonzero()[0])
+        x, y = points[:, k].tolist()
+        raise NSTError(f"drawn points: point {k + 1} is ({x:g}, {y:g}); coordinates must be finite and between "
+                       f"-{DRAWN_LIMIT:g} and {DRAWN_LIMIT:g}")
+    return points
 
 
-def default_drawing(n: int = 60) -> list[tuple[float, float]]:
-    """A heart outline of `n` points around the target's place, as (x, y) rows for the table."""
+def default_drawing(n: int = 60) -> Tensor:
+    """A heart outline of `n` points `(2, n)` around the target's place."""
     t = torch.linspace(0, 2 * math.pi, n + 1)[:-1]
     x = 16 * t.sin() ** 3
     y = 13 * t.cos() - 5 * (2 * t).cos() - 2 * (3 * t).cos() - (4 * t).cos()
     cx, cy = _TARGET_CENTER
-    return [(round(cx + 0.06 * a, 3), round(cy + 0.06 * b, 3)) for a, b in zip(x.tolist(), y.tolist())]
+    return torch.stack([cx + 0.06 * x, cy + 0.06 * y])  # (2, n)
 
 
 def toy_loss(method: str, x: Tensor, y: Tensor) -> Tensor:

@@ -33,6 +33,7 @@ from nst import paper
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+MANIFEST = ROOT / paper.MANIFEST_PATH
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--no-first-run"]
 # Long edge of a tile in the committed grids: readable in the README, a few MB at most per file.
@@ -55,9 +56,9 @@ def _shrink(grid: Path, size: int) -> Image.Image:
 
 def figures(args: argparse.Namespace) -> None:
     (DOCS / "paper").mkdir(parents=True, exist_ok=True)
-    for figure in paper.load_manifest().figure_ids:
+    for figure in paper.load_manifest(MANIFEST).figure_ids:
         out = DOCS / "paper" / f"fig{figure}.png"
-        _shrink(_render(figure, paper.MANIFEST_PATH, args), args.size).save(out, optimize=True)
+        _shrink(_render(figure, MANIFEST, args), args.size).save(out, optimize=True)
         print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size // 1024} KB)")
 
 

@@ -80,16 +80,16 @@ def style_path() -> Path:
 @pytest.fixture
 def render_counter(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the optimisation runs the figure runner starts (one per rendered cell)."""
-    from nst import paper
+    from nst.paper import cells
 
     calls = [0]
-    real = paper.iter_stylize
+    real = cells.iter_stylize
 
     def counting(*args, **kwargs):
         calls[0] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(paper, "iter_stylize", counting)
+    monkeypatch.setattr(cells, "iter_stylize", counting)
     return calls
 
 

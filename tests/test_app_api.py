@@ -14,7 +14,7 @@ from nst.config import field_spec
 from nst.weights import default_device
 from webui import paper_tab
 from webui.model import page_defaults
-from webui.handlers import CONTROLS
+from webui.controls import Controls
 
 
 PAPER_SIZE = 32
@@ -46,12 +46,12 @@ def test_stylize_is_documented_with_named_parameters_and_defaults(client):
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     endpoint = api["/stylize"]
     params = {p["parameter_name"]: p for p in endpoint["parameters"]}
-    assert list(params) == ["content", "style", *CONTROLS]
+    assert list(params) == ["content", "style", *Controls.names()]
     assert not params["content"]["parameter_has_default"] and not params["style"]["parameter_has_default"]
     assert params["method"]["parameter_default"] == field_spec("method")["default"]
     assert params["steps"]["parameter_default"] == page_defaults(default_device())["steps"]
     assert params["size"]["parameter_default"] == page_defaults(default_device())["size"]
-    assert all(params[name]["parameter_has_default"] for name in CONTROLS)
+    assert all(params[name]["parameter_has_default"] for name in Controls.names())
     assert "Stylize" in endpoint["description"]
     assert "/estimate" in api
 
@@ -78,6 +78,17 @@ def test_an_unknown_method_is_refused_with_the_valid_choices(client, content_pat
         client.predict(handle_file(str(content_path)), handle_file(str(style_path)), method="gram", size=32, steps=1,
                        api_name="/stylize")
     assert "gram" in str(info.value) and "gaussian" in str(info.value)
+
+
+def test_the_precision_control_reaches_the_run_through_the_api(client, content_path, style_path):
+    path = client.predict(handle_file(str(content_path)), handle_file(str(style_path)), size=32, steps=2,
+                          precision="bf16", api_name="/stylize")
+    with Image.open(path) as img:
+        assert img.size == expected_size(content_path, 32)
+    with pytest.raises(AppError) as info:
+        client.predict(handle_file(str(content_path)), handle_file(str(style_path)), size=32, steps=1,
+                       precision="fp16", api_name="/stylize")
+    assert "fp16" in str(info.value) and "bf16" in str(info.value)
 
 
 def test_submit_streams_intermediate_images_then_the_final_one(client, content_path, style_path):

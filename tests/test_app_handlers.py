@@ -12,15 +12,17 @@ import pytest
 from gradio.data_classes import FileData
 from PIL import Image
 
-import app
+from conftest import ROOT
 from nst.config import Settings, field_spec
 from nst.methods import METHODS
 from nst.runtime import SpeedModel
 from nst.weights import how_to_provide
-from webui import handlers
-from webui.handlers import (CONTROLS, NO_FUSION, ZERO_GPU_MAX_SECONDS, Stylizer, caption, controls_from_settings,
-                            gpu_seconds, loss_table, settings_from_controls, stream_frames)
+from webui import stylize_handlers as handlers
+from webui import stylize_tab
+from webui.controls import GAMMA_CHOICES, NO_FUSION, Controls
+from webui.gpu import MAX_SECONDS
 from webui.model import SharedModel
+from webui.stylize_handlers import Stylizer, caption, loss_table, stream_frames
 from webui.uploads import guard_image_upload
 
 
@@ -32,13 +34,11 @@ def no_progress(*args, **kwargs) -> None:
     """Stands in for gr.Progress outside a Gradio event."""
 
 
-def controls(**changes) -> list:
-    """Control values in CONTROLS order: tiny, fast runs unless changed."""
-    values = {"method": "poly", "gamma": 5.0, "content_weight": 1.0, "style_layers": ["relu1_1", "relu2_1"],
-              "size": 40, "steps": 6, "init": "content", "seed": 0, "fuse_with": NO_FUSION,
-              "fusion_balance": 0.5, "optimizer": "lbfgs", "lr": None, "layer_weights": "", "tv_weight": 0.01}
-    values.update(changes)
-    return [values[name] for name in CONTROLS]
+def controls(**changes) -> dict:
+    """Control values by name: tiny, fast runs unless changed."""
+    values = {"method": "poly", "gamma": 5.0, "style_layers": ["relu1_1", "relu2_1"], "size": 40, "steps": 6,
+              "optimizer": "lbfgs"}
+    return {**Controls().values(), **values, **changes}
 
 
 @pytest.fixture(scope="module")
@@ -53,21 +53,21 @@ def expected_size(path, size: int) -> tuple[int, int]:
 
 
 def test_a_run_streams_intermediate_images_then_the_final_one(stylizer, content_path, style_path):
-    outputs = list(stylizer.run(str(content_path), str(style_path), *controls(), progress=no_progress))
-    image, table, record, status = outputs[0]
-    assert image is None and table == gr.skip() and status == "Starting…"
+    outputs = list(stylizer.run(str(content_path), str(style_path), progress=no_progress, **controls()))
+    start = outputs[0]
+    assert start["result"] is None and "losses" not in start and start["status"] == "Starting…"
     frames = outputs[1:]
     assert len(frames) == 6  # interval 0: one frame per step
-    images = [frame[0] for frame in frames]
+    images = [frame["result"] for frame in frames]
     assert all(img.size == expected_size(content_path, 40) for img in images)
     first, last = (np.asarray(img, dtype=np.float32) for img in (images[0], images[-1]))
     assert np.abs(first - last).mean() > 0.5  # the optimisation moved the pixels
     assert last.std() > 1  # not a flat image
-    final_record = frames[-1][2]
+    final_record = frames[-1]["record"]
     assert final_record["seconds"] > 0 and final_record["size"] == list(images[-1].size)
     assert final_record["weights"].startswith("hub:")  # the fake checkpoint, through the real loader
-    assert frames[0][2] == gr.skip()  # the record is sent at the start and at the end only
-    table = frames[-1][1]
+    assert all("record" not in frame for frame in frames[:-1])  # the record is sent at the start and at the end
+    table = frames[-1]["losses"]
     assert list(table.columns) == ["step", "term", "value"]
     assert set(table["term"]) == {"content", "style", "total"} and sorted(set(table["step"])) == list(range(1, 7))
     by_term = table.pivot(index="step", columns="term", values="value")
@@ -78,7 +78,7 @@ def test_a_run_streams_intermediate_images_then_the_final_one(stylizer, content_
     assert by_term["total"].iloc[-1] == pytest.approx(final["total"])
     assert final_record["network"] == "VGG-19 (ImageNet, torchvision weights)"
     assert final_record["optimizer"] == "lbfgs"
-    assert frames[-1][3].startswith("Done: 6 steps")
+    assert frames[-1]["status"].startswith("Done: 6 steps")
 
 
 def test_frames_are_throttled_but_keep_every_step_s_losses(content_path, style_path):
@@ -103,57 +103,61 @@ def test_closing_the_generator_stops_the_loop_and_the_last_image_is_kept(stylize
             seen["closed"] = True
 
     monkeypatch.setattr(handlers, "iter_stylize", spy)
-    run = stylizer.run(str(content_path), str(style_path), *controls(steps=500), progress=no_progress)
+    run = stylizer.run(str(content_path), str(style_path), progress=no_progress, **controls(steps=500))
     outputs = [next(run) for _ in range(4)]  # start + 3 frames
     run.close()  # what Gradio does when Stop cancels the event
     assert seen == {"steps": 3, "closed": True}
     with pytest.raises(StopIteration):
         next(run)
-    last_image, record = outputs[-1][0], outputs[0][2]
+    last_image, record = outputs[-1]["result"], outputs[0]["record"]
     path = tmp_path / "last.png"
     last_image.save(path)
-    history, gallery = stylizer.remember(str(path), record, [])
-    assert history[0]["image"] == str(path)
+    stopped = stylizer.stop(str(path), record, [])
+    history, gallery = stopped["history"], stopped["gallery"]
+    assert history[0]["image"] == str(path) and stopped["status"].startswith("Stopped. The last image stays")
     assert gallery["value"] == [(str(path), "poly · γ 5 (stopped)")] and gallery["visible"]
     # Remembering the same run again (the success event after a stop) adds nothing.
-    assert stylizer.remember(str(path), record, history)[0] == history
+    assert stylizer.remember(str(path), record, history)["history"] == history
 
 
 def test_settings_round_trip_through_the_record_and_the_controls(stylizer):
     values = controls(method="bn", gamma=20.0, content_weight=0.0, style_layers=["relu3_1", "relu1_1"], size=96,
                       steps=12, init="noise", seed=7, fuse_with="poly", fusion_balance=0.25, optimizer="adam",
-                      lr=0.05, layer_weights="2, 1")
-    settings = settings_from_controls(*values)
+                      lr=0.05, layer_weights="2, 1", precision="bf16")
+    settings = Controls(**values).to_settings()
     assert settings.mix == (("bn", 0.75), ("poly", 0.25))
     assert settings.style_layers == ("relu1_1", "relu3_1")  # VGG order, whatever the ticking order
     assert settings.layer_weights == (2.0, 1.0) and settings.lr == 0.05 and settings.gamma == 20.0
+    assert settings.precision == "bf16"
     record = json.loads(json.dumps(stylizer._record(settings)))
     assert Settings.from_dict(record["settings"]) == settings
     assert record["device"].startswith("CPU (") and record["weights"].startswith("hub:")
-    back = controls_from_settings(settings)
-    assert settings_from_controls(**back) == settings
-    assert back["fuse_with"] == "poly" and back["fusion_balance"] == pytest.approx(0.25)
+    back = Controls.from_settings(settings)
+    assert back.to_settings() == settings
+    assert back.fuse_with == "poly" and back.fusion_balance == pytest.approx(0.25) and back.precision == "bf16"
 
 
 def test_defaults_of_the_controls_come_from_the_library():
-    settings = settings_from_controls("gaussian", None, 1.0, list(field_spec("style_layers")["default"]), 64, 3,
-                                      "content", None)
+    settings = Controls(method="gaussian", gamma=None, size=64, steps=3, seed=None, tv_weight=None).to_settings()
+    assert settings == Settings(method="gaussian", size=64, steps=3)
     assert settings.gamma is None and settings.mix == () and settings.layer_weights is None
     assert settings.optimizer == field_spec("optimizer")["default"] and settings.seed == field_spec("seed")["default"]
     assert Stylizer.default_gamma("gaussian") == METHODS["gaussian"].default_gamma
 
 
 def test_restoring_a_run_from_the_gallery(stylizer, tmp_path):
-    settings = [settings_from_controls(*controls(method=m, gamma=g)) for m, g in (("bn", 2.0), ("linear", 50.0))]
+    settings = [Controls(**controls(method=m, gamma=g, precision=p)).to_settings()
+                for m, g, p in (("bn", 2.0, "bf16"), ("linear", 50.0, "fp32"))]
     history: list = []
     for i, s in enumerate(settings):
         record = {**stylizer._record(s), "seconds": 1.0}
-        history, gallery = stylizer.remember(str(tmp_path / f"{i}.png"), record, history)
+        remembered = stylizer.remember(str(tmp_path / f"{i}.png"), record, history)
+        history, gallery = remembered["history"], remembered["gallery"]
     assert [c for _, c in gallery["value"]] == ["linear · γ 50", "bn · γ 2"]  # newest first
     restored = stylizer.restore(history, gr.SelectData(None, {"index": 1, "value": None}))
-    image, record, *values = restored
-    assert image == str(tmp_path / "0.png") and record["settings"]["method"] == "bn"
-    assert settings_from_controls(*values) == settings[0]
+    assert restored.pop("result") == str(tmp_path / "0.png") and restored.pop("record")["settings"]["method"] == "bn"
+    assert set(restored) == set(Controls.names())  # every control is set, nothing else
+    assert Controls(**restored).to_settings() == settings[0] and restored["precision"] == "bf16"
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -164,17 +168,17 @@ def test_restoring_a_run_from_the_gallery(stylizer, tmp_path):
 ])
 def test_bad_controls_give_one_line_errors(stylizer, content_path, style_path, changes, message):
     with pytest.raises(gr.Error, match=re.escape(message)) as info:
-        next(stylizer.run(str(content_path), str(style_path), *controls(**changes), progress=no_progress))
+        next(stylizer.run(str(content_path), str(style_path), progress=no_progress, **controls(**changes)))
     assert "\n" not in info.value.message
 
 
 def test_missing_or_corrupt_images_give_one_line_errors(stylizer, content_path, tmp_path):
     with pytest.raises(gr.Error, match="add a style image first"):
-        list(stylizer.stylize(str(content_path), None, *controls()))
+        list(stylizer.stylize(str(content_path), None, progress=no_progress, **controls()))
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"broken" * 10)
     with pytest.raises(gr.Error, match="style image: not a readable image file"):
-        list(stylizer.stylize(str(content_path), str(bad), *controls()))
+        list(stylizer.stylize(str(content_path), str(bad), progress=no_progress, **controls()))
 
 
 def test_the_upload_guard_turns_decoding_failures_into_a_clear_error(content_path, tmp_path):
@@ -198,26 +202,20 @@ def test_without_weights_the_page_explains_and_stylize_fails_clearly(content_pat
     problem = model.preload()
     assert problem is not None and how_to_provide() in problem
     with pytest.raises(gr.Error, match=re.escape(how_to_provide())):
-        list(Stylizer(model).stylize(str(content_path), str(style_path), *controls()))
+        list(Stylizer(model).stylize(str(content_path), str(style_path), progress=no_progress, **controls()))
     monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)  # skip timing a random network
+    import app  # builds every tab
+
     demo = app.build_demo(weights=str(missing), device="cpu")
     texts = [c["props"].get("value") for c in demo.config["components"] if c["type"] == "markdown"]
     assert any(isinstance(t, str) and how_to_provide() in t for t in texts)
 
 
-def test_gpu_reservation_grows_with_the_work_and_is_capped():
-    small, large, huge = (gpu_seconds("c", "s", Settings(size=s, steps=n)) for s, n in
-                          ((256, 100), (1024, 300), (2048, 5000)))
-    assert 0 < small < large <= ZERO_GPU_MAX_SECONDS and huge == ZERO_GPU_MAX_SECONDS
-    poly, gaussian = (gpu_seconds("c", "s", Settings(method=m, size=1024, steps=100)) for m in ("poly", "gaussian"))
-    assert gaussian > poly
-    assert gpu_seconds("c", "s", Settings(mix=(("poly", 0.5), ("gaussian", 0.5)), size=1024, steps=100)) == gaussian
-
-
 def test_on_zero_gpu_a_run_longer_than_the_gpu_loan_is_refused(stylizer, content_path, style_path, monkeypatch):
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    with pytest.raises(gr.Error, match="more than the 120 s ZeroGPU lends at once"):
-        next(stylizer.stylize(str(content_path), str(style_path), *controls(method="gaussian", size=2048, steps=5000)))
+    with pytest.raises(gr.Error, match=f"more than the {MAX_SECONDS} s ZeroGPU lends at once"):
+        next(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
+                              **controls(method="gaussian", size=2048, steps=5000)))
 
 
 def test_the_estimate_names_the_device_and_the_cpu_defaults(monkeypatch):
@@ -255,9 +253,48 @@ def test_caption_names_a_fusion():
 
 
 def test_the_examples_are_public_domain_files_that_exist():
-    sources = (app.ROOT / "examples" / "SOURCES.md").read_text()
-    for content, style, method in app.EXAMPLES:
-        assert (app.ROOT / "examples" / "content" / content).is_file()
-        assert (app.ROOT / "examples" / "style" / style).is_file()
+    sources = (ROOT / "examples" / "SOURCES.md").read_text()
+    for content, style, method in stylize_tab.EXAMPLES:
+        assert (ROOT / "examples" / "content" / content).is_file()
+        assert (ROOT / "examples" / "style" / style).is_file()
         assert re.search(rf"`content/{content}`.*(Public domain|CC0)", sources)
-        assert method in METHODS and METHODS[method].default_gamma in handlers.GAMMA_CHOICES
+        assert method in METHODS and METHODS[method].default_gamma in GAMMA_CHOICES
+
+
+@pytest.fixture(scope="module")
+def page():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(SharedModel, "speed", FIXED_SPEED)
+        with gr.Blocks():
+            yield stylize_tab.build_stylize_tab(Stylizer(SharedModel("auto", "cpu"), interval=0.0),
+                                                ROOT / "examples")
+
+
+def test_the_page_has_one_widget_per_control_starting_from_the_library_s_defaults(page):
+    assert set(page.controls) == set(Controls.names())
+    start = Controls(**{name: widget.value for name, widget in page.controls.items()}).to_settings()
+    method = field_spec("method")["default"]
+    assert start == Settings(size=256, steps=100, gamma=METHODS[method].default_gamma)  # the CPU's page defaults
+
+
+def test_a_field_without_a_widget_is_refused_when_the_page_is_built(monkeypatch):
+    monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)
+    more = stylize_tab._more_controls
+    monkeypatch.setattr(stylize_tab, "_more_controls", lambda start: {k: v for k, v in more(start).items()
+                                                                      if k != "precision"})
+    with gr.Blocks(), pytest.raises(RuntimeError, match="precision"):
+        stylize_tab.layout(Stylizer(SharedModel("auto", "cpu")), ROOT / "examples")
+
+
+def test_handlers_name_only_components_of_the_page(page, content_path, style_path, tmp_path):
+    stylizer = Stylizer(SharedModel("auto", "cpu"), interval=0.0)
+    run = page.bind(stylizer.run)
+    shown = set()
+    for outputs in run(str(content_path), str(style_path), progress=no_progress, **controls(steps=2)):
+        shown |= set(outputs)
+    assert shown == set(page.components("result", "losses", "record", "status"))
+    record = {**stylizer._record(Settings(size=32, steps=1)), "seconds": 1.0}
+    history = stylizer.remember(str(tmp_path / "a.png"), record, [])["history"]
+    restored = page.bind(stylizer.restore)(history, gr.SelectData(None, {"index": 0, "value": None}))
+    assert set(restored) == set(page.components("result", "record", *Controls.names()))
+    assert restored[page.controls["size"]] == 32 and restored[page.result] == str(tmp_path / "a.png")

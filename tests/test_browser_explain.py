@@ -3,7 +3,7 @@
 The 2-D playground is driven in the full app (`python app.py`), opened at its tab; its
 screenshot goes to tests/artifacts/explain.png (git-ignored; the README's picture comes
 from `python -m scripts.docs_images`). The tab's own upload boxes, used when it stands alone, are checked in a
-standalone Blocks with the random-weights extractor: test output, never a stylization.
+standalone Blocks on conftest's fake hub checkpoint (seeded random weights): test output, never a stylization.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import gradio as gr
 import pytest
 
 from app_server import requires_chromium, running_app
-from webui.explain_tab import TARGET, SOURCE, build_explain_tab
+from webui.explain_frames import SOURCE, TARGET
+from webui.explain_tab import build_explain_tab
+from webui.model import SharedModel
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_MS = 60_000
@@ -34,12 +36,12 @@ def app_page(browser, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(browser, extractor):
+def page(browser):
     from app import CSS, THEME  # the standalone tab should look like the app
 
     with gr.Blocks(title="Why it works") as demo:
         with gr.Tab("Why it works"):
-            build_explain_tab(lambda: extractor)
+            build_explain_tab(SharedModel("auto", "cpu"), examples=ROOT / "examples")
     demo.queue(default_concurrency_limit=1)
     _, local_url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, theme=THEME,
                                   css=CSS)
@@ -95,7 +97,7 @@ def test_toy_playground_animates_gaussian_mmd_and_screenshot(app_page):
 def test_analyse_fills_the_identity_table(page):
     page.click("#explain-analyse")
     page.locator("#explain-status").get_by_text("Features of").wait_for(timeout=TIMEOUT_MS)
-    assert "random (seed 0)" in page.locator("#explain-status").inner_text()
+    assert SharedModel("auto", "cpu")().weights_name in page.locator("#explain-status").inner_text()
     table = page.locator("#explain-identity").inner_text()
     for layer, constant in (("relu1_1", "16384"), ("relu5_1", "1048576")):
         assert re.search(rf"{layer}.*{constant}.*{constant}", table.replace("\n", " ")), table

@@ -142,7 +142,8 @@ def test_every_method_lowers_its_own_loss_also_on_drawn_points_around_the_origin
     frames = list(explain.toy_descent(src, tgt, method))
     assert frames[-1].step == explain.TOY_SCHEDULE[method].steps
     assert frames[-1].loss < 0.1 * frames[0].loss
-    drawn = explain.drawn_points([[x - 3, 5 * (y - 1.5)] for x, y in explain.default_drawing()])
+    heart = explain.default_drawing()
+    drawn = torch.stack([heart[0] - 3, 5 * (heart[1] - 1.5)])
     src, tgt = explain.toy_pair("ring", "drawn", drawn=drawn)  # a tall heart centred near (0, 0)
     frames = list(explain.toy_descent(src, tgt, method))
     assert frames[-1].loss < 0.1 * frames[0].loss
@@ -157,24 +158,27 @@ def test_copy_target_is_an_affine_image_of_the_source():
     assert not torch.allclose(tgt.mean(1), src.mean(1), atol=0.5)
 
 
-def test_drawn_points_parse_and_validate():
-    points = explain.drawn_points([[1, 2], ["3.5", "4"], [None, None], ["", ""], [math.nan, math.nan], [0, -1]])
+def test_drawn_points_validate():
+    points = explain.drawn_points(torch.tensor([[1, 3.5, 0], [2, 4, -1]], dtype=torch.float64))
+    assert points.dtype == torch.float32
     assert_close(points, torch.tensor([[1.0, 3.5, 0.0], [2.0, 4.0, -1.0]]))
     src, tgt = explain.toy_pair("drawn", "ring", drawn=points)
     assert torch.equal(src, points)
-    with pytest.raises(NSTError, match="row 2 is not two numbers"):
-        explain.drawn_points([[1, 2], ["a", 3], [0, 0]])
-    with pytest.raises(NSTError, match="row 3 is not two numbers"):
-        explain.drawn_points([[1, 2], [0, 0], [math.nan, 3], [1, 1]])
-    with pytest.raises(NSTError, match="between -10 and 10"):
-        explain.drawn_points([[1, 2], [11, 3], [0, 0]])
-    with pytest.raises(NSTError, match="between 3 and 1000"):
-        explain.drawn_points([[1, 2], [0, 0]])
+    with pytest.raises(NSTError, match=r"point 3 is \(nan, 3\)"):
+        explain.drawn_points(torch.tensor([[1, 0, math.nan, 1], [2, 0, 3, 1]]))
+    with pytest.raises(NSTError, match=r"point 2 is \(11, 3\).*between -10 and 10"):
+        explain.drawn_points(torch.tensor([[1, 11, 0], [2, 3, 0]]))
+    with pytest.raises(NSTError, match="between 3 and 1000 points"):
+        explain.drawn_points(torch.zeros(2, 2))
+    with pytest.raises(NSTError, match="expected a \\(2, K\\) tensor"):
+        explain.drawn_points(torch.zeros(3, 5))
     with pytest.raises(NSTError, match="needs points"):
         explain.toy_pair("ring", "drawn")
+    with pytest.raises(NSTError, match="between -10 and 10"):
+        explain.toy_pair("drawn", "ring", drawn=torch.tensor([[1.0, 20.0, 0.0], [2.0, 3.0, 0.0]]))
     with pytest.raises(NSTError, match="unknown source preset 'copy'"):
         explain.toy_pair("copy", "ring")
-    assert len(explain.drawn_points(explain.default_drawing())[0]) == 60
+    assert explain.drawn_points(explain.default_drawing()).shape == (2, 60)
 
 
 def test_toy_gaps_and_stats_against_hand_values():

@@ -3,6 +3,7 @@ at 32–48 px and 2–3 steps: the images are test output, never stylization res
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -20,21 +21,25 @@ from nst.errors import NSTError
 from nst.methods import METHOD_NAMES, METHODS, fusion_weights
 
 ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = ROOT / paper.MANIFEST_PATH
 
+
+@pytest.fixture(scope="module")
+def manifest() -> paper.Manifest:
+    return paper.load_manifest(MANIFEST)
 
 
 def _grid(cells: list[paper.Cell]) -> dict[tuple[int, int], paper.Cell]:
     return {(c.row, c.column): c for c in cells}
 
 
-def test_manifest_defines_every_cell_of_the_four_figures() -> None:
-    manifest = paper.load_manifest()
+def test_manifest_defines_every_cell_of_the_four_figures(manifest: paper.Manifest) -> None:
     assert manifest.figure_ids == ("1", "2", "3", "4")
     shapes = {"1": (4, 5), "2": (4, 9), "3": (6, 4), "4": (4, 5)}
     for figure, (rows, columns) in shapes.items():
         spec = manifest.figure(figure)
         assert spec["caption"] and spec["about"] and spec["title"]
-        cells = paper.figure_cells(figure, manifest=manifest)
+        cells = paper.figure_cells(manifest, figure)
         assert len(spec["rows"]) == rows and len(spec["columns"]) == columns and len(cells) == rows * columns
         for cell in cells:
             assert isinstance(cell.settings, Settings)
@@ -44,8 +49,8 @@ def test_manifest_defines_every_cell_of_the_four_figures() -> None:
                 assert image.parent.name in ("content", "style")  # public-domain / CC0 folders only
 
 
-def test_manifest_matches_the_papers_captions() -> None:
-    cells = {f: _grid(paper.figure_cells(f)) for f in ("1", "2", "3", "4")}
+def test_manifest_matches_the_papers_captions(manifest: paper.Manifest) -> None:
+    cells = {f: _grid(paper.figure_cells(manifest, f)) for f in ("1", "2", "3", "4")}
     for (r, c), cell in cells["1"].items():  # α = 0, noise, first c+1 layers at weight 1
         assert cell.settings.method == METHOD_NAMES[r]
         assert cell.settings.content_weight == 0.0 and cell.settings.init == "noise"
@@ -67,8 +72,8 @@ def test_manifest_matches_the_papers_captions() -> None:
     assert cells["4"][0, 0].content != cells["4"][1, 0].content
 
 
-def test_manifest_errors_are_one_line(tmp_path: Path) -> None:
-    data = json.loads(paper.MANIFEST_PATH.read_text(encoding="utf-8"))
+def test_manifest_errors_are_one_line(tmp_path: Path, manifest: paper.Manifest) -> None:
+    data = json.loads(MANIFEST.read_text(encoding="utf-8"))
     for folder in ("content", "style"):  # image paths are relative to the manifest's folder
         (tmp_path / folder).symlink_to(ROOT / "examples" / folder)
     (tmp_path / "paper").mkdir()
@@ -85,26 +90,30 @@ def test_manifest_errors_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(NSTError, match="missing.jpg' does not exist"):
         paper.load_manifest(bad)
     with pytest.raises(NSTError, match="unknown figure '7'; choose one of 1, 2, 3, 4"):
-        paper.figure_cells("7")
+        paper.figure_cells(manifest, "7")
+    with pytest.raises(NSTError, match="content image '.*nowhere.jpg' does not exist"):
+        paper.figure_cells(manifest, "1", content=tmp_path / "nowhere.jpg")
 
 
 @pytest.mark.parametrize("figure", ["1", "2", "3", "4"])
 def test_runner_renders_a_2x2_subset_writes_grid_and_records_and_resumes(
-        figure: str, tmp_path: Path, extractor, render_counter: list[int]) -> None:
+        figure: str, tmp_path: Path, extractor, manifest: paper.Manifest, render_counter: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
     size = 40
-    run = paper.render_figure(figure, tmp_path, extractor, size=size, steps=2, rows=[0, 1], columns=[0, 1],
-                              progress=False)
+    cells = paper.figure_cells(manifest, figure, size, 2, rows=[0, 1], columns=[0, 1])
+    run = paper.render_figure(manifest, cells, tmp_path, extractor, progress=False)
     assert render_counter[0] == 4 and run.rendered == 4 and len(run.records) == 4
-    cells = paper.figure_cells(figure, size, 2, rows=[0, 1], columns=[0, 1])
-    spec = paper.load_manifest().figure(figure)
-    for cell, record in zip(cells, run.records):
-        png = cell.png(tmp_path)
-        assert max(Image.open(png).size) == size
+    spec = manifest.figure(figure)
+    for cell, done in zip(cells, run.cells):
+        png, record = done.png, done.record
+        assert png == cell.png(tmp_path) and max(Image.open(png).size) == size
         on_disk = json.loads(cell.record_path(tmp_path).read_text(encoding="utf-8"))
         assert on_disk == record
         assert record["hash"] == paper.cell_hash(cell)
         assert Settings.from_dict(record["settings"]) == cell.settings
         assert record["weights"] == extractor.weights_name and record["device"] == "cpu"
+        assert record["content"] == str(cell.content.relative_to(ROOT))  # inside the working directory: relative
         methods = set(fusion_weights(cell.settings.method, cell.settings.mix))
         expected_terms = methods | {"tv", "total"} | ({"content"} if cell.settings.content_weight > 0 else set())
         assert set(record["final_losses"]) == expected_terms == set(record["first_losses"])
@@ -135,35 +144,37 @@ def test_runner_renders_a_2x2_subset_writes_grid_and_records_and_resumes(
     assert labels.min() < 100  # row labels were drawn
 
     render_counter[0] = 0
-    again = paper.render_figure(figure, tmp_path, extractor, size=size, steps=2, rows=[0, 1], columns=[0, 1],
-                                resume=True, progress=False)
+    again = paper.render_figure(manifest, cells, tmp_path, extractor, resume=True, progress=False)
     assert render_counter[0] == 0 and again.rendered == 0 and again.records == run.records
-    paper.render_figure(figure, tmp_path, extractor, size=size, steps=3, rows=[0], columns=[1], resume=True,
-                        progress=False)
+    more_steps = paper.figure_cells(manifest, figure, size, 3, rows=[0], columns=[1])
+    paper.render_figure(manifest, more_steps, tmp_path, extractor, resume=True, progress=False)
     assert render_counter[0] == 1  # other parameters: a new hash, so the cell renders again
 
 
-def test_cache_follows_the_image_bytes_and_the_weights(tmp_path: Path, extractor) -> None:
+def test_cache_follows_the_image_bytes_and_the_weights(tmp_path: Path, extractor, manifest) -> None:
     content = tmp_path / "content.jpg"
     shutil.copy(ROOT / "examples" / "content" / "coffee.jpg", content)
-    cell = paper.figure_cells("3", 32, 2, rows=[0], columns=[3], content=content)[0]
+    cell = paper.figure_cells(manifest, "3", 32, 2, rows=[0], columns=[3], content=content)[0]
     assert cell.content == content.resolve()
-    paper.render_cell(cell, tmp_path / "out", extractor)
-    assert paper.cached_cell(cell, tmp_path / "out", extractor.weights_name) is not None
-    assert paper.cached_cell(cell, tmp_path / "out", "hub:other-weights") is None
+    done = paper.render_cell(cell, tmp_path / "out", extractor)
+    assert paper.find_cell(cell, tmp_path / "out", weights=extractor.weights_name) == done
+    assert paper.find_cell(cell, tmp_path / "out") == done  # any weights
+    assert paper.find_cell(cell, tmp_path / "out", weights="hub:other-weights") is None
+    assert paper.find_cell(cell.with_run(48, 2), tmp_path / "out") is None  # a cache holds one size and steps
+    assert done.record["content"] == str(content.resolve())  # outside the working directory (ROOT): absolute
     Image.open(content).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(content)
-    assert paper.cached_cell(cell, tmp_path / "out", extractor.weights_name) is None
+    assert paper.find_cell(cell, tmp_path / "out", weights=extractor.weights_name) is None
 
 
-def test_same_seed_gives_the_same_image_on_cpu(tmp_path: Path, extractor) -> None:
+def test_same_seed_gives_the_same_image_on_cpu(tmp_path: Path, extractor, manifest) -> None:
     # Gaussian MMD from noise: both random parts of a run (the start image and the
     # sampled pairs) are drawn from the seed.
-    cell = paper.figure_cells("1", 32, 3, rows=[2], columns=[2])[0]
-    first, _ = paper.render_cell(cell, tmp_path / "a", extractor)
-    second, _ = paper.render_cell(cell, tmp_path / "b", extractor)
-    other_seed = paper.Cell(**{**cell.__dict__, "settings": cell.settings.replace(seed=1)})
-    third, _ = paper.render_cell(other_seed, tmp_path / "c", extractor)
-    a, b, c = (np.asarray(Image.open(p)) for p in (first, second, third))
+    cell = paper.figure_cells(manifest, "1", 32, 3, rows=[2], columns=[2])[0]
+    first = paper.render_cell(cell, tmp_path / "a", extractor)
+    second = paper.render_cell(cell, tmp_path / "b", extractor)
+    other_seed = dataclasses.replace(cell, settings=cell.settings.replace(seed=1))
+    third = paper.render_cell(other_seed, tmp_path / "c", extractor)
+    a, b, c = (np.asarray(Image.open(done.png)) for done in (first, second, third))
     np.testing.assert_array_equal(a, b)
     assert np.abs(a.astype(int) - c.astype(int)).mean() > 1.0
 
@@ -186,23 +197,39 @@ def test_make_grid_places_tiles_and_labels() -> None:
         paper.make_grid([[red]], ["one", "two"], ["a"], 30)
 
 
+def test_rendering_reports_every_step_then_the_finished_cell(tmp_path: Path, extractor, manifest) -> None:
+    cell = paper.figure_cells(manifest, "2", 32, 3, rows=[0], columns=[0])[0]
+    progress = list(paper.iter_render_cell(cell, tmp_path, extractor))
+    assert [p.step.step for p in progress] == [1, 2, 3, 3] and [p.done for p in progress] == [False] * 3 + [True]
+    assert all(p.rendered is None for p in progress[:-1])
+    done = progress[-1].rendered
+    assert done.png == cell.png(tmp_path) and done.weights == extractor.weights_name
+    assert done.record == json.loads(cell.record_path(tmp_path).read_text(encoding="utf-8"))
+    assert done.record["final_losses"] == progress[-1].step.losses
+    assert sorted(p.name for p in cell.png(tmp_path).parent.iterdir()) == ["r0_c0.json", "r0_c0.png"]  # no .tmp left
+
+
 def test_cli_main_renders_resumes_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                              render_counter: list[int]) -> None:
-    argv = ["2", "--out", str(tmp_path), "--size", "32", "--steps", "2", "--rows", "3", "--columns", "0,6",
-            "--device", "cpu", "--quiet"]
+                                              render_counter: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = ["2", "--manifest", str(MANIFEST), "--out", str(tmp_path), "--size", "32", "--steps", "2", "--rows", "3",
+            "--columns", "0,6", "--device", "cpu", "--quiet"]
     assert paper.main(argv) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["figure"] == "2" and report["cells"] == 2 and report["rendered"] == 2
     assert report["weights"] == "hub:timm/vgg19.tv_in1k"  # the fake checkpoint conftest wrote
     assert Path(report["grid"]).is_file()
     record = json.loads((tmp_path / "fig2" / "r3_c6.json").read_text(encoding="utf-8"))
-    last_column = json.loads(paper.MANIFEST_PATH.read_text(encoding="utf-8"))["figures"]["2"]["columns"][6]
+    last_column = json.loads(MANIFEST.read_text(encoding="utf-8"))["figures"]["2"]["columns"][6]
     assert record["settings"]["method"] == "bn" and record["settings"]["gamma"] == last_column["settings"]["gamma"]
     assert paper.main([*argv, "--resume"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["rendered"] == 0
     assert render_counter[0] == 2
-    assert paper.main(["5", "--out", str(tmp_path), "--device", "cpu"]) == 2
+    assert paper.main(["5", "--manifest", str(MANIFEST), "--out", str(tmp_path), "--device", "cpu"]) == 2
     assert "unknown figure '5'; choose one of 1, 2, 3, 4" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)  # the default manifest is the checkout's, relative to the working directory
+    assert paper.main(["1", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: cannot read the figure manifest "
+                                               "'examples/paper/figures.json': FileNotFoundError")
 
 
 def test_runner_runs_as_a_module(tmp_path: Path) -> None:

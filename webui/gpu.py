@@ -2,7 +2,9 @@
 
 - `HEAVY`: the queue settings of every event that runs the network. They share one
   concurrency group with one slot, so a stylization, an analysis and a figure cell
-  wait for each other instead of competing for the same GPU.
+  wait for each other instead of competing for the same GPU. `LIGHT`: events that run
+  no network (the playground's animations) share a group of their own with more slots,
+  so they never wait behind a stylization.
 - `reservation`: the seconds to ask ZeroGPU for, from the speed model of a ZeroGPU
   slice (`ZERO_GPU_SPEED`) with a margin for loading weights, capped at what ZeroGPU
   lends at once (`MAX_SECONDS`); `refuse_if_too_long` turns away a run that would not
@@ -31,10 +33,11 @@ try:  # ZeroGPU needs `spaces` imported before CUDA is touched; app.py imports i
 except ImportError:
     spaces = None
 
-__all__ = ["HEAVY", "MAX_SECONDS", "ZERO_GPU_SPEED", "on_zero_gpu", "device_name", "needed_seconds", "reservation",
+__all__ = ["HEAVY", "LIGHT", "MAX_SECONDS", "ZERO_GPU_SPEED", "on_zero_gpu", "device_name", "needed_seconds", "reservation",
            "refuse_if_too_long", "gpu"]
 
 HEAVY = {"concurrency_id": "gpu", "concurrency_limit": 1}
+LIGHT = {"concurrency_id": "light", "concurrency_limit": 8}
 # ZeroGPU lends a GPU for a few minutes at most; shorter requests get served sooner.
 MAX_SECONDS = 120
 # Loading the weights onto the lent GPU and building the style targets.

@@ -1,8 +1,9 @@
 """The one network of the process, shared by every visitor and every tab.
 
-`SharedModel(weights)` is the zero-argument `get_extractor` the tabs take: calling it
-returns the cached extractor (`nst.weights.load_extractor` loads once per process) or
-raises `NSTError` saying how to provide weights. Style targets and optimizer state
+Every tab's handlers are bound to one `SharedModel(weights, device)`: calling it returns
+the cached extractor (`nst.weights.load_extractor` loads once per process) or raises
+`NSTError` saying how to provide weights; GPU functions take its `weights` and `device`
+instead, as plain arguments, and load the same way in their own process. Style targets and optimizer state
 belong to each request, never to this object. It also knows the page's defaults for
 its device and how fast that device runs.
 """

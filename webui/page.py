@@ -44,13 +44,20 @@ class Page:
         defaults and `gr.Progress` from it) and is a generator exactly when it is.
         """
         if inspect.isgeneratorfunction(handler):
-            @functools.wraps(handler)
             def stream(*args: Any, **kwargs: Any) -> Iterator[dict[gr.components.Component, Any]]:
                 for outputs in handler(*args, **kwargs):
                     yield self._by_component(outputs)
-            return stream
+            return _same_face(stream, handler)
 
-        @functools.wraps(handler)
         def call(*args: Any, **kwargs: Any) -> dict[gr.components.Component, Any]:
             return self._by_component(handler(*args, **kwargs))
-        return call
+        return _same_face(call, handler)
+
+
+def _same_face(wrapper: Callable[..., Any], handler: Callable[..., Any]) -> Callable[..., Any]:
+    """`wrapper` with `handler`'s name, docstring and signature. The signature is set
+    explicitly: one declared on a method's function (`webui.controls.takes_controls`)
+    still lists `self`, which `functools.wraps` would copy."""
+    functools.update_wrapper(wrapper, handler)
+    wrapper.__signature__ = inspect.signature(handler)  # type: ignore[attr-defined]
+    return wrapper

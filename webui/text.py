@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from nst.methods import METHODS
 
-__all__ = ["INTRO", "method_guide", "missing_weights", "format_seconds", "EXPLAIN_INTRO", "TOY_TEXT",
-           "IDENTITY_TEXT", "FEATURES_TEXT", "DISTANCES_TEXT", "HINT", "paper_intro"]
+__all__ = ["LATEX_INLINE", "INTRO", "method_guide", "missing_weights", "format_seconds", "EXPLAIN_INTRO", "TOY_TEXT",
+           "IDENTITY_TEXT", "FEATURES_TEXT", "DISTANCES_TEXT", "HINT", "TOY_PRESET_NAMES", "TOY_GAP_TITLES",
+           "paper_intro"]
+
+# Markdown components render $…$ as inline LaTeX with these delimiters.
+LATEX_INLINE = [{"left": "$", "right": "$", "display": False}]
 
 INTRO = """\
 # Neural style transfer as distribution alignment
@@ -113,3 +117,23 @@ optimising one method usually lowers the others too.
 
 
 HINT = "Add a style image and a content photo (or run a stylization), then press **Analyse**."
+
+# The playground's clouds by `nst.explain.TOY_PRESETS` key, in the menus.
+TOY_PRESET_NAMES = {
+    "blob": "Gaussian blob",
+    "stretched": "Stretched, tilted blob",
+    "moons": "Two moons",
+    "ring": "Ring",
+    "clusters": "Two clusters",
+    "drawn": "Drawn points (table below)",
+    "copy": "Copy of the source: rotated, squeezed, moved",
+}
+
+# The gaps of `nst.explain.toy_gaps` by key, in the gap plot's legend.
+TOY_GAP_TITLES = {
+    "mean": "means",
+    "std": "per-axis spreads",
+    "cov": "covariance",
+    "gram": "second moments E[xxᵀ]",
+    "mmd": "whole shape (MMD)",
+}

@@ -1,0 +1,165 @@
+"""One cell: rendering it, its record, and finding it once it is finished.
+
+A finished cell is a PNG with a JSON record beside it (`fig<N>/r<i>_c<j>.png` and
+`.json` in an output folder): parameters, first and final loss per term, seconds,
+device and weights, and a hash of the parameters and input images. `find_cell` is the
+one reader of that format; the figure runner's `--resume` and the app both look cells
+up through it.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime
+import functools
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from ..errors import NSTError
+from ..features import VGGFeatures
+from ..images import save_png
+from ..stylize import Step, iter_stylize
+from .manifest import Cell
+
+__all__ = ["RECORD_VERSION", "RenderedCell", "CellProgress", "cell_hash", "find_cell", "iter_render_cell",
+           "render_cell"]
+
+# Bump when the record layout or the meaning of a hash changes: old cells then re-render.
+RECORD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RenderedCell:
+    """A finished cell: its PNG and the JSON record written beside it."""
+
+    png: Path
+    record: dict[str, Any]
+
+    @property
+    def weights(self) -> str:
+        """The weights that made it (`VGGFeatures.weights_name`)."""
+        return str(self.record.get("weights", ""))
+
+
+@dataclass(frozen=True)
+class CellProgress:
+    """Where the rendering of one cell stands: the optimizer `step` just taken and,
+    after the last one, the finished cell (`done`)."""
+
+    step: Step
+    rendered: RenderedCell | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.rendered is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _digest(path: Path, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    stat = path.stat()
+    return _digest(path, stat.st_mtime_ns, stat.st_size)
+
+
+def cell_hash(cell: Cell) -> str:
+    """Hash of everything that decides a cell's image except the weights: its full
+    `Settings` and the bytes of both input images (so a changed file re-renders)."""
+    payload = {"version": RECORD_VERSION, "settings": dataclasses.asdict(cell.settings),
+               "content": _file_digest(cell.content), "style": _file_digest(cell.style)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def find_cell(cell: Cell, folder: str | os.PathLike, *, weights: str | None = None,
+              prerendered: str | os.PathLike | None = None) -> RenderedCell | None:
+    """The finished rendering of `cell`, or None.
+
+    Looked up first in `prerendered` (when given), made at whatever size and steps the
+    runner used there, then in `folder` at the cell's own size and steps. A record
+    matches when its hash is the cell's and, when `weights` is given, it names them.
+    """
+    found = _finished(cell, Path(prerendered), weights, any_run=True) if prerendered is not None else None
+    return found or _finished(cell, Path(folder), weights, any_run=False)
+
+
+def _finished(cell: Cell, folder: Path, weights: str | None, *, any_run: bool) -> RenderedCell | None:
+    png, record_path = cell.png(folder), cell.record_path(folder)
+    if not png.is_file():
+        return None
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        if any_run:
+            cell = cell.with_run(record["settings"]["size"], record["settings"]["steps"])
+    except (OSError, ValueError, KeyError, TypeError, NSTError):  # no record, or not one of ours
+        return None
+    if record.get("hash") != cell_hash(cell) or (weights is not None and record.get("weights") != weights):
+        return None
+    return RenderedCell(png, record)
+
+
+def iter_render_cell(cell: Cell, folder: str | os.PathLike, extractor: VGGFeatures) -> Iterator[CellProgress]:
+    """Render `cell`, reporting every optimizer step; after the last one, write the PNG
+    and its JSON record into `folder` and report once more, `done`.
+
+    Each file is written whole, then renamed, so an interrupted run never leaves a
+    half-written cell that looks finished.
+    """
+    if extractor.pooling != cell.settings.pooling:
+        raise NSTError(f"{cell.name} needs a network with {cell.settings.pooling} pooling; "
+                       f"the extractor has {extractor.pooling}")
+    first: Step | None = None
+    last: Step | None = None
+    peak = float("-inf")
+    for last in iter_stylize(cell.content, cell.style, cell.settings, extractor=extractor):
+        first = first or last
+        peak = max(peak, last.losses["total"])
+        yield CellProgress(last)
+    assert first is not None and last is not None  # Settings enforces steps >= 1
+    png = cell.png(folder)
+    os.replace(save_png(last.pil(), png.with_name(f".{png.name}.tmp")), png)
+    text = json.dumps(_record(cell, first, last, peak, extractor), indent=2, ensure_ascii=False) + "\n"
+    tmp = png.with_name(f".{png.stem}.json.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, cell.record_path(folder))
+    yield CellProgress(last, RenderedCell(png, json.loads(text)))  # as `find_cell` reads it: lists, not tuples
+
+
+def render_cell(cell: Cell, folder: str | os.PathLike, extractor: VGGFeatures) -> RenderedCell:
+    """Render `cell` into `folder` (see `iter_render_cell`) and return it finished."""
+    last = collections.deque(iter_render_cell(cell, folder, extractor), maxlen=1)[0]
+    assert last.rendered is not None  # iter_render_cell always ends done
+    return last.rendered
+
+
+def _record(cell: Cell, first: Step, last: Step, peak: float, extractor: VGGFeatures) -> dict[str, Any]:
+    """The JSON record of a finished cell; `first_losses` and `peak_total` (the highest
+    total seen) show whether the loss went down throughout."""
+    return {
+        "figure": cell.figure, "row": cell.row, "column": cell.column,
+        "row_label": cell.row_label, "column_label": cell.column_label,
+        "image": f"{cell.name}.png", "content": _display(cell.content), "style": _display(cell.style),
+        "hash": cell_hash(cell), "settings": dataclasses.asdict(cell.settings),
+        "first_losses": first.losses, "final_losses": last.losses, "peak_total": peak,
+        "seconds": round(last.elapsed, 3),
+        "device": str(extractor.device), "network": extractor.label, "weights": extractor.weights_name,
+        "optimizer": cell.settings.optimizer_used(), "gamma": cell.settings.gamma_used(), "torch": torch.__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _display(path: Path) -> str:
+    """`path` relative to the working directory when it lies inside it (records stay
+    portable between checkouts), else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

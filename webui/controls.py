@@ -1,0 +1,142 @@
+"""The Stylize tab's controls as one dataclass: one field per widget, nothing else to edit.
+
+`Controls` holds what the widgets hold (a fusion as a second method and a balance, layer
+weights as text, …). `to_settings` validates it into `nst.config.Settings`;
+`from_settings` is the inverse, used to restore a run from the gallery. Its fields'
+order is the order of the `/stylize` API's parameters after the two images, and
+`takes_controls` gives a handler those parameters (names, defaults, descriptions) so
+that Gradio documents them. A control named after a `Settings` field (as `precision`
+is) passes through both conversions by itself, so adding one is a field here,
+`name: type = _control("name")`, and its widget in `webui.stylize_tab`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+
+from nst.config import STYLE_LAYERS, Settings, field_spec
+from nst.errors import NSTError
+from nst.methods import METHODS
+
+__all__ = ["NO_FUSION", "GAMMA_CHOICES", "Controls", "parse_layer_weights", "takes_controls"]
+
+NO_FUSION = "none"
+# Log-spaced balance factors; each method's default is added where missing.
+GAMMA_CHOICES: tuple[float, ...] = tuple(sorted(
+    {0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0} | {m.default_gamma for m in METHODS.values()}))
+
+F = TypeVar("F", bound=Callable)
+
+
+def _control(name: str | None, help: str | None = None, default: Any = None) -> Any:
+    """A field whose default and description come from `Settings.<name>` unless given."""
+    spec = field_spec(name) if name else {}
+    return field(default=spec.get("default", default) if default is None else default,
+                 metadata={"help": help or spec["help"]})
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The values of the Stylize tab's widgets (after the two images), in API order."""
+
+    method: str = _control("method", "linear, poly (Gram matrices), gaussian or bn")
+    gamma: float | None = _control(None, "style weight against content; empty: the method's default")
+    content_weight: float = _control("content_weight", "content weight alpha; 0 reconstructs the style alone")
+    style_layers: tuple[str, ...] = _control("style_layers", f"names from {', '.join(STYLE_LAYERS)}")
+    size: int = _control("size")
+    steps: int = _control("steps")
+    init: str = _control("init", "starting image: content, noise or style")
+    seed: int = _control("seed")
+    fuse_with: str = _control(None, "a second method to mix in, or none", NO_FUSION)
+    fusion_balance: float = _control(None, "weight of the second method, 0 to 1", 0.5)
+    optimizer: str = _control("optimizer")
+    lr: float | None = _control("lr", "learning rate; empty: the optimizer's default")
+    layer_weights: str = _control(None, "one weight per style layer, e.g. '1, 1, 0.5'; empty: equal", "")
+    tv_weight: float = _control("tv_weight")
+    precision: str = _control("precision")
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def to_settings(self) -> Settings:
+        """The validated `Settings` these controls describe (`NSTError` with one line if not valid).
+
+        A control named after a `Settings` field passes straight through (an empty one,
+        None or "", takes the library's default). The others are translated: a fusion
+        mixes `method` with weight `1 - fusion_balance` and `fuse_with` with weight
+        `fusion_balance`; layer weights are parsed from text. Style layers keep VGG order
+        whatever order they were ticked in.
+        """
+        given = {name: _as_setting(name, getattr(self, name)) for name in self.names() if name in _SETTINGS}
+        fields = {name: value for name, value in given.items() if value is not None}
+        fields["style_layers"] = tuple(layer for layer in STYLE_LAYERS if layer in (self.style_layers or ()))
+        if self.fuse_with not in (None, "", NO_FUSION):
+            balance = float(self.fusion_balance)
+            fields["mix"] = ((self.method, 1.0 - balance), (self.fuse_with, balance))
+        return Settings(**fields, layer_weights=parse_layer_weights(self.layer_weights))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Controls:
+        """The controls that reproduce `settings` (γ shown as the value the run used)."""
+        fields = {name: getattr(settings, name) for name in cls.names() if name in _SETTINGS}
+        fields["gamma"] = settings.gamma_used()
+        if settings.mix:
+            fields["method"] = settings.mix[0][0]
+            if len(settings.mix) > 1:
+                (_, w1), (fields["fuse_with"], w2) = settings.mix[:2]
+                fields["fusion_balance"] = w2 / (w1 + w2) if w1 + w2 > 0 else 0.5
+        return cls(**fields, layer_weights=", ".join(f"{w:g}" for w in settings.layer_weights or ()))
+
+    def values(self) -> dict[str, Any]:
+        """Field name → value, as the widgets take them (lists, not tuples)."""
+        return {name: list(v) if isinstance(v, tuple) else v
+                for name, v in ((n, getattr(self, n)) for n in self.names())}
+
+
+_SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings)) - {"layer_weights"}
+
+
+def _as_setting(name: str, value: Any) -> Any:
+    """A widget's value as `Settings.<name>` takes it: None when empty, ints where the field
+    holds ints (sliders give floats), tuples for lists."""
+    if value is None or value == "":
+        return None
+    default = field_spec(name)["default"]
+    if isinstance(default, int) and not isinstance(default, bool):
+        return int(value)
+    if isinstance(value, list):
+        return tuple(value)
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def parse_layer_weights(text: str | None) -> tuple[float, ...] | None:
+    """'1, 0.5, 0.25' → (1.0, 0.5, 0.25); empty → None (equal weights)."""
+    parts = [p.strip() for p in (text or "").replace(";", ",").split(",") if p.strip()]
+    if not parts:
+        return None
+    try:
+        return tuple(float(p) for p in parts)
+    except ValueError:
+        raise NSTError(f"layer weights: expected numbers separated by commas, got {text!r}") from None
+
+
+def takes_controls(fn: F) -> F:
+    """Declare every `Controls` field as a keyword parameter of `fn(self, …, **controls)`.
+
+    Gradio reads a handler's signature and docstring for the API's parameter names,
+    defaults and descriptions; this writes both from `Controls`, so the handler's own
+    code takes `**controls` and never lists them.
+    """
+    signature = inspect.signature(fn)
+    own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    hints = {f.name: f.type for f in dataclasses.fields(Controls)}
+    extra = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
+             for f in dataclasses.fields(Controls)]
+    fn.__signature__ = signature.replace(parameters=own + extra)  # type: ignore[attr-defined]
+    args = "\n".join(f"    {f.name}: {f.metadata['help']}" for f in dataclasses.fields(Controls))
+    fn.__doc__ = f"{inspect.getdoc(fn)}\n\nArgs:\n{args}"
+    return fn
