@@ -17,6 +17,7 @@ except ImportError:
     pass
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -26,14 +27,16 @@ from nst.config import LIMITS
 from nst.errors import NSTError
 from nst.weights import WEIGHTS_HELP
 from webui.explain_tab import build_explain_tab
+from webui.gpu import QUEUE_SIZE
+from webui.limits import RunLimits
 from webui.model import SharedModel
 from webui.paper_tab import PaperPaths, allowed_paths, build_paper_tab
 from webui.stylize_handlers import Stylizer
 from webui.stylize_tab import build_stylize_tab
 from webui.text import INTRO, LATEX_INLINE, missing_weights
+from webui.visitors import Visitors
 
 ROOT = Path(__file__).resolve().parent
-QUEUE_SIZE = 16
 CSS = """
 .gradio-container {max-width: 1280px !important; margin: 0 auto;}
 #run-info p, #status p {margin: 0;}
@@ -48,11 +51,14 @@ CSS = """
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="amber")
 
 
-def build_demo(weights: str = "auto", device: str | None = None, paper: PaperPaths | None = None) -> gr.Blocks:
-    """The whole app; `weights` as for `nst.weights.load_extractor`, `paper` the Paper tab's
-    paths (default: this checkout's, as the `NST_PAPER_*` variables change them)."""
+def build_demo(weights: str = "auto", device: str | None = None, paper: PaperPaths | None = None,
+               limits: RunLimits | None = None) -> gr.Blocks:
+    """The whole app; `weights` as for `nst.weights.load_extractor`. `paper` (the Paper tab's
+    paths) and `limits` (the caps of a run) default to what the `NST_*` variables say."""
     paper = paper or PaperPaths.from_env(ROOT)
+    limits = limits or RunLimits.from_env()
     model = SharedModel(weights, device)
+    visitors = Visitors(limits.per_visitor)  # one registry: a visitor's runs in every tab count together
     problem = model.preload()
     # Every streamed frame is a file in Gradio's cache: files older than an hour are
     # deleted every half hour, so a busy Space does not fill its disk.
@@ -61,12 +67,13 @@ def build_demo(weights: str = "auto", device: str | None = None, paper: PaperPat
         if problem:
             gr.Markdown(missing_weights(problem), elem_id="weights-missing")
         with gr.Tab("Stylize"):
-            page = build_stylize_tab(Stylizer(model), ROOT / "examples")
+            page = build_stylize_tab(Stylizer(model, visitors=visitors, limits=limits), ROOT / "examples")
         with gr.Tab("Why it works"):
             build_explain_tab(model, content=page.content, style=page.style, result=page.result,
                               examples=ROOT / "examples")
         with gr.Tab("Paper"):
-            build_paper_tab(model, paper)
+            build_paper_tab(model, paper, visitors)
+        demo.unload(visitors.leave)  # a closed tab stops its runs
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
     return demo
 
@@ -83,12 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The app's own events (a run stopped, a cap reached) in the server log; libraries stay at warnings.
+    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("webui").setLevel(logging.INFO)
     try:
-        paper = PaperPaths.from_env(ROOT)
+        paper, limits = PaperPaths.from_env(ROOT), RunLimits.from_env()
     except NSTError as exc:
         print(f"app.py: {exc}", file=sys.stderr)
         return 2
-    demo = build_demo(weights=args.weights, paper=paper)
+    demo = build_demo(weights=args.weights, paper=paper, limits=limits)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS,
                 max_file_size=LIMITS.max_file_bytes, allowed_paths=allowed_paths(paper))
     return 0

@@ -11,7 +11,9 @@
 
 `auto` is the file named by `$NST_WEIGHTS` when set, else `vgg19`. A named source is
 looked for in the Hugging Face cache, then in `$TORCH_HOME/hub/checkpoints`, then
-downloaded from the hub, then from its URL. A file is a `.safetensors`, `.pth` or `.pt`
+downloaded from the hub, then from its URL. Downloads are tried only when the host
+answers: with `HF_HUB_OFFLINE=1`, or when one short connection attempt per host and
+process fails, the lookup ends at once instead of waiting through the clients' retries. A file is a `.safetensors`, `.pth` or `.pt`
 state dict; a `.safetensors` file written by `python -m nst.convert` carries its
 backbone, input convention and label in its metadata, and for any other file they are
 inferred (backbone from the keys; Caffe convention for neural-style-pt's known file
@@ -25,8 +27,10 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import torch
 from torch import Tensor
@@ -79,6 +83,9 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
            "vgg19-d01eb7cb.pth", "https://web.eecs.umich.edu/~justincj/models/vgg19-d01eb7cb.pth"),
 )}
 _HUB_FILENAME = "model.safetensors"
+_HUB_HOST = "huggingface.co"
+# One connection attempt to a download host waits at most this long.
+_PROBE_SECONDS = 3.0
 # neural-style-pt's conversions of the Caffe models keep Caffe's input convention.
 _CAFFE_FILES = {"vgg19-d01eb7cb.pth", "vgg16-00b39a1b.pth"}
 NAMES: tuple[str, ...] = ("auto", *SOURCES, "hed")
@@ -159,24 +166,52 @@ def _checkpoint_cached(source: Source) -> tuple[dict[str, Tensor], str]:
     return _read_state(path), f"torchvision:{source.filename}"
 
 
+def _offline() -> bool:
+    """True when the Hugging Face hub client is told not to use the network (`HF_HUB_OFFLINE`)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "on", "yes", "true")
+
+
+@functools.lru_cache(maxsize=8)
+def _reachable(host: str) -> bool:
+    """Whether `host` accepts a connection on port 443, tried once per process."""
+    try:
+        with socket.create_connection((host, 443), timeout=_PROBE_SECONDS):
+            return True
+    except OSError:
+        return False
+
+
+def _require_network(host: str) -> None:
+    if _offline() or not _reachable(host):
+        raise _NotHere(f"no network to download from {host}")
+
+
 def _hub_download(source: Source) -> tuple[dict[str, Tensor], str]:
     if source.hub_repo is None:
         raise _NotHere("not on the Hugging Face hub")
+    _require_network(_HUB_HOST)
     import huggingface_hub
 
     try:
         path = huggingface_hub.hf_hub_download(source.hub_repo, _HUB_FILENAME)
-    except Exception as exc:  # network, auth and offline errors all mean "not from here"
-        raise _NotHere(f"hub download failed: {type(exc).__name__}") from exc
+    except Exception as exc:  # network, auth and missing-file errors all mean "not from here"
+        raise _NotHere(f"the download from the Hugging Face hub failed ({_short(exc)})") from exc
     return _read_state(Path(path)), f"hub:{source.hub_repo}"
 
 
 def _url_download(source: Source) -> tuple[dict[str, Tensor], str]:
+    _require_network(urlsplit(source.url).hostname or "")
     try:
         state = torch.hub.load_state_dict_from_url(source.url, progress=True, map_location="cpu")
     except Exception as exc:
-        raise _NotHere(f"download from {source.url} failed: {type(exc).__name__}") from exc
+        raise _NotHere(f"the download from {source.url} failed ({_short(exc)})") from exc
     return state, f"torchvision:{source.filename}"
+
+
+def _short(exc: Exception) -> str:
+    """An exception's message on one line of at most 80 characters, for a reason in an error."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _read_state(path: Path) -> dict[str, Tensor]:

@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
 import pytest
+import torch
 from gradio.data_classes import FileData
 from PIL import Image
 
 from conftest import ROOT
 from nst.config import Settings, field_spec
+from nst.errors import NSTError
 from nst.methods import METHODS
 from nst.runtime import SpeedModel
 from nst.weights import how_to_provide
 from webui import stylize_handlers as handlers
 from webui import stylize_tab
-from webui.controls import GAMMA_CHOICES, NO_FUSION, Controls
+from webui.controls import GAMMA_CHOICES, Controls
 from webui.gpu import MAX_SECONDS
+from webui.limits import RunLimits
 from webui.model import SharedModel
 from webui.stylize_handlers import Stylizer, caption, loss_table, stream_frames
 from webui.uploads import guard_image_upload
@@ -81,12 +85,20 @@ def test_a_run_streams_intermediate_images_then_the_final_one(stylizer, content_
     assert frames[-1]["status"].startswith("Done: 6 steps")
 
 
-def test_frames_are_throttled_but_keep_every_step_s_losses(content_path, style_path):
+def test_every_step_is_reported_but_images_are_throttled(content_path, style_path):
     settings = Settings(size=32, steps=5, style_layers=("relu1_1",))
     frames = list(stream_frames(str(content_path), str(style_path), settings, "auto", "cpu", interval=1e9))
-    assert [f.step for f in frames] == [1, 5]  # the first step, then only the last
-    assert [step for f in frames for step, _ in f.losses] == [1, 2, 3, 4, 5]
-    assert frames[-1].final and not frames[0].final
+    assert [f.step for f in frames] == [1, 2, 3, 4, 5]
+    assert [f.step for f in frames if f.image is not None] == [1, 5]  # the first step, then only the last
+    assert frames[-1].final and not any(f.final for f in frames[:-1])
+
+
+def test_the_page_gets_the_frames_with_images_and_every_step_s_losses(content_path, style_path):
+    settings = Settings(size=32, steps=5, style_layers=("relu1_1",))
+    shown = list(Stylizer(SharedModel("auto", "cpu"), interval=1e9).frames(str(content_path), str(style_path),
+                                                                          settings))
+    assert [s.frame.step for s in shown] == [1, 5]
+    assert [step for s in shown for step, _ in s.losses] == [1, 2, 3, 4, 5]
 
 
 def test_closing_the_generator_stops_the_loop_and_the_last_image_is_kept(stylizer, content_path, style_path,
@@ -211,11 +223,116 @@ def test_without_weights_the_page_explains_and_stylize_fails_clearly(content_pat
     assert any(isinstance(t, str) and how_to_provide() in t for t in texts)
 
 
+def counting_steps(monkeypatch) -> list[int]:
+    """Counts the optimizer steps every run takes from now on."""
+    steps = []
+    real = handlers.iter_stylize
+
+    def spy(*args, **kwargs):
+        for step in real(*args, **kwargs):
+            steps.append(step.step)
+            yield step
+
+    monkeypatch.setattr(handlers, "iter_stylize", spy)
+    return steps
+
+
+def test_stop_ends_the_visitor_s_run_at_the_current_step(content_path, style_path, monkeypatch):
+    steps = counting_steps(monkeypatch)
+    stylizer = Stylizer(SharedModel("auto", "cpu"), interval=1e9)  # no image between the first and the last
+    me, other = SimpleNamespace(session_hash="me"), SimpleNamespace(session_hash="other")
+    run = stylizer.run(str(content_path), str(style_path), progress=no_progress, request=me, **controls(steps=500))
+    next(run), next(run)  # "Starting…", then the image of step 1
+    assert stylizer.visitors.running() == 1
+    stylizer.stop(None, None, [], request=other)  # someone else's Stop
+    stylizer.stop(None, None, [], request=me)
+    assert list(run) == [] and steps == [1]  # no step after the one shown
+    assert stylizer.visitors.running() == 0
+
+
+def test_a_visitor_has_one_run_at_a_time_others_are_not_held_up(content_path, style_path):
+    stylizer = Stylizer(SharedModel("auto", "cpu"), interval=0.0)
+    me = SimpleNamespace(session_hash="me")
+    first = stylizer.run(str(content_path), str(style_path), progress=no_progress, request=me, **controls(steps=50))
+    next(first), next(first)
+    second = stylizer.stylize(str(content_path), str(style_path), progress=no_progress, request=me, **controls())
+    with pytest.raises(gr.Error, match="you already have a run going: wait for it to end, or press Stop"):
+        next(second)
+    other = stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
+                             request=SimpleNamespace(session_hash="other"), **controls(steps=2))
+    assert len(list(other)) >= 1
+    first.close()  # leaving the loop frees the visitor's place
+    assert len(list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress, request=me,
+                                     **controls(steps=2)))) >= 1
+
+
+def test_a_run_at_the_time_cap_ends_with_its_image_and_says_so(content_path, style_path, monkeypatch):
+    steps = counting_steps(monkeypatch)
+    stylizer = Stylizer(SharedModel("auto", "cpu"), interval=1e9, limits=RunLimits(max_seconds=1e-9))
+    outputs = list(stylizer.run(str(content_path), str(style_path), progress=no_progress, **controls(steps=50)))
+    assert steps == [1] and outputs[-1]["result"].size == expected_size(content_path, 40)
+    assert outputs[-1]["status"].startswith("Stopped at the time limit of one run here")
+    assert outputs[-1]["record"]["steps_done"] == 1 and caption(outputs[-1]["record"]).endswith("(stopped)")
+
+
+def test_too_much_work_is_refused_before_it_starts(content_path, style_path, monkeypatch):
+    steps = counting_steps(monkeypatch)
+    stylizer = Stylizer(SharedModel("auto", "cpu"), limits=RunLimits(max_pixel_steps=40 * 40 * 10))
+    with pytest.raises(gr.Error, match="40 px × 11 steps is more than one run may do here: at 40 px, at most 10"):
+        list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress, **controls(steps=11)))
+    assert steps == []
+
+
+def test_running_out_of_memory_answers_that_visitor_and_the_next_run_works(content_path, style_path, monkeypatch):
+    stylizer = Stylizer(SharedModel("auto", "cpu"), interval=0.0)
+    real = handlers.stream_frames
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        yield
+
+    monkeypatch.setattr(handlers, "stream_frames", out_of_memory)
+    with pytest.raises(gr.Error, match="out of memory: choose a smaller output size"):
+        list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress, **controls()))
+    monkeypatch.setattr(handlers, "stream_frames", real)
+    assert len(list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
+                                     **controls(steps=2)))) >= 1
+
+
+def test_limits_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("NST_MAX_RUN_SECONDS", "90")
+    monkeypatch.setenv("NST_RUNS_PER_VISITOR", "2")
+    limits = RunLimits.from_env()
+    assert (limits.max_seconds, limits.per_visitor, limits.max_pixel_steps) == (90, 2, RunLimits().max_pixel_steps)
+    monkeypatch.setenv("NST_MAX_PIXEL_STEPS", "-5")
+    with pytest.raises(NSTError, match=r"\$NST_MAX_PIXEL_STEPS must be a positive number, got '-5'"):
+        RunLimits.from_env()
+
+
+def test_a_failed_weights_lookup_is_kept_and_answered_at_once(tmp_path, monkeypatch):
+    from webui import model as model_module
+
+    lookups = []
+    real = model_module.load_extractor
+
+    def counting(*args, **kwargs):
+        lookups.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model_module, "load_extractor", counting)
+    model = SharedModel(tmp_path / "nowhere.safetensors", "cpu")
+    problems = [model.preload(), model.preload()]
+    with pytest.raises(NSTError) as info:
+        model("max")
+    assert problems[0] == problems[1] == str(info.value) and "does not exist" in problems[0]
+    assert len(lookups) == 1
+
+
 def test_on_zero_gpu_a_run_longer_than_the_gpu_loan_is_refused(stylizer, content_path, style_path, monkeypatch):
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     with pytest.raises(gr.Error, match=f"more than the {MAX_SECONDS} s ZeroGPU lends at once"):
         next(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
-                              **controls(method="gaussian", size=2048, steps=5000)))
+                              **controls(method="gaussian", size=2048, steps=300)))
 
 
 def test_the_estimate_names_the_device_and_the_cpu_defaults(monkeypatch):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 import pytest
 from PIL import Image
@@ -25,8 +26,14 @@ pytestmark = requires_chromium
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("app-cwd")) as url:
+def app_dir(tmp_path_factory):
+    """The app's working directory; its log is app.log there."""
+    return tmp_path_factory.mktemp("app-cwd")
+
+
+@pytest.fixture(scope="module")
+def app_url(app_dir):
+    with running_app(app_dir) as url:
         yield url
 
 
@@ -100,6 +107,25 @@ def test_upload_stylize_stop_and_screenshot(app_url, browser):
     page.wait_for_function("() => document.querySelector('#steps input[type=number]').value === '8'")
     assert page.locator("#size input[type=number]").input_value() == "64"
     page.close()
+
+
+def test_closing_the_tab_stops_its_run(app_url, app_dir, browser):
+    log = app_dir / "app.log"
+    before = log.read_text().count("run stopped by its visitor")
+    page = open_page(browser, app_url)
+    page.locator("#content-image input[type=file]").set_input_files(str(CONTENT))
+    page.locator("#style-image input[type=file]").set_input_files(str(STYLE))
+    set_number(page, "size", 64)
+    set_number(page, "steps", 5000)
+    page.locator("#run-info").get_by_text("64 px × 5000 steps").wait_for()
+    page.click("#stylize-button")
+    wait_for_status(page, re.compile(r"^Step \d+ of 5000"))
+    page.close()  # the page's unload event reaches the server when its heartbeat stream ends
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+    while log.read_text().count("run stopped by its visitor") == before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    stopped = re.findall(r"run stopped by its visitor after step (\d+) of 5000", log.read_text())
+    assert len(stopped) == before + 1 and int(stopped[-1]) < 5000, log.read_text()[-2000:]
 
 
 def test_a_corrupt_upload_shows_a_clear_message(app_url, browser, tmp_path):

@@ -19,8 +19,10 @@ from nst.features import CAFFE_INPUT, TORCHVISION_INPUT, random_extractor
 @pytest.fixture(autouse=True)
 def fresh_cache():
     W._cached_extractor.cache_clear()
+    W._reachable.cache_clear()
     yield
     W._cached_extractor.cache_clear()
+    W._reachable.cache_clear()
 
 
 def first_conv(extractor):
@@ -71,6 +73,57 @@ def test_no_weights_anywhere_says_how_to_provide_them(no_hub_cache, monkeypatch)
     with pytest.raises(NSTError, match="NST_WEIGHTS=PATH") as info:
         W.load_extractor("auto", device="cpu")
     assert "\n" not in str(info.value) and "--weights hed" in str(info.value)
+
+
+def _no_download(*args, **kwargs):
+    raise AssertionError("a download was attempted")
+
+
+def test_without_network_the_lookup_ends_after_one_probe_per_host(no_hub_cache, monkeypatch):
+    import huggingface_hub
+
+    probed = []
+
+    def unreachable(address, timeout):
+        probed.append(address[0])
+        raise OSError("Name or service not known")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(W.socket, "create_connection", unreachable)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", _no_download)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", _no_download)
+    for _ in range(2):
+        with pytest.raises(NSTError) as info:
+            W.load_extractor("vgg19", device="cpu")
+        W._cached_extractor.cache_clear()
+    assert "no network to download from huggingface.co" in str(info.value)
+    assert "no network to download from download.pytorch.org" in str(info.value)
+    assert sorted(probed) == ["download.pytorch.org", "huggingface.co"]  # once each, not per lookup
+
+
+def test_hf_hub_offline_skips_downloads_without_a_probe(no_hub_cache, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(W.socket, "create_connection", _no_download)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", _no_download)
+    with pytest.raises(NSTError, match="no network to download from huggingface.co"):
+        W.load_extractor("vgg16", device="cpu")
+
+
+def test_a_failed_download_is_reported_in_plain_words(no_hub_cache, monkeypatch):
+    import huggingface_hub
+
+    def not_found(*args, **kwargs):
+        raise FileNotFoundError("404 Client Error: Repository Not Found for url: https://huggingface.co/x")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(W, "_reachable", lambda host: True)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", not_found)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", not_found)
+    with pytest.raises(NSTError) as info:
+        W.load_extractor("vgg19", device="cpu")
+    text = str(info.value)
+    assert "the download from the Hugging Face hub failed (404 Client Error: Repository Not Found" in text
+    assert "FileNotFoundError" not in text and "\n" not in text
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".pth"])

@@ -26,6 +26,7 @@ from nst.weights import load_extractor
 from .explain_frames import (CHANNEL_COLUMNS, DISTANCE_COLUMNS, IDENTITY_COLUMNS, PROJECTION_COLUMNS, channel_frame,
                              distance_frame, empty_frame, identity_frame, projection_frame, table_points,
                              toy_gaps_frame, toy_points_frame, toy_stats_frame)
+from .errors import visitor_error
 from .gpu import gpu, reservation
 from .model import SharedModel
 from .page import Outputs
@@ -84,7 +85,7 @@ class Playground:
         try:
             frames = list(explain.toy_descent(src, tgt, method))  # milliseconds; the pause paces the animation
         except NSTError as exc:
-            raise gr.Error(str(exc)) from None
+            raise visitor_error(str(exc)) from None
         limits = plot_limits(src, tgt, *(f.points for f in frames))
         sigma2 = float(losses.mean_sq_distance(tgt, tgt))  # a fixed kernel for the "whole shape" gap
         history: list[tuple[int, dict[str, float]]] = []
@@ -101,7 +102,7 @@ def _clouds(source: str, target: str, drawn: Any) -> tuple[torch.Tensor, torch.T
         points = table_points(drawn) if "drawn" in (source, target) else None
         return explain.toy_pair(source, target, drawn=points)
     except NSTError as exc:
-        raise gr.Error(str(exc)) from None
+        raise visitor_error(str(exc)) from None
 
 
 def start_gaps(src: torch.Tensor, tgt: torch.Tensor) -> pd.DataFrame:

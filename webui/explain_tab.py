@@ -28,7 +28,7 @@ from nst import explain
 from nst.config import STYLE_LAYERS, field_spec
 from nst.methods import METHODS
 
-from .explain_frames import (CHANNEL_COLUMNS, DISTANCE_COLUMNS, DRAWN_COLUMNS, GAP_CEILING, GAP_COLORS,
+from .explain_frames import (DISTANCE_COLUMNS, DRAWN_COLUMNS, GAP_CEILING, GAP_COLORS,
                              IDENTITY_COLUMNS, IMAGE_COLORS, TOY_COLORS, drawing_frame, empty_frame,
                              toy_points_frame, toy_stats_frame)
 from .explain_handlers import Explainer, Playground, plot_limits, start_gaps

@@ -1,5 +1,6 @@
 """GPU and queue policy of the app, in one place for every tab.
 
+- `QUEUE_SIZE`: how many requests may wait; Gradio shows each its place in the queue.
 - `HEAVY`: the queue settings of every event that runs the network. They share one
   concurrency group with one slot, so a stylization, an analysis and a figure cell
   wait for each other instead of competing for the same GPU. `LIGHT`: events that run
@@ -33,9 +34,11 @@ try:  # ZeroGPU needs `spaces` imported before CUDA is touched; app.py imports i
 except ImportError:
     spaces = None
 
-__all__ = ["HEAVY", "LIGHT", "MAX_SECONDS", "ZERO_GPU_SPEED", "on_zero_gpu", "device_name", "needed_seconds", "reservation",
+__all__ = ["QUEUE_SIZE", "HEAVY", "LIGHT", "MAX_SECONDS", "ZERO_GPU_SPEED", "on_zero_gpu", "device_name", "needed_seconds", "reservation",
            "refuse_if_too_long", "gpu"]
 
+# Requests waiting beyond the running ones; one more gets Gradio's "Queue is full".
+QUEUE_SIZE = 16
 HEAVY = {"concurrency_id": "gpu", "concurrency_limit": 1}
 LIGHT = {"concurrency_id": "light", "concurrency_limit": 8}
 # ZeroGPU lends a GPU for a few minutes at most; shorter requests get served sooner.

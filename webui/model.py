@@ -43,10 +43,21 @@ class SharedModel:
     def __init__(self, weights: str | os.PathLike = "auto", device: str | torch.device | None = None) -> None:
         self.weights = str(weights)
         self.device = torch.device(device) if device is not None else default_device()
+        self._problem: str | None = None
 
     def __call__(self, pooling: str = "avg") -> VGGFeatures:
-        """The shared extractor; raises `NSTError` (with how to provide weights) when there are none."""
-        return load_extractor(self.weights, pooling=pooling, device=self.device)
+        """The shared extractor; raises `NSTError` (with how to provide weights) when there are none.
+
+        A failed lookup is not repeated: its reason is kept for the life of the process, so
+        every later request is answered at once (provide the weights, then restart).
+        """
+        if self._problem is not None:
+            raise NSTError(self._problem)
+        try:
+            return load_extractor(self.weights, pooling=pooling, device=self.device)
+        except NSTError as exc:
+            self._problem = str(exc)
+            raise
 
     def preload(self) -> str | None:
         """Load now, so the first visitor does not wait; the problem in one line, or None."""

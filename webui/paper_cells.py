@@ -10,7 +10,6 @@ figure's section; both return `{field name: value}` (see `webui.page`).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import tempfile
@@ -28,9 +27,11 @@ from nst.paper import (MANIFEST_PATH, RENDERED_DIR, Cell, CellProgress, Manifest
 from nst.stylize import Step
 from nst.weights import load_extractor
 
+from .errors import one_line_errors
 from .gpu import gpu, refuse_if_too_long, reservation
 from .model import SharedModel
 from .page import Outputs
+from .visitors import Visitors, session_of
 
 __all__ = ["RENDERED_ENV", "CACHE_ENV", "SIZE_ENV", "STEPS_ENV", "PREVIEW_DIR", "PaperPaths", "allowed_paths",
            "one_line", "cell_seconds", "render_on_gpu", "PaperCells", "FigureCells"]
@@ -98,25 +99,18 @@ def cell_seconds(weights: str, device: str, cell: Cell, cache: Path) -> int:
 
 
 @gpu(duration=cell_seconds)
-def render_on_gpu(weights: str, device: str, cell: Cell, cache: Path) -> Iterator[CellProgress]:
+def render_on_gpu(weights: str, device: str, cell: Cell, cache: Path) -> Iterator[CellProgress | None]:
     """Render `cell` into `cache` on `device` with the extractor of `weights` (loaded here,
-    once per process): about `_PREVIEWS` intermediate steps, then the finished cell.
-    Images come back on the CPU."""
+    once per process): about `_PREVIEWS` intermediate steps, then the finished cell, with
+    images on the CPU; None for each step in between, where the caller may stop the render."""
     extractor = load_extractor(weights, pooling=cell.settings.pooling, device=device)
     every = max(1, cell.settings.steps // _PREVIEWS)
     for progress in iter_render_cell(cell, cache, extractor):
         step = progress.step
         if progress.done or (step.step % every == 0 and step.step < step.steps):
             yield CellProgress(dataclasses.replace(step, image=step.image.cpu()), progress.rendered)
-
-
-@contextlib.contextmanager
-def _one_line_errors() -> Iterator[None]:
-    """An `NSTError` becomes a `gr.Error`: the visitor reads its one line, never a traceback."""
-    try:
-        yield
-    except NSTError as exc:
-        raise gr.Error(str(exc)) from None
+        else:
+            yield None
 
 
 def one_line(text: str) -> str:
@@ -134,10 +128,12 @@ class PaperCells:
     """The Paper tab's handlers, bound to the shared model; they return `{field: value}`
     with `image` (a cell's picture) and `record` (its JSON record, or what is known of it)."""
 
-    def __init__(self, model: SharedModel, manifest: Manifest, paths: PaperPaths) -> None:
+    def __init__(self, model: SharedModel, manifest: Manifest, paths: PaperPaths,
+                 visitors: Visitors | None = None) -> None:
         self.model = model
         self.manifest = manifest
         self.paths = paths
+        self.visitors = visitors or Visitors()
 
     @property
     def size(self) -> int:
@@ -157,9 +153,10 @@ class PaperCells:
         """`cell` finished: pre-rendered at any size and steps, else cached at this page's."""
         return find_cell(cell, self.paths.cache, prerendered=self.paths.rendered)
 
-    def states(self, cell: Cell) -> Iterator[CellState]:
+    def states(self, cell: Cell, request: gr.Request | None = None) -> Iterator[CellState]:
         """`cell` finished, at once when it is (no GPU asked for); else the steps of
-        rendering it on the GPU, then the finished cell."""
+        rendering it on the GPU, then the finished cell. A visitor who leaves the page
+        stops the render at the current step, and nothing is written."""
         found = self.find(cell)
         if found is not None:
             yield found
@@ -167,8 +164,16 @@ class PaperCells:
         methods = fusion_weights(cell.settings.method, cell.settings.mix)
         refuse_if_too_long(cell.settings.size, cell.settings.steps, methods)
         self.model(cell.settings.pooling)  # no weights: say so before asking for a GPU
-        for progress in render_on_gpu(self.model.weights, str(self.model.device), cell, self.paths.cache):
-            yield progress.rendered if progress.done else progress.step
+        with self.visitors.run(session_of(request)) as stop:
+            stream = render_on_gpu(self.model.weights, str(self.model.device), cell, self.paths.cache)
+            try:
+                for progress in stream:
+                    if progress is not None:
+                        yield progress.rendered if progress.done else progress.step
+                    if stop.is_set():
+                        return
+            finally:
+                stream.close()
 
     @staticmethod
     def outputs(cell: Cell, state: CellState) -> Outputs:
@@ -177,11 +182,11 @@ class PaperCells:
             return {"image": str(state.png), "record": state.record}
         return {"image": state.pil(), "record": _about(cell, f"rendering: step {state.step} of {state.steps}")}
 
-    def show(self, figure: str, row: int, column: int) -> Iterator[Outputs]:
+    def show(self, figure: str, row: int, column: int, request: gr.Request | None = None) -> Iterator[Outputs]:
         """`/paper_cell`: any cell's image and record, streamed while it renders."""
-        with _one_line_errors():
+        with one_line_errors():
             cell = self.cell(figure, row, column)
-            for state in self.states(cell):
+            for state in self.states(cell, request):
                 yield self.outputs(cell, state)
 
     def gallery(self, figure: str) -> list[tuple[str, str]]:
@@ -220,21 +225,21 @@ class FigureCells:
 
     def gallery(self) -> Outputs:
         """Every cell of the figure, rendered or a placeholder (refreshed on each page load)."""
-        with _one_line_errors():
+        with one_line_errors():
             return {"gallery": self.cells.gallery(self.figure)}
 
-    def render(self, row: int, column: int) -> Iterator[Outputs]:
+    def render(self, row: int, column: int, request: gr.Request | None = None) -> Iterator[Outputs]:
         """The cell at `row`, `column`, streamed while it renders; once finished, the gallery too."""
-        with _one_line_errors():
+        with one_line_errors():
             cell = self.cells.cell(self.figure, row, column)
-            for state in self.cells.states(cell):
+            for state in self.cells.states(cell, request):
                 outputs = self.cells.outputs(cell, state)
                 yield outputs | self.gallery() if isinstance(state, RenderedCell) else outputs
 
     def select(self, evt: gr.SelectData) -> Outputs:
         """A click on gallery tile `evt.index` (row-major): that cell's row, column, image and record."""
         row, column = divmod(evt.index, self.columns)
-        with _one_line_errors():
+        with one_line_errors():
             cell = self.cells.cell(self.figure, row, column)
             found = self.cells.find(cell)
         shown = (self.cells.outputs(cell, found) if found is not None

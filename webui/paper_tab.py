@@ -27,6 +27,7 @@ from .page import Page
 from .paper_cells import (CACHE_ENV, RENDERED_ENV, SIZE_ENV, STEPS_ENV, FigureCells, PaperCells, PaperPaths,
                           allowed_paths, one_line)
 from .text import paper_intro
+from .visitors import Visitors
 
 __all__ = ["RENDERED_ENV", "CACHE_ENV", "SIZE_ENV", "STEPS_ENV", "PaperPaths", "allowed_paths", "FigureSection",
            "PaperPage", "layout", "wire", "build_paper_tab"]
@@ -116,19 +117,20 @@ def wire_section(section: FigureSection, handlers: FigureCells) -> None:
                            api_name=f"{name}_select", api_visibility="private", queue=False)
 
 
-def build_paper_tab(model: SharedModel, paths: PaperPaths) -> PaperPage | None:
+def build_paper_tab(model: SharedModel, paths: PaperPaths, visitors: Visitors | None = None) -> PaperPage | None:
     """Lay out and wire the Paper tab inside the caller's `with gr.Tab(...)`, on the
     manifest at `paths.manifest`; None (and a notice on the page) when it cannot be read.
 
     `model` renders cells on demand and is loaded only then: without weights, the
-    visitor reads why, and finished cells still show.
+    visitor reads why, and finished cells still show. `visitors`: the app's runs by
+    visitor, shared with the other tabs (a render counts as a visitor's run).
     """
     try:
         manifest = load_manifest(paths.manifest)
     except NSTError as exc:
         gr.Markdown(f"The paper's figures are unavailable: {exc}")
         return None
-    cells = PaperCells(model, manifest, paths)
+    cells = PaperCells(model, manifest, paths, visitors)
     page = layout(cells)
     wire(page, cells)
     return page

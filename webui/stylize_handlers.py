@@ -1,19 +1,21 @@
 """Handlers of the Stylize tab: the page's `Controls` → `Settings` → a throttled stream of frames.
 
 The GPU work is one generator, `stream_frames`, wrapped by `webui.gpu.gpu` (`spaces.GPU`
-on ZeroGPU). It runs `nst.iter_stylize` and yields a `Frame` at most every `interval`
-seconds (and after the last step), whatever the step rate, so the browser gets about
-two images a second. `Stylizer` turns frames into what the page shows (image, loss
-curve, run record, status, progress), as `{name: value}` dicts named after the fields
-of `webui.stylize_tab.StylizePage`, and into the `/stylize` API's images. Closing a
-handler's generator (Gradio does so when the Stop button cancels the event) closes the
-loop at its current step; the last image shown stays on the page.
+on ZeroGPU). It runs `nst.iter_stylize` and yields a `Frame` after every step, with the
+image at most every `interval` seconds (and at the last step), so the browser gets about
+two images a second whatever the step rate. `Stylizer` turns frames into what the page
+shows (image, loss curve, run record, status, progress), as `{name: value}` dicts named
+after the fields of `webui.stylize_tab.StylizePage`, and into the `/stylize` API's
+images. Between two steps it checks whether the visitor pressed Stop or left the page
+(`webui.visitors`), so a run ends within one step and the last image shown stays; a run
+that reaches the wall-time cap (`webui.limits`) ends with its last image and a notice.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -21,7 +23,6 @@ from typing import Any, Iterator
 
 import gradio as gr
 import pandas as pd
-import torch
 from PIL import Image
 
 from nst.config import Settings
@@ -33,54 +34,75 @@ from nst.weights import load_extractor
 
 from . import gpu
 from .controls import NO_FUSION, Controls, takes_controls
+from .errors import one_line_errors, visitor_error
+from .limits import RunLimits
 from .model import SharedModel
 from .page import Outputs
 from .text import format_seconds
+from .visitors import Visitors, session_of
 
-__all__ = ["Frame", "stream_frames", "loss_table", "caption", "Stylizer"]
+__all__ = ["Frame", "Shown", "stream_frames", "loss_table", "caption", "Stylizer"]
 
+_LOG = logging.getLogger(__name__)
 _HISTORY_LENGTH = 24
 _PLOT_POINTS = 300
 
 
 @dataclass(frozen=True)
 class Frame:
-    """What the GPU generator reports: the image after `step` of `steps`, and the losses
-    of every step since the previous frame as `(step, {term: value})` pairs."""
+    """What the GPU generator reports after every step: the losses of `step` of `steps` and,
+    every `interval` seconds and at the end, the image. `timed_out`: the run reached its
+    wall-time cap at this step, which ends it."""
 
     step: int
     steps: int
-    losses: tuple[tuple[int, dict[str, float]], ...]
-    image: Image.Image
+    losses: dict[str, float]
+    image: Image.Image | None
     elapsed: float
+    timed_out: bool = False
 
     @property
     def final(self) -> bool:
-        return self.step == self.steps
+        return self.step == self.steps or self.timed_out
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A frame the page shows: its image, and the losses of every step since the previous one."""
+
+    frame: Frame
+    losses: tuple[tuple[int, dict[str, float]], ...]
+
+    @property
+    def image(self) -> Image.Image:
+        assert self.frame.image is not None  # `Stylizer.frames` passes on only frames with an image
+        return self.frame.image
 
 
 def _reservation(content: ImageSource, style: ImageSource, settings: Settings, weights: str = "auto",
-                 device: str | None = None, interval: float = 0.5) -> int:
+                 device: str | None = None, interval: float = 0.5, max_seconds: float = math.inf) -> int:
     """`webui.gpu.reservation` for `stream_frames` called with the same arguments."""
     return gpu.reservation(settings.size, settings.steps, fusion_weights(settings.method, settings.mix))
 
 
 @gpu.gpu(duration=_reservation)
 def stream_frames(content: ImageSource, style: ImageSource, settings: Settings, weights: str = "auto",
-                  device: str | None = None, interval: float = 0.5) -> Iterator[Frame]:
-    """Run the optimisation and yield a `Frame` at step 1, then at most every `interval` seconds, and at the end."""
+                  device: str | None = None, interval: float = 0.5, max_seconds: float = math.inf) -> Iterator[Frame]:
+    """Run the optimisation and yield a `Frame` after every step, with the image at step 1, then at
+    most every `interval` seconds, and at the last step: the last of `steps`, or the first to
+    reach `max_seconds`. A frame per step lets the caller stop the run at any step."""
     extractor = load_extractor(weights, pooling=settings.pooling, device=device)
-    pending: list[tuple[int, dict[str, float]]] = []
-    last_emit = -math.inf
+    last_shown = -math.inf
     steps = iter_stylize(content, style, settings, extractor=extractor)
     try:
         for step in steps:
-            pending.append((step.step, step.losses))
             now = time.monotonic()
-            if now - last_emit >= interval or step.step == step.steps:
-                last_emit = now
-                yield Frame(step.step, step.steps, tuple(pending), step.pil(), step.elapsed)
-                pending = []
+            timed_out = step.elapsed >= max_seconds and step.step < step.steps
+            show = now - last_shown >= interval or step.step == step.steps or timed_out
+            last_shown = now if show else last_shown
+            yield Frame(step.step, step.steps, step.losses, step.pil() if show else None, step.elapsed, timed_out)
+            if timed_out:
+                return
     finally:
         steps.close()  # frees the optimizer and targets now, also when the caller stops early
 
@@ -111,74 +133,93 @@ def caption(record: dict[str, Any]) -> str:
     settings = Settings.from_dict(record["settings"])
     names = "+".join(m for m, _ in settings.mix) if settings.mix else settings.method
     gamma = settings.gamma_used()
-    return f"{names} · γ {gamma:g}" + ("" if "seconds" in record else " (stopped)")
+    finished = "seconds" in record and record.get("steps_done", settings.steps) == settings.steps
+    return f"{names} · γ {gamma:g}" + ("" if finished else " (stopped)")
 
 
 class Stylizer:
-    """The Stylize tab's handlers, bound to the process's shared model."""
+    """The Stylize tab's handlers, bound to the process's shared model, the visitors' runs
+    and the caps of a run."""
 
-    def __init__(self, model: SharedModel, *, interval: float = 0.5) -> None:
+    def __init__(self, model: SharedModel, *, interval: float = 0.5, visitors: Visitors | None = None,
+                 limits: RunLimits | None = None) -> None:
         self.model = model
         self.interval = interval
+        self.limits = limits or RunLimits()
+        self.visitors = visitors or Visitors(self.limits.per_visitor)
         self._runs = itertools.count(1)
 
     # ----- the stream, shared by the page and the API
 
-    def frames(self, content: str | None, style: str | None, settings: Settings) -> Iterator[Frame]:
-        """`stream_frames` for this model, with every library error as a one-line `gr.Error`."""
-        try:
+    def frames(self, content: str | None, style: str | None, settings: Settings,
+               request: gr.Request | None = None) -> Iterator[Shown]:
+        """The frames of `stream_frames` that carry an image, with every library error as a
+        one-line error; the run ends at the step where its visitor stops it."""
+        with one_line_errors(), self.visitors.run(session_of(request)) as stop:
             self._preflight(content, style, settings)
-            yield from stream_frames(content, style, settings, self.model.weights, str(self.model.device),
-                                     self.interval)
-        except NSTError as exc:
-            raise gr.Error(str(exc)) from None
-        except torch.OutOfMemoryError:
-            raise gr.Error(f"out of GPU memory at {settings.size} px; choose a smaller output size") from None
+            stream = stream_frames(content, style, settings, self.model.weights, str(self.model.device),
+                                   self.interval, self.limits.max_seconds)
+            pending: list[tuple[int, dict[str, float]]] = []
+            try:
+                for frame in stream:
+                    pending.append((frame.step, frame.losses))
+                    if frame.image is not None:
+                        yield Shown(frame, tuple(pending))
+                        pending = []
+                    if stop.is_set():
+                        _LOG.info("run stopped by its visitor after step %d of %d", frame.step, frame.steps)
+                        return
+                    if frame.timed_out:
+                        _LOG.info("run reached the time cap after step %d of %d", frame.step, frame.steps)
+            finally:
+                stream.close()
 
     def _preflight(self, content: str | None, style: str | None, settings: Settings) -> None:
-        """Refuse at once, before a GPU is reserved: missing images, no weights, too long for ZeroGPU."""
+        """Refuse at once, before a GPU is reserved: missing images, no weights, over a cap."""
         if content is None or style is None:
             missing = " and ".join(n for n, v in (("content image", content), ("style image", style)) if v is None)
             raise NSTError(f"add a {missing} first (the content image sets the output's shape)")
+        self.limits.check(settings)
         self.model(settings.pooling)
         gpu.refuse_if_too_long(settings.size, settings.steps, fusion_weights(settings.method, settings.mix))
 
     @takes_controls
     def stylize(self, content: str | None, style: str | None, progress: gr.Progress = gr.Progress(),
-                **controls: Any) -> Iterator[Image.Image]:
+                request: gr.Request | None = None, **controls: Any) -> Iterator[Image.Image]:
         """Stylize `content` with the style of `style`; yields the image as it improves, then the final one."""
         settings = _settings(controls)
-        for frame in self.frames(content, style, settings):
-            _report(progress, frame)
-            yield frame.image
+        for shown in self.frames(content, style, settings, request):
+            _report(progress, shown.frame)
+            yield shown.image
 
     def example(self, content: str, style: str, method: str, gamma: float) -> Iterator[Image.Image]:
         """An example pair with the device's default size and steps and the library's other defaults."""
         settings = Settings(method=method, gamma=float(gamma), **self.model.defaults)
-        for frame in self.frames(content, style, settings):
-            yield frame.image
+        for shown in self.frames(content, style, settings):
+            yield shown.image
 
     # ----- the page
 
     @takes_controls
     def run(self, content: str | None, style: str | None, progress: gr.Progress = gr.Progress(),
-            **controls: Any) -> Iterator[Outputs]:
+            request: gr.Request | None = None, **controls: Any) -> Iterator[Outputs]:
         """The Stylize button: yields the result, losses, record and status while the run goes on."""
         settings = _settings(controls)
         record = self._record(settings)
         history: list[tuple[int, dict[str, float]]] = []
         # The plot keeps the previous curve until this run has data (an empty table would blank it).
         yield {"result": None, "record": record, "status": "Starting…"}
-        for frame in self.frames(content, style, settings):
-            history.extend(frame.losses)
+        for shown in self.frames(content, style, settings, request):
+            frame = shown.frame
+            history.extend(shown.losses)
             _report(progress, frame)
-            shown = {"result": frame.image, "status": _status(frame),
-                     "losses": loss_table(history, settings.content_weight, settings.tv_weight)}
+            outputs = {"result": shown.image, "status": _status(frame),
+                       "losses": loss_table(history, settings.content_weight, settings.tv_weight)}
             if frame.final:
-                record = {**record, "size": list(frame.image.size), "seconds": round(frame.elapsed, 2),
-                          "final_losses": history[-1][1]}
-                shown["record"] = record
-            yield shown
+                record = {**record, "size": list(shown.image.size), "seconds": round(frame.elapsed, 2),
+                          "steps_done": frame.step, "final_losses": history[-1][1]}
+                outputs["record"] = record
+            yield outputs
 
     def _record(self, settings: Settings) -> dict[str, Any]:
         """What reproduces the run: the settings, the device, the weights (no image data)."""
@@ -203,8 +244,11 @@ class Stylizer:
         items = [(h["image"], caption(h["record"])) for h in history]
         return {"history": history, "gallery": gr.update(value=items, visible=bool(items))}
 
-    def stop(self, result: str | None, record: dict[str, Any] | None, history: list[dict[str, Any]]) -> Outputs:
-        """The Stop button (its click also cancels the run): keep the last image and say so."""
+    def stop(self, result: str | None, record: dict[str, Any] | None, history: list[dict[str, Any]],
+             request: gr.Request | None = None) -> Outputs:
+        """The Stop button: end this visitor's run at its current step (the click also cancels the
+        event), keep the last image and say so."""
+        self.visitors.stop(session_of(request))
         status = "Stopped. The last image stays here and in your runs below." if result else "Stopped."
         return {**self.remember(result, record, history), "status": status}
 
@@ -236,9 +280,9 @@ def _settings(controls: dict[str, Any]) -> Settings:
     try:
         return Controls(**controls).to_settings()
     except NSTError as exc:
-        raise gr.Error(str(exc)) from None
+        raise visitor_error(str(exc)) from None
     except TypeError as exc:  # an API call naming a control that does not exist
-        raise gr.Error(f"unknown control: {exc}") from None
+        raise visitor_error(f"unknown control: {exc}") from None
 
 
 def _report(progress: gr.Progress, frame: Frame) -> None:
@@ -247,6 +291,9 @@ def _report(progress: gr.Progress, frame: Frame) -> None:
 
 
 def _status(frame: Frame) -> str:
+    if frame.timed_out:
+        return (f"Stopped at the time limit of one run here ({frame.elapsed:.0f} s), after step {frame.step} of "
+                f"{frame.steps}: this is the image at that step. Lower the size or the steps for a full run.")
     if frame.final:
         return f"Done: {frame.steps} steps in {frame.elapsed:.1f} s. Download the PNG with the button on the image."
     left = frame.elapsed / frame.step * (frame.steps - frame.step)

@@ -16,6 +16,8 @@ import gradio as gr
 from nst.errors import NSTError
 from nst.images import load_image
 
+from .errors import visitor_error
+
 __all__ = ["guard_image_upload"]
 
 
@@ -32,13 +34,13 @@ def guard_image_upload(component: gr.Image, name: str) -> gr.Image:
         except gr.Error:
             raise
         except Exception as exc:  # Pillow raises several types for the same problem
-            raise gr.Error(f"{name}: not a readable image file ({type(exc).__name__}); "
+            raise visitor_error(f"{name}: not a readable image file ({type(exc).__name__}); "
                            f"upload a PNG, JPEG or WebP image") from None
         if isinstance(value, str):
             try:
                 load_image(value, name=name)
             except NSTError as exc:
-                raise gr.Error(str(exc)) from None
+                raise visitor_error(str(exc)) from None
         return value
 
     component.preprocess = preprocess  # type: ignore[method-assign]
