@@ -52,8 +52,8 @@ def load_image(source: ImageSource, *, name: str = "image") -> Image.Image:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise NSTError(f"{name}: image has too many pixels (limit {LIMITS.max_input_pixels:,})") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise NSTError(f"{name}: not a readable image file ({type(exc).__name__})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise NSTError(f"{name}: not a readable image file; use a PNG, JPEG or WebP image") from None
 
 
 def load_tensor(source: ImageSource, size: int, device: torch.device | str = "cpu", *,

@@ -51,11 +51,16 @@ def test_bad_parameters_give_one_line_errors(tmp_path, content_path, style_path,
     assert err == f"error: {message}"
 
 
-def test_a_corrupt_image_gives_a_one_line_error(tmp_path, style_path, capsys):
+def test_a_corrupt_image_gives_a_one_line_error_before_any_weights_lookup(tmp_path, style_path, capsys,
+                                                                            monkeypatch):
+    import nst.__main__ as cli
+
+    monkeypatch.setattr(cli, "load_extractor", lambda *a, **k: pytest.fail("looked for weights first"))
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n broken")
     assert main([str(bad), str(style_path), "-o", str(tmp_path / "o.png"), "--size", "32", "--steps", "1"]) == 2
-    assert capsys.readouterr().err.strip() == "error: content image: not a readable image file (UnidentifiedImageError)"
+    expected = "error: content image: not a readable image file; use a PNG, JPEG or WebP image"
+    assert capsys.readouterr().err.strip() == expected
     assert not (tmp_path / "o.png").exists()
 
 

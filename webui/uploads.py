@@ -33,9 +33,8 @@ def guard_image_upload(component: gr.Image, name: str) -> gr.Image:
             value = original(payload)
         except gr.Error:
             raise
-        except Exception as exc:  # Pillow raises several types for the same problem
-            raise visitor_error(f"{name}: not a readable image file ({type(exc).__name__}); "
-                           f"upload a PNG, JPEG or WebP image") from None
+        except Exception:  # Pillow raises several types for the same problem
+            raise visitor_error(f"{name}: not a readable image file; use a PNG, JPEG or WebP image") from None
         if isinstance(value, str):
             try:
                 load_image(value, name=name)
