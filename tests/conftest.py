@@ -25,6 +25,7 @@ from nst.features import random_extractor  # noqa: E402
 from nst.weights import SOURCES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["figures"]  # tests/figures.py: figures printed in the run's terminal summary
 FAKE_REVISION = "0123456789abcdef0123456789abcdef01234567"
 FAKE_SEED = 1234
 HUB_REPO = SOURCES["vgg19"].hub_repo
