@@ -8,6 +8,7 @@ Hard caps that protect a shared server live in `LIMITS`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,6 +109,8 @@ class Settings:
         if self.layer_weights is not None and len(self.layer_weights) != len(self.style_layers):
             raise NSTError(f"layer_weights has {len(self.layer_weights)} entries; "
                            f"expected one per style layer ({len(self.style_layers)})")
+        if self.layer_weights is not None and not all(math.isfinite(w) for w in self.layer_weights):
+            raise NSTError("layer_weights must be finite numbers")
         if self.layer_weights is not None and (min(self.layer_weights) < 0 or sum(self.layer_weights) <= 0):
             raise NSTError("layer_weights must be non-negative with a positive sum")
         if not self.style_layers:

@@ -6,11 +6,12 @@ too large to decode safely, an empty file. Limits come from `nst.config.LIMITS`.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO, Iterator, Union
 
 import numpy as np
 import torch
@@ -20,9 +21,45 @@ from torch import Tensor
 from .config import LIMITS
 from .errors import NSTError
 
-__all__ = ["ImageSource", "load_image", "load_tensor", "to_rgb", "resize_long_edge", "to_tensor", "to_pil", "save_png"]
+__all__ = ["ImageSource", "check_image_file", "load_image", "load_tensor", "to_rgb", "resize_long_edge", "to_tensor", "to_pil", "save_png"]
 
 ImageSource = Union[str, os.PathLike, bytes, BinaryIO, Image.Image]
+
+
+def check_image_file(path: str | os.PathLike, *, name: str = "image") -> None:
+    """Refuse `path` at once when `load_image` would, reading only its header: a missing,
+    oversized or unreadable file, or one that declares too many pixels."""
+    path = Path(path)
+    _check_file(path, name)
+    with _readable(name), Image.open(path) as img:
+        _check_pixels(img, name)
+
+
+def _check_file(path: Path, name: str) -> None:
+    if not path.is_file():
+        raise NSTError(f"{name}: file {str(path)!r} does not exist")
+    if path.stat().st_size > LIMITS.max_file_bytes:
+        raise NSTError(f"{name}: file is larger than {LIMITS.max_file_bytes // 2**20} MB")
+
+
+@contextlib.contextmanager
+def _readable(name: str) -> Iterator[None]:
+    """Pillow's many errors for an unreadable or oversized image as one `NSTError` each."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except NSTError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise NSTError(_too_many_pixels(name)) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise NSTError(f"{name}: not a readable image file; use a PNG, JPEG or WebP image") from None
+
+
+def _too_many_pixels(name: str, size: tuple[int, int] | None = None) -> str:
+    shown = f" ({size[0]}x{size[1]})" if size else ""
+    return f"{name}: image has more than {LIMITS.max_input_pixels:,} pixels{shown}; use a smaller image"
 
 
 def load_image(source: ImageSource, *, name: str = "image") -> Image.Image:
@@ -34,26 +71,13 @@ def load_image(source: ImageSource, *, name: str = "image") -> Image.Image:
     if isinstance(source, Image.Image):
         return to_rgb(ImageOps.exif_transpose(source))
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise NSTError(f"{name}: file {str(path)!r} does not exist")
-        if path.stat().st_size > LIMITS.max_file_bytes:
-            raise NSTError(f"{name}: file is larger than {LIMITS.max_file_bytes // 2**20} MB")
+        _check_file(Path(source), name)
     elif isinstance(source, bytes):
         source = io.BytesIO(source)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as img:
-                _check_pixels(img, name)
-                img.load()
-                return to_rgb(ImageOps.exif_transpose(img))
-    except NSTError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise NSTError(f"{name}: image has too many pixels (limit {LIMITS.max_input_pixels:,})") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise NSTError(f"{name}: not a readable image file; use a PNG, JPEG or WebP image") from None
+    with _readable(name), Image.open(source) as img:
+        _check_pixels(img, name)
+        img.load()
+        return to_rgb(ImageOps.exif_transpose(img))
 
 
 def load_tensor(source: ImageSource, size: int, device: torch.device | str = "cpu", *,
@@ -72,7 +96,7 @@ def load_tensor(source: ImageSource, size: int, device: torch.device | str = "cp
 def _check_pixels(img: Image.Image, name: str) -> None:
     w, h = img.size
     if w * h > LIMITS.max_input_pixels:
-        raise NSTError(f"{name}: image is {w}x{h}, more than {LIMITS.max_input_pixels:,} pixels")
+        raise NSTError(_too_many_pixels(name, (w, h)))
     if w < 1 or h < 1:
         raise NSTError(f"{name}: image is empty")
 

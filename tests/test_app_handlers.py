@@ -27,7 +27,7 @@ from webui.gpu import MAX_SECONDS
 from webui.limits import RunLimits
 from webui.model import SharedModel
 from webui.stylize_handlers import Stylizer, caption, loss_table, stream_frames
-from webui.uploads import guard_image_upload
+from webui.guards import guard_image_upload
 
 
 FIXED_SPEED = property(lambda self: SpeedModel(overhead=0.1, per_pixel=7.6e-6,
@@ -203,8 +203,49 @@ def test_the_upload_guard_turns_decoding_failures_into_a_clear_error(content_pat
     assert info.value.message.startswith("content image: not a readable image file; use a PNG, JPEG or WebP image")
     huge = tmp_path / "huge.png"
     Image.new("1", (9000, 8000)).save(huge)  # 72 million pixels, a few kilobytes
-    with pytest.raises(gr.Error, match="content image: image is 9000x8000, more than 64,000,000 pixels"):
+    with pytest.raises(gr.Error, match=r"content image: image has more than 64,000,000 pixels \(9000x8000\)"):
         image.preprocess(FileData(path=str(huge), orig_name="huge.png"))
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(bomb)  # past Pillow's own limit, which refuses it on opening
+    with pytest.raises(gr.Error, match="content image: image has more than 64,000,000 pixels; use a smaller"):
+        image.preprocess(FileData(path=str(bomb), orig_name="bomb.png"))
+
+
+def test_an_upload_is_refused_from_its_header_before_gradio_decodes_it(tmp_path, monkeypatch):
+    decoded = []
+    monkeypatch.setattr(gr.Image, "preprocess", lambda self, payload: decoded.append(payload))
+    image = guard_image_upload(gr.Image(type="filepath"), "style image")
+    grey = tmp_path / "grey.png"
+    Image.new("L", (9000, 8000)).save(grey)
+    with pytest.raises(gr.Error, match=r"style image: image has more than 64,000,000 pixels \(9000x8000\)"):
+        image.preprocess(FileData(path=str(grey), orig_name="grey.png"))
+    assert decoded == []
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("method", "gram", "method: 'gram' is not valid; choose from 'linear', 'poly', 'gaussian', 'bn'"),
+    ("size", 8, "size: 8 is not valid; give a number from 16 to 2048"),
+    ("size", "big", "size: 'big' is not valid; give a number from 16 to 2048"),
+    ("seed", -3, "seed: -3 is not valid; give a number from 0 to 2147483647"),
+    ("precision", "fp16", "precision: 'fp16' is not valid; choose from 'fp32', 'bf16'"),
+])
+def test_a_control_refuses_what_it_cannot_take_naming_itself(name, value, message):
+    with gr.Blocks():
+        page = stylize_tab.layout(Stylizer(SharedModel("auto", "cpu")), ROOT / "examples")
+    with pytest.raises(gr.Error) as info:
+        page.controls[name].preprocess(value)
+    assert info.value.message == message and not info.value.print_exception
+
+
+def test_gamma_takes_any_value_in_the_library_s_range(stylizer, content_path, style_path):
+    with gr.Blocks():
+        page = stylize_tab.layout(stylizer, ROOT / "examples")
+    assert Controls(**controls(gamma=page.controls["gamma"].preprocess(7))).to_settings().gamma == 7
+    for value, message in ((-1, "gamma must be between 0 and 10000, got -1.0"),
+                           ("abc", "gamma: expected a number, got 'abc'")):
+        with pytest.raises(gr.Error, match=re.escape(message)):
+            list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
+                                  **controls(gamma=page.controls["gamma"].preprocess(value))))
 
 
 def test_without_weights_the_page_explains_and_stylize_fails_clearly(content_path, style_path, tmp_path,

@@ -17,6 +17,8 @@ from nst.config import LIMITS, field_spec
     ({"style_layers": ("relu9_9",)}, "style_layers: 'relu9_9' is not one of relu1_1"),
     ({"style_layers": ()}, "choose at least one style layer"),
     ({"layer_weights": (1.0, 2.0)}, "expected one per style layer (5)"),
+    ({"layer_weights": (float("nan"), 1.0, 1.0, 1.0, 1.0)}, "layer_weights must be finite numbers"),
+    ({"layer_weights": (float("inf"), 1.0, 1.0, 1.0, 1.0)}, "layer_weights must be finite numbers"),
     ({"mix": (("bn", -1.0), ("poly", 1.0))}, "fusion weights must be non-negative"),
 ])
 def test_invalid_settings_are_refused_with_one_line(changes, message):

@@ -105,7 +105,13 @@ def _as_setting(name: str, value: Any) -> Any:
     holds ints (sliders give floats), tuples for lists."""
     if value is None or value == "":
         return None
-    default = field_spec(name)["default"]
+    spec = field_spec(name)
+    if isinstance(value, str) and spec["min"] is not None:  # a number typed into a box that takes text
+        try:
+            value = float(value)
+        except ValueError:
+            raise NSTError(f"{name}: expected a number, got {value!r}") from None
+    default = spec["default"]
     if isinstance(default, int) and not isinstance(default, bool):
         return int(value)
     if isinstance(value, list):

@@ -37,7 +37,7 @@ from .model import SharedModel
 from .page import Page
 from .text import (DISTANCES_TEXT, EXPLAIN_INTRO, FEATURES_TEXT, HINT, IDENTITY_TEXT, TOY_PRESET_NAMES,
                    TOY_TEXT)
-from .uploads import guard_image_upload
+from .guards import guard_image_upload
 
 __all__ = ["ExplainPage", "layout", "wire", "build_explain_tab"]
 

@@ -21,7 +21,7 @@ from .gpu import HEAVY
 from .page import Page
 from .stylize_handlers import Stylizer
 from .text import LATEX_INLINE, method_guide
-from .uploads import guard_image_upload
+from .guards import guard_control, guard_image_upload
 
 __all__ = ["EXAMPLES", "StylizePage", "layout", "wire", "build_stylize_tab"]
 
@@ -93,6 +93,8 @@ def layout(stylizer: Stylizer, examples: Path) -> StylizePage:
     if set(controls) != set(Controls.names()):
         raise RuntimeError(f"controls without a widget or widgets without a field: "
                            f"{sorted(set(controls) ^ set(Controls.names()))}")
+    for name, widget in controls.items():
+        guard_control(widget, name)
     page = StylizePage(content, style, controls, run_info, run, stop, result, status, losses, record, gallery,
                        gr.State([]))
     _examples(page, stylizer, examples)
@@ -116,8 +118,9 @@ def _method_controls(start: Controls) -> Widgets:
                       label="Method", info="How the feature distributions of image and painting are compared")
     gr.Markdown(method_guide(), latex_delimiters=LATEX_INLINE, elem_id="method-guide")
     gamma = gr.Dropdown([(f"{g:g}", g) for g in GAMMA_CHOICES], value=start.gamma, label="Style weight γ",
+                        allow_custom_value=True,
                         info="Balance factor: how much the style counts against the content (reset to the "
-                             "method's default when the method changes)")
+                             "method's default when the method changes); type any other value")
     with gr.Accordion("Fusion: mix in a second method", open=False):
         fuse_with = gr.Dropdown([("none", NO_FUSION), *((m.title, m.name) for m in METHODS.values())],
                                 value=start.fuse_with, label="Second method")

@@ -1,0 +1,65 @@
+"""The README's Reliability table, checked: every bad input of `scripts.reliability` is sent
+to a running app, and the table must show what came back.
+
+Weights: conftest's fake hub checkpoint (images are test output), and an app whose
+`--weights` file does not exist. Nothing here writes the README: when the answers change,
+`.venv/bin/python -m scripts.reliability` rewrites its table.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from pathlib import Path
+
+import pytest
+
+from scripts import reliability
+from scripts.reliability import CAP_VARIABLES, CASES, README, REGENERATE, Observed
+
+SENT = [case for case in CASES if case.send]
+
+
+@pytest.fixture(scope="module")
+def observed(tmp_path_factory) -> dict[str, Observed]:
+    """Every sent case's answer, from one app with the test weights and one without weights."""
+    tmp = tmp_path_factory.mktemp("reliability")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in CAP_VARIABLES:  # the table shows the default caps
+            mp.delenv(name, raising=False)
+        with reliability.running_apps(tmp, ()) as apps:
+            return reliability.observe_all(apps, tmp)
+
+
+# Gradio checks a request's shape (a file must be a file object) before any of the app's
+# code runs, and logs a traceback for it that the app cannot prevent.
+LOGGED_BY_GRADIO = {"not-a-file"}
+
+
+@pytest.mark.parametrize("case", SENT, ids=[case.key for case in SENT])
+def test_each_input_gets_its_answer(observed, case):
+    assert case.expect in observed[case.key].message
+    if case.key not in LOGGED_BY_GRADIO:
+        assert not observed[case.key].traceback, "an expected condition left a traceback in the app's log"
+
+
+def test_the_readme_table_shows_these_answers(observed):
+    written = reliability.readme_table(README.read_text())
+    rendered = reliability.render_table(observed)
+    diff = "\n".join(difflib.unified_diff(written.splitlines(), rendered.splitlines(), "README.md", "answers",
+                                          lineterm=""))
+    assert written == rendered, f"the README's Reliability table is out of date: run {REGENERATE}\n{diff}"
+
+
+def test_every_checked_by_names_a_test_that_exists():
+    root = Path(reliability.ROOT)
+    for case in CASES:
+        path, _, function = case.checked_by.partition("::")
+        assert (root / path).is_file(), f"{case.key}: no file {path}"
+        module = importlib.import_module(Path(path).stem)  # tests/ is on the path, as for app_server
+        assert not function or callable(getattr(module, function, None)), f"{case.key}: no {case.checked_by}"
+
+
+def test_the_cases_have_unique_keys_and_known_areas():
+    assert len({case.key for case in CASES}) == len(CASES)
+    assert {case.area for case in CASES} == set(reliability.AREAS)
