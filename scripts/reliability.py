@@ -70,6 +70,7 @@ class Case:
 class App:
     url: str
     log: Path
+    seconds_to_listen: float  # from starting the process to its first answer
 
 
 @dataclass(frozen=True)
@@ -361,7 +362,9 @@ def running_apps(workdir: Path, weights_args: tuple[str, ...]) -> Iterator[dict[
         for name, args in ((WEIGHTS, weights_args), (NO_WEIGHTS, ("--weights", MISSING_WEIGHTS))):
             folder = workdir / name.replace(" ", "-")
             folder.mkdir()
-            apps[name] = App(stack.enter_context(running_app(folder, *args)), folder / "app.log")
+            start = time.monotonic()
+            url = stack.enter_context(running_app(folder, *args))
+            apps[name] = App(url, folder / "app.log", time.monotonic() - start)
         yield apps
 
 
@@ -374,6 +377,8 @@ def main() -> int:
         os.environ.pop(name, None)
     with running_apps(tmp, ("--weights", "hed")) as apps:
         observed = observe_all(apps, tmp)
+    for name, app in apps.items():
+        print(f"app with {name}: answering {app.seconds_to_listen:.1f} s after it was started")
     wrong = []
     for case in CASES:
         if case.send:

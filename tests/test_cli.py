@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from PIL import Image
@@ -62,6 +63,20 @@ def test_a_corrupt_image_gives_a_one_line_error_before_any_weights_lookup(tmp_pa
     expected = "error: content image: not a readable image file; use a PNG, JPEG or WebP image"
     assert capsys.readouterr().err.strip() == expected
     assert not (tmp_path / "o.png").exists()
+
+
+def test_the_program_names_an_unreadable_image_without_loading_anything_else(tmp_path, style_path, figures):
+    bad = tmp_path / "holiday.jpg"
+    bad.write_bytes(b"GIF89a but not really an image")
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "nst", str(bad), str(style_path), "-o", str(tmp_path / "o.png"),
+                           "--weights", str(tmp_path / "nowhere.safetensors")],
+                          env=os.environ.copy(), capture_output=True, text=True, timeout=300)
+    seconds = time.monotonic() - start
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: content image: not a readable image file; use a PNG, JPEG or WebP image"
+    figures.add("without weights and without network", f"the CLI's answer to an unreadable image in {seconds:.1f} s "
+                "(whole process, imports included)")
 
 
 def test_module_runs_as_a_program(tmp_path, content_path, style_path):

@@ -15,20 +15,30 @@ from pathlib import Path
 import pytest
 
 from scripts import reliability
-from scripts.reliability import CAP_VARIABLES, CASES, README, REGENERATE, Observed
+from scripts.reliability import CAP_VARIABLES, CASES, NO_WEIGHTS, README, REGENERATE, App, Observed
 
 SENT = [case for case in CASES if case.send]
 
 
 @pytest.fixture(scope="module")
-def observed(tmp_path_factory) -> dict[str, Observed]:
-    """Every sent case's answer, from one app with the test weights and one without weights."""
+def sent(tmp_path_factory) -> tuple[dict[str, App], dict[str, Observed]]:
+    """The two apps (one with the test weights, one without weights) and every sent case's answer."""
     tmp = tmp_path_factory.mktemp("reliability")
     with pytest.MonkeyPatch.context() as mp:
         for name in CAP_VARIABLES:  # the table shows the default caps
             mp.delenv(name, raising=False)
         with reliability.running_apps(tmp, ()) as apps:
-            return reliability.observe_all(apps, tmp)
+            return apps, reliability.observe_all(apps, tmp)
+
+
+@pytest.fixture(scope="module")
+def apps(sent) -> dict[str, App]:
+    return sent[0]
+
+
+@pytest.fixture(scope="module")
+def observed(sent) -> dict[str, Observed]:
+    return sent[1]
 
 
 # Gradio checks a request's shape (a file must be a file object) before any of the app's
@@ -41,6 +51,13 @@ def test_each_input_gets_its_answer(observed, case):
     assert case.expect in observed[case.key].message
     if case.key not in LOGGED_BY_GRADIO:
         assert not observed[case.key].traceback, "an expected condition left a traceback in the app's log"
+
+
+def test_without_weights_the_app_answers_with_how_to_provide_them(observed, apps, figures):
+    answer = observed["no-weights"]
+    assert "To fix:" in answer.message and not answer.traceback
+    figures.add("without weights and without network", f"app answering {apps[NO_WEIGHTS].seconds_to_listen:.1f} s "
+                f"after its start; /stylize's error in {answer.seconds:.2f} s")
 
 
 def test_the_readme_table_shows_these_answers(observed):
