@@ -1,12 +1,15 @@
-"""Seconds per optimizer step, per method, at several sizes, on the device in use.
+"""Seconds per optimizer step, per method, at several sizes, on the device in use, against a plain baseline.
 
     python -m benchmarks.bench [--sizes 256 512] [--steps 10] [--warmup 3] [--device cuda] [--precision fp32]
-        [--backbone vgg19]
+        [--backbone vgg19] [--methods poly bn] [--no-baseline] [--json FILE]
 
 Uses the seeded random extractor: the cost of a step does not depend on the weights'
 values, and no real weights can be downloaded here. Each figure is the mean over
 `--steps` steps after `--warmup` untimed ones, timed around the loop's own generator
-(CUDA is synchronised by the loss read-out every step).
+(CUDA is synchronised by the loss read-out every step). The baseline
+(`benchmarks.baseline`, the tutorial's way: Gram losses spliced into a copied network,
+float32, L-BFGS with its defaults) is timed in the same process on the same device, per
+forward and backward pass; "× baseline" is its seconds over ours.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from nst.methods import METHOD_NAMES
 from nst.runtime import step_times
 from nst.weights import default_device
 
+from .baseline import Baseline
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CONTENT, STYLE = EXAMPLES / "content" / "astronaut.jpg", EXAMPLES / "style" / "starry_night.jpg"
 
@@ -43,6 +48,12 @@ def seconds_per_step(method: str, size: int, steps: int, warmup: int, device: to
     return statistics.mean(step_times(extractor, CONTENT, STYLE, settings)[warmup:])
 
 
+def baseline_seconds(size: int, steps: int, warmup: int, device: torch.device, backbone: str = "vgg19") -> float:
+    """Seconds per forward and backward pass of the tutorial-style baseline (Gram losses, fp32, L-BFGS)."""
+    extractor = random_extractor(0, backbone=backbone).to(device)
+    return Baseline(extractor, CONTENT, STYLE, size).seconds_per_evaluation(steps, warmup)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
@@ -52,21 +63,30 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
     parser.add_argument("--backbone", choices=tuple(BACKBONES), default="vgg19")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the tutorial-style baseline")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     device = torch.device(args.device) if args.device else default_device()
     print(f"device: {device_name(device)}; {BACKBONES[args.backbone][1]}; precision {args.precision}; "
           f"torch {torch.__version__}")
-    print(f"{'method':<10}" + "".join(f"{size:>10} px" for size in args.sizes) + "   (seconds per step)")
+    baseline = {} if args.no_baseline else {
+        size: baseline_seconds(size, args.steps, args.warmup, device, args.backbone) for size in args.sizes}
+    print(f"{'seconds per step':<18}" + "".join(f"{f'{size} px':>12}{'× baseline':>12}" for size in args.sizes))
+    if baseline:
+        print(f"{'baseline (Gram)':<18}" + "".join(f"{baseline[size]:>12.4f}{'1.00':>12}" for size in args.sizes))
     rows = {}
     for method in args.methods:
         rows[method] = {size: seconds_per_step(method, size, args.steps, args.warmup, device, args.precision,
                                                args.backbone) for size in args.sizes}
-        print(f"{method:<10}" + "".join(f"{rows[method][size]:>13.4f}" for size in args.sizes), flush=True)
+        cells = [f"{rows[method][size]:>12.4f}"
+                 + (f"{baseline[size] / rows[method][size]:>12.2f}" if baseline else f"{'':>12}")
+                 for size in args.sizes]
+        print(f"{method:<18}" + "".join(cells), flush=True)
     if args.json:
         args.json.write_text(json.dumps({"device": device_name(device), "backbone": args.backbone,
-                                         "precision": args.precision,
-                                         "seconds_per_step": rows}, indent=2))
+                                         "precision": args.precision, "torch": torch.__version__,
+                                         "seconds_per_step": rows, "baseline_seconds_per_pass": baseline},
+                                        indent=2))
 
 
 if __name__ == "__main__":
