@@ -18,6 +18,7 @@ except ImportError:
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -48,6 +49,7 @@ CSS = """
   #examples td .container {width: 56px; height: 56px;}
 }
 """
+HEARTBEAT_SECONDS = 3
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="amber")
 
 
@@ -93,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     # The app's own events (a run stopped, a cap reached) in the server log; libraries stay at warnings.
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("webui").setLevel(logging.INFO)
+    # A closed tab is noticed at the first heartbeat it misses; Gradio's default of 15 s
+    # would let its run go on for up to half a minute.
+    os.environ.setdefault("GRADIO_HEARTBEAT_INTERVAL", str(HEARTBEAT_SECONDS))
     try:
         paper, limits = PaperPaths.from_env(ROOT), RunLimits.from_env()
     except NSTError as exc:

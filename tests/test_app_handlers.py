@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import gradio as gr
@@ -286,8 +288,16 @@ def test_stop_ends_the_visitor_s_run_at_the_current_step(content_path, style_pat
     next(run), next(run)  # "Starting…", then the image of step 1
     assert stylizer.visitors.running() == 1
     stylizer.stop(None, None, [], request=other)  # someone else's Stop
-    stylizer.stop(None, None, [], request=me)
-    assert list(run) == [] and steps == [1]  # no step after the one shown
+    assert not stylizer.visitors.stopping("me")
+    # The Stop button's handler answers once the run has ended; here the run moves on only
+    # when asked for its next frame, so Stop is pressed from another thread.
+    with ThreadPoolExecutor(1) as pool:
+        pressed = pool.submit(stylizer.stop, None, None, [], request=me)
+        while not stylizer.visitors.stopping("me"):
+            time.sleep(0.01)
+        assert not pressed.done()  # still waiting for the run to end
+        assert list(run) == [] and steps == [1]  # no step after the one shown
+        assert pressed.result(timeout=10)["status"].startswith("Stopped.")
     assert stylizer.visitors.running() == 0
 
 

@@ -44,6 +44,8 @@ from .visitors import Visitors, session_of
 __all__ = ["Frame", "Shown", "stream_frames", "loss_table", "caption", "Stylizer"]
 
 _LOG = logging.getLogger(__name__)
+# The longest Stop waits for the run to end: a step at 2048 px on two CPU cores takes about 20 s.
+STOP_WAIT = 30.0
 _HISTORY_LENGTH = 24
 _PLOT_POINTS = 300
 
@@ -164,7 +166,11 @@ class Stylizer:
                 for frame in stream:
                     pending.append((frame.step, frame.losses))
                     if frame.image is not None:
-                        yield Shown(frame, tuple(pending))
+                        try:
+                            yield Shown(frame, tuple(pending))
+                        except GeneratorExit:  # Gradio cancelled the event: Stop, or the tab went away
+                            _LOG.info("run stopped by its visitor after step %d of %d", frame.step, frame.steps)
+                            raise
                         pending = []
                     if stop.is_set():
                         _LOG.info("run stopped by its visitor after step %d of %d", frame.step, frame.steps)
@@ -247,8 +253,12 @@ class Stylizer:
     def stop(self, result: str | None, record: dict[str, Any] | None, history: list[dict[str, Any]],
              request: gr.Request | None = None) -> Outputs:
         """The Stop button: end this visitor's run at its current step (the click also cancels the
-        event), keep the last image and say so."""
-        self.visitors.stop(session_of(request))
+        event, which drops a run still waiting in the queue), keep the last image and say so.
+
+        It answers once the run has ended (at most `STOP_WAIT` seconds), so that no frame the
+        run sent before it stopped lands after this status.
+        """
+        self.visitors.stop(session_of(request), wait=STOP_WAIT)
         status = "Stopped. The last image stays here and in your runs below." if result else "Stopped."
         return {**self.remember(result, record, history), "status": status}
 

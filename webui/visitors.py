@@ -30,7 +30,7 @@ class Visitors:
 
     def __init__(self, per_visitor: int = 1) -> None:
         self.per_visitor = per_visitor
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._runs: dict[str, list[threading.Event]] = {}
 
     @contextlib.contextmanager
@@ -56,14 +56,22 @@ class Visitors:
                 runs.remove(stop)
                 if not runs:
                     del self._runs[visitor]
+                self._lock.notify_all()
 
-    def stop(self, visitor: str | None) -> int:
-        """Ask every run of `visitor` to stop at its current step; how many were going."""
+    def stop(self, visitor: str | None, wait: float = 0.0) -> int:
+        """Ask every run of `visitor` to stop at its current step, and wait up to `wait`
+        seconds for them to end; how many were going."""
         with self._lock:
             runs = list(self._runs.get(visitor, [])) if visitor is not None else []
-        for event in runs:
-            event.set()
+            for event in runs:
+                event.set()
+            self._lock.wait_for(lambda: visitor not in self._runs, timeout=wait)
         return len(runs)
+
+    def stopping(self, visitor: str | None) -> bool:
+        """Whether a run of `visitor` has been asked to stop and has not ended yet."""
+        with self._lock:
+            return any(event.is_set() for event in self._runs.get(visitor, []))
 
     def leave(self, request: gr.Request) -> None:
         """The page's unload event: the visitor closed the tab, so their runs stop."""
