@@ -21,7 +21,7 @@ from .weights import WEIGHTS_HELP, load_extractor
 __all__ = ["build_parser", "main", "parse_mix"]
 
 # Settings fields exposed one-to-one as --flags (the rest have CLI-specific spellings).
-_PLAIN_FIELDS = ("gamma", "content_weight", "size", "steps", "optimizer", "lr", "init", "tv_weight", "seed",
+_PLAIN_FIELDS = ("gamma", "content_weight", "size", "steps", "scales", "optimizer", "lr", "init", "tv_weight", "seed",
                  "pooling", "poly_c", "gaussian_estimator", "gaussian_features", "gaussian_pairs", "precision")
 
 

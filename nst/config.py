@@ -83,6 +83,9 @@ class Settings:
     layer_weights: tuple[float, ...] | None = _spec(None, "one weight per style layer (default: equal)")
     size: int = _spec(512, "long edge of the output in pixels", lo=LIMITS.min_size, hi=LIMITS.max_size)
     steps: int = _spec(300, "optimizer steps (one forward and backward pass each)", lo=1, hi=LIMITS.max_steps)
+    scales: int = _spec(1, "coarse-to-fine: optimise at this many sizes, each twice the one before and the "
+                           "last at size, each finer one taking half the steps of the one before (1: size only)",
+                        lo=1, hi=4)
     optimizer: str = _spec("auto", "optimizer; auto is L-BFGS, or Adam when a Gaussian term is in the run",
                            choices=OPTIMIZERS)
     lr: float | None = _spec(None, "learning rate (default: " + ", ".join(
@@ -118,6 +121,22 @@ class Settings:
         if self.mix and (min(w for _, w in self.mix) < 0 or sum(w for _, w in self.mix) <= 0):
             raise NSTError("fusion weights must be non-negative with a positive sum")
         fusion_weights(self.method, self.mix)
+        plan = self.scale_plan()
+        if plan[0][0] < LIMITS.min_size or len(plan) > self.steps:
+            raise NSTError(f"{self.scales} scales need a size of at least {LIMITS.min_size * 2 ** (self.scales - 1)} "
+                           f"px and at least {self.scales} steps; got {self.size} px, {self.steps} steps")
+
+    def scale_plan(self) -> tuple[tuple[int, int], ...]:
+        """(long edge, steps) of each scale, coarsest first: sizes halve from `size` down,
+        and the `steps` are shared so that each finer scale gets half as many as the one
+        before (a finer step costs about four times as much)."""
+        shares = [2 ** (self.scales - 1 - i) for i in range(self.scales)]  # e.g. 4, 2, 1
+        counts = [max(1, self.steps * share // sum(shares)) for share in shares]
+        while sum(counts) > self.steps:  # only when fewer steps than shares: every scale keeps one
+            counts[counts.index(max(counts))] -= 1
+        counts[0] += self.steps - sum(counts)  # what rounding left over goes to the cheapest scale
+        sizes = [math.ceil(self.size / 2 ** (self.scales - 1 - i)) for i in range(self.scales)]
+        return tuple(zip(sizes, counts))
 
     def method_options(self) -> dict[str, Any]:
         """The options every method's `build` receives (each takes the ones it needs)."""

@@ -151,25 +151,44 @@ def iter_stylize(content: ImageSource, style: ImageSource, settings: Settings | 
                  device: str | torch.device | None = None) -> Iterator[Step]:
     """Optimise an image whose VGG feature distributions match `style`'s, keeping `content`.
 
-    Yields a `Step` after each of `settings.steps` steps. `extractor` defaults to the
-    cached extractor from `weights` on `device` (CUDA when present). Raises `NSTError` for
-    bad images or when the loss stops being finite.
+    Yields a `Step` after each of `settings.steps` steps. With `settings.scales` > 1 the
+    run goes coarse to fine (`Settings.scale_plan`): each scale starts from the previous
+    one's image, upsampled, with fresh targets and optimizer, and its steps' images have
+    that scale's size. `extractor` defaults to the cached extractor from `weights` on
+    `device` (CUDA when present). Raises `NSTError` for bad images or when the loss stops
+    being finite.
     """
     settings = settings or Settings()
     extractor = extractor or load_extractor(weights, pooling=settings.pooling, device=device)
-    content_t, style_t = prepare_images(content, style, settings.size, extractor.device)
-    objective = Objective(extractor, content_t, style_t, settings)
-    image = initial_image(content_t, style_t, settings.init, settings.seed,
-                          extractor.convention.mean_rgb()).requires_grad_(True)
+    start = time.perf_counter()
+    image: Tensor | None = None
+    done = 0
+    for size, count in settings.scale_plan():
+        content_t, style_t = prepare_images(content, style, size, extractor.device)
+        if image is None:
+            image = initial_image(content_t, style_t, settings.init, settings.seed, extractor.convention.mean_rgb())
+        else:
+            image = torch.nn.functional.interpolate(image, size=content_t.shape[-2:], mode="bilinear",
+                                                    align_corners=False).clamp(0, 1)
+        for step in _optimise(Objective(extractor, content_t, style_t, settings), image, settings, done, count,
+                              start):
+            image = step.image
+            yield step
+        done += count
+
+
+def _optimise(objective: Objective, start_image: Tensor, settings: Settings, done: int, count: int,
+              start: float) -> Iterator[Step]:
+    """Steps `done + 1` … `done + count` of the run on one scale, from `start_image` `(1, 3, H, W)`."""
+    image = start_image.detach().clone().requires_grad_(True)
     optimizer = _Optimizer(settings, image)
     # The image is not clamped between steps: clamping breaks L-BFGS's curvature pairs
     # (its losses jumped and stalled in tests); pixels are clamped where they are reported.
     # Scale-free terms are O(1) over the whole image, so per-pixel gradients shrink with
     # size; multiplying by the pixel count keeps L-BFGS's curvature updates well above
     # its fixed 1e-10 threshold at every size. It does not move the minimum.
-    pixels = content_t.shape[-1] * content_t.shape[-2]
-    start = time.perf_counter()
-    for step in range(1, settings.steps + 1):
+    pixels = image.shape[-1] * image.shape[-2]
+    for step in range(done + 1, done + count + 1):
         terms: dict[str, Tensor] = {}
         seed = step_seed(settings.seed, step)
 

@@ -118,6 +118,16 @@ def test_a_short_real_run_moves_the_photo_towards_the_painting(standin, mix):
     assert style_moved(steps, standin, [m for m, _ in mix]) == []
 
 
+def test_coarse_to_fine_also_stylizes_and_ends_near_the_single_scale_loss(standin):
+    """Measured at 128 px, 50 steps: two scales (64 px × 34, then 128 px × 16) ended at a total
+    loss of 0.95 against 0.75 for a single scale, 1.27 times as high."""
+    single = list(iter_stylize(*PAIR, Settings(size=SIZE, steps=STEPS), extractor=standin))
+    multi = list(iter_stylize(*PAIR, Settings(size=SIZE, steps=STEPS, scales=2), extractor=standin))
+    assert multi[-1].image.shape == single[-1].image.shape
+    assert style_moved(multi, standin, ["poly"]) == []
+    assert multi[-1].losses["total"] < 1.5 * single[-1].losses["total"]
+
+
 @pytest.mark.parametrize("broken", ["sign flipped", "image detached"])
 def test_the_checks_fail_for_a_broken_loss(standin, monkeypatch, broken):
     real = METHODS["poly"]

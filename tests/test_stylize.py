@@ -87,3 +87,28 @@ def test_an_image_too_thin_for_vgg_is_refused(extractor, tmp_path, style_path):
     Image.new("RGB", (200, 10), (90, 120, 30)).save(tmp_path / "strip.png")
     with pytest.raises(NSTError, match="content image is 64x3 at size 64: its short edge must be at least 16"):
         next(iter_stylize(tmp_path / "strip.png", style_path, Settings(size=64, steps=1), extractor=extractor))
+
+
+def test_coarse_to_fine_goes_through_each_scale_and_ends_at_full_size(extractor, content_path, style_path):
+    settings = Settings(size=64, steps=7, scales=2, style_layers=("relu1_1", "relu2_1"))
+    assert settings.scale_plan() == ((32, 5), (64, 2))  # each finer scale: half the steps of the one before
+    steps = list(iter_stylize(content_path, style_path, settings, extractor=extractor))
+    assert [s.step for s in steps] == list(range(1, 8)) and {s.steps for s in steps} == {7}
+    assert [max(s.image.shape[-2:]) for s in steps] == [32] * 5 + [64] * 2
+    coarse, fine = steps[4].image, steps[5].image
+    upsampled = torch.nn.functional.interpolate(coarse, size=fine.shape[-2:], mode="bilinear", align_corners=False)
+    assert (fine - upsampled).abs().mean() < 0.05  # the fine scale starts from the coarse result
+
+
+@pytest.mark.parametrize("steps, scales, plan", [(100, 3, ((128, 58), (256, 28), (512, 14))),
+                                                 (3, 3, ((128, 1), (256, 1), (512, 1))),
+                                                 (300, 1, ((512, 300),))])
+def test_the_scale_plan_shares_every_step(steps, scales, plan):
+    assert Settings(size=512, steps=steps, scales=scales).scale_plan() == plan
+
+
+def test_too_many_scales_for_the_size_or_the_steps_are_refused():
+    with pytest.raises(NSTError, match="3 scales need a size of at least 64 px and at least 3 steps"):
+        Settings(size=48, scales=3)
+    with pytest.raises(NSTError, match="3 scales need"):
+        Settings(steps=2, scales=3)
