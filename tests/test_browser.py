@@ -81,13 +81,19 @@ def shown_result(page) -> Image.Image:
     return image
 
 
-def test_upload_stylize_stop_and_screenshot(app_url, browser):
-    page = open_page(browser, app_url)
+def page_with_a_run_set_up(browser, url: str, size: int, steps: int):
+    """A new page with the example pair uploaded and `size` and `steps` set (the estimate says so)."""
+    page = open_page(browser, url)
     page.locator("#content-image input[type=file]").set_input_files(str(CONTENT))
     page.locator("#style-image input[type=file]").set_input_files(str(STYLE))
-    set_number(page, "size", 64)
-    set_number(page, "steps", 8)
-    page.locator("#run-info").get_by_text("64 px × 8 steps").wait_for()
+    set_number(page, "size", size)
+    set_number(page, "steps", steps)
+    page.locator("#run-info").get_by_text(f"{size} px × {steps} steps").wait_for()
+    return page
+
+
+def test_upload_stylize_stop_and_screenshot(app_url, browser):
+    page = page_with_a_run_set_up(browser, app_url, 64, 8)
     page.click("#stylize-button")
     wait_for_status(page, "Done: 8 steps")
     image = shown_result(page)
@@ -125,12 +131,7 @@ def test_upload_stylize_stop_and_screenshot(app_url, browser):
 def test_closing_the_tab_stops_its_run(app_url, app_dir, browser):
     log = app_dir / "app.log"
     before = log.read_text().count("run stopped by its visitor")
-    page = open_page(browser, app_url)
-    page.locator("#content-image input[type=file]").set_input_files(str(CONTENT))
-    page.locator("#style-image input[type=file]").set_input_files(str(STYLE))
-    set_number(page, "size", 64)
-    set_number(page, "steps", 5000)
-    page.locator("#run-info").get_by_text("64 px × 5000 steps").wait_for()
+    page = page_with_a_run_set_up(browser, app_url, 64, 5000)
     page.click("#stylize-button")
     wait_for_status(page, re.compile(r"^Step \d+ of 5000"))
     page.close()  # the page's unload event reaches the server when its heartbeat stream ends
