@@ -167,8 +167,10 @@ def _checkpoint_cached(source: Source) -> tuple[dict[str, Tensor], str]:
 
 
 def _offline() -> bool:
-    """True when the Hugging Face hub client is told not to use the network (`HF_HUB_OFFLINE`)."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "on", "yes", "true")
+    """True when the Hugging Face hub client is told not to use the network (`HF_HUB_OFFLINE`, as it read it)."""
+    from huggingface_hub import constants
+
+    return constants.is_offline_mode()
 
 
 @functools.lru_cache(maxsize=8)

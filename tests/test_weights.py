@@ -88,7 +88,7 @@ def test_without_network_the_lookup_ends_after_one_probe_per_host(no_hub_cache, 
         probed.append(address[0])
         raise OSError("Name or service not known")
 
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(W.socket, "create_connection", unreachable)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", _no_download)
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", _no_download)
@@ -102,7 +102,9 @@ def test_without_network_the_lookup_ends_after_one_probe_per_host(no_hub_cache, 
 
 
 def test_hf_hub_offline_skips_downloads_without_a_probe(no_hub_cache, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(W.socket, "create_connection", _no_download)
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", _no_download)
     with pytest.raises(NSTError, match="no network to download from huggingface.co"):
@@ -115,7 +117,7 @@ def test_a_failed_download_is_reported_in_plain_words(no_hub_cache, monkeypatch)
     def not_found(*args, **kwargs):
         raise FileNotFoundError("404 Client Error: Repository Not Found for url: https://huggingface.co/x")
 
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(W, "_reachable", lambda host: True)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", not_found)
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", not_found)

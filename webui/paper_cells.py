@@ -10,7 +10,9 @@ figure's section; both return `{field name: value}` (see `webui.page`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import os
 import tempfile
 from dataclasses import dataclass
@@ -164,16 +166,11 @@ class PaperCells:
         methods = fusion_weights(cell.settings.method, cell.settings.mix)
         refuse_if_too_long(cell.settings.size, cell.settings.steps, methods)
         self.model(cell.settings.pooling)  # no weights: say so before asking for a GPU
-        with self.visitors.run(session_of(request)) as stop:
-            stream = render_on_gpu(self.model.weights, str(self.model.device), cell, self.paths.cache)
-            try:
-                for progress in stream:
-                    if progress is not None:
-                        yield progress.rendered if progress.done else progress.step
-                    if stop.is_set():
-                        return
-            finally:
-                stream.close()
+        start = functools.partial(render_on_gpu, self.model.weights, str(self.model.device), cell, self.paths.cache)
+        with contextlib.closing(self.visitors.until_stopped(session_of(request), start)) as stream:
+            for progress in stream:
+                if progress is not None:
+                    yield progress.rendered if progress.done else progress.step
 
     @staticmethod
     def outputs(cell: Cell, state: CellState) -> Outputs:

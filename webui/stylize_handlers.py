@@ -13,6 +13,8 @@ that reaches the wall-time cap (`webui.limits`) ends with its last image and a n
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -157,12 +159,13 @@ class Stylizer:
                request: gr.Request | None = None) -> Iterator[Shown]:
         """The frames of `stream_frames` that carry an image, with every library error as a
         one-line error; the run ends at the step where its visitor stops it."""
-        with one_line_errors(), self.visitors.run(session_of(request)) as stop:
+        with one_line_errors():
             self._preflight(content, style, settings)
-            stream = stream_frames(content, style, settings, self.model.weights, str(self.model.device),
-                                   self.interval, self.limits.max_seconds)
+            start = functools.partial(stream_frames, content, style, settings, self.model.weights,
+                                      str(self.model.device), self.interval, self.limits.max_seconds)
             pending: list[tuple[int, dict[str, float]]] = []
-            try:
+            frame: Frame | None = None
+            with contextlib.closing(self.visitors.until_stopped(session_of(request), start)) as stream:
                 for frame in stream:
                     pending.append((frame.step, frame.losses))
                     if frame.image is not None:
@@ -172,13 +175,10 @@ class Stylizer:
                             _LOG.info("run stopped by its visitor after step %d of %d", frame.step, frame.steps)
                             raise
                         pending = []
-                    if stop.is_set():
-                        _LOG.info("run stopped by its visitor after step %d of %d", frame.step, frame.steps)
-                        return
                     if frame.timed_out:
                         _LOG.info("run reached the time cap after step %d of %d", frame.step, frame.steps)
-            finally:
-                stream.close()
+            if frame is not None and not frame.final:  # the stream ended early: its visitor stopped it
+                _LOG.info("run stopped by its visitor after step %d of %d", frame.step, frame.steps)
 
     def _preflight(self, content: str | None, style: str | None, settings: Settings) -> None:
         """Refuse at once, before a GPU is reserved: missing images, no weights, over a cap."""

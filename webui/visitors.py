@@ -1,9 +1,10 @@
 """Each visitor's runs: how many may run at once, and stopping them within one step.
 
 A visitor is a browser tab or an API client (Gradio's session hash). `Visitors.run`
-registers a run and hands it a `threading.Event`; the loop checks it after every
-optimizer step, so Stop (`stop`) and leaving the page (`leave`, wired to the page's
-unload) end the run at the current step and free the CPU or GPU for the next request.
+registers a run and hands it a `threading.Event`; `until_stopped` passes on a run's
+stream (one item per optimizer step) and checks that event after every item, so Stop
+(`stop`) and leaving the page (`leave`, wired to the page's unload) end the run at the
+current step and free the CPU or GPU for the next request.
 Gradio's own cancellation only stops a handler when it next yields to the page.
 """
 
@@ -11,13 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 import gradio as gr
 
 from .errors import visitor_error
 
 __all__ = ["Visitors", "session_of"]
+
+T = TypeVar("T")
 
 
 def session_of(request: gr.Request | None) -> str | None:
@@ -57,6 +60,20 @@ class Visitors:
                 if not runs:
                     del self._runs[visitor]
                 self._lock.notify_all()
+
+    def until_stopped(self, visitor: str | None, start: Callable[[], Iterator[T]]) -> Iterator[T]:
+        """The items of the stream `start()` opens, registered as a run of `visitor` (see `run`):
+        after each item, the stream ends when the visitor has stopped it, and it is closed
+        however it ends (which frees its optimizer and targets at once)."""
+        with self.run(visitor) as stop:
+            stream = start()
+            try:
+                for item in stream:
+                    yield item
+                    if stop.is_set():
+                        return
+            finally:
+                stream.close()  # type: ignore[attr-defined]
 
     def stop(self, visitor: str | None, wait: float = 0.0) -> int:
         """Ask every run of `visitor` to stop at its current step, and wait up to `wait`
