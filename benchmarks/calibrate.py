@@ -32,7 +32,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 def example_pairs() -> list[tuple[Path, Path]]:
     """(content, style) of each row of the gallery manifest."""
-    cells = figure_cells("gallery", columns=[0], manifest=load_manifest(EXAMPLES / "gallery.json"))
+    cells = figure_cells(load_manifest(EXAMPLES / "gallery.json"), "gallery", columns=[0])
     return [(cell.content, cell.style) for cell in cells]
 
 

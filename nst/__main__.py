@@ -11,18 +11,22 @@ import json
 import sys
 from pathlib import Path
 
-from .config import STYLE_LAYERS, Settings, field_spec
+import torch
+
+from .config import CPU_COARSEST, CPU_PRESET, STYLE_LAYERS, Settings, field_spec
 from .errors import NSTError
 from .images import load_image, save_png
 from .methods import METHOD_NAMES, METHODS
 from .stylize import stylize
-from .weights import WEIGHTS_HELP, load_extractor
+from .weights import WEIGHTS_HELP, default_device, load_extractor
 
 __all__ = ["build_parser", "main", "parse_mix"]
 
 # Settings fields exposed one-to-one as --flags (the rest have CLI-specific spellings).
+# Those in CPU_PRESET take the preset's value on a CPU when not given.
 _PLAIN_FIELDS = ("gamma", "content_weight", "size", "steps", "scales", "optimizer", "lr", "init", "tv_weight", "seed",
-                 "pooling", "poly_c", "gaussian_estimator", "gaussian_features", "gaussian_pairs", "precision")
+                 "pooling", "poly_c", "gaussian_estimator", "gaussian_features", "gaussian_pairs", "swd_directions",
+                 "precision", "colors")
 
 
 def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
@@ -42,14 +46,19 @@ def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
 def _add_setting(parser: argparse.ArgumentParser, name: str) -> None:
     spec = field_spec(name)
     kind = type(spec["default"]) if spec["default"] is not None else (
-        int if name == "gaussian_pairs" else float)
+        int if name in ("gaussian_pairs", "scales", "swd_directions") else float)
     help_text = spec["help"] + (f" (default: {spec['default']})" if spec["default"] is not None else "")
+    if name in ("size", "steps"):
+        help_text += f" (on a CPU: {CPU_PRESET[name]})"
+    if name == "scales":
+        help_text += f" (on a CPU: up to {CPU_PRESET[name]}, the coarsest at least {CPU_COARSEST} px)"
     if name == "gamma":
         help_text += " (default: the method's own: " + ", ".join(
             f"{m.name} {m.default_gamma:g}" for m in METHODS.values()) + ")"
     if spec.get("min") is not None:
         help_text += f"; {spec['min']:,}..{spec['max']:,}" if kind is int else f"; {spec['min']:g}..{spec['max']:g}"
-    parser.add_argument("--" + name.replace("_", "-"), type=kind, default=spec["default"],
+    parser.add_argument("--" + name.replace("_", "-"), type=kind,
+                        default=None if name in CPU_PRESET else spec["default"],
                         choices=spec.get("choices"), help=help_text)
 
 
@@ -78,9 +87,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """The `Settings` an argument namespace describes (validated)."""
+    """The `Settings` an argument namespace describes (validated).
+
+    On a CPU (`--device cpu`, or no GPU here) --size and --steps not given take
+    `CPU_PRESET`'s values and --scales `cpu_scales` of the size and steps
+    (`Settings.on_device`); elsewhere they take `Settings`' defaults.
+    """
     values = {name: getattr(args, name) for name in _PLAIN_FIELDS}
-    return Settings(method=args.method, mix=args.mix, style_layers=STYLE_LAYERS[: args.layers], **values)
+    device_type = _device_type(args.device)
+    for name in ("size", "steps"):
+        if values[name] is None:
+            values[name] = CPU_PRESET[name] if device_type == "cpu" else field_spec(name)["default"]
+    settings = Settings(method=args.method, mix=args.mix, style_layers=STYLE_LAYERS[: args.layers], **values)
+    return settings.on_device(device_type)
+
+
+def _device_type(device: str | None) -> str:
+    if device is None:
+        return default_device().type
+    try:
+        return torch.device(device).type
+    except RuntimeError:
+        raise NSTError(f"unknown device {device!r}; give cuda or cpu") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     path = save_png(result.image, args.output)
     record = {"output": str(path), "seconds": round(result.seconds, 2), "device": result.device,
               "network": extractor.label, "weights": result.weights, "optimizer": settings.optimizer_used(),
-              "gamma": settings.gamma_used(),
+              "gamma": settings.gamma_used(), "scales": settings.scale_plan(),
               "final_losses": {k: v[-1] for k, v in result.history.items()}}
     print(json.dumps(record))
     Path(path).with_suffix(".json").write_text(json.dumps({**record, "settings": json.loads(settings.to_json())},

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .colors import COLOR_MODES
 from .errors import NSTError
 from .methods import FOURIER_FEATURES, GAUSSIAN_ESTIMATORS, balance_factor, fusion_weights, get_method
 
@@ -24,6 +25,10 @@ __all__ = [
     "POOLINGS",
     "PRECISIONS",
     "DEFAULT_LR",
+    "AUTO_SCALES_ABOVE",
+    "CPU_PRESET",
+    "CPU_COARSEST",
+    "cpu_scales",
     "Limits",
     "LIMITS",
     "Settings",
@@ -42,6 +47,25 @@ PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 # L-BFGS at 0.5: full quasi-Newton steps (1.0) overshot early on, the loss jumping up to
 # 8-fold for a step on Gram matching; half steps reached the same loss after 40 steps.
 DEFAULT_LR: dict[str, float] = {"lbfgs": 0.5, "adam": 0.02}
+# Above this long edge a run goes coarse to fine unless told otherwise: its first scale
+# settles the large structure at a quarter of the cost of a full-size step.
+AUTO_SCALES_ABOVE = 1024
+# Where a run on a CPU starts (the app's page; the CLI when --steps and --scales are not
+# given): a 512 px result within a minute on two cores, coarse to fine (benchmarks/multiscale.py,
+# README "Speed").
+CPU_PRESET: dict[str, int] = {"size": 512, "steps": 75, "scales": 3}
+
+# The coarsest scale a CPU run goes down to: below it VGG's deepest style layer has almost no positions.
+CPU_COARSEST = 64
+
+
+def cpu_scales(size: int, steps: int) -> int:
+    """Scales of a CPU run when none are given: up to `CPU_PRESET`'s, as many as keep the
+    coarsest at `CPU_COARSEST` px or more, and no more than `steps`."""
+    fit = 1
+    while fit < CPU_PRESET["scales"] and math.ceil(size / 2**fit) >= CPU_COARSEST and fit < steps:
+        fit += 1
+    return fit
 
 
 @dataclass(frozen=True)
@@ -83,9 +107,9 @@ class Settings:
     layer_weights: tuple[float, ...] | None = _spec(None, "one weight per style layer (default: equal)")
     size: int = _spec(512, "long edge of the output in pixels", lo=LIMITS.min_size, hi=LIMITS.max_size)
     steps: int = _spec(300, "optimizer steps (one forward and backward pass each)", lo=1, hi=LIMITS.max_steps)
-    scales: int = _spec(1, "coarse-to-fine: optimise at this many sizes, each twice the one before and the "
-                           "last at size, each finer one taking half the steps of the one before (1: size only)",
-                        lo=1, hi=4)
+    scales: int | None = _spec(None, "coarse to fine: optimise at this many sizes, each twice the one before and "
+                                     "the last at size, the steps shared equally (default: 1, or 2 above "
+                                     f"{AUTO_SCALES_ABOVE} px)", lo=1, hi=4)
     optimizer: str = _spec("auto", "optimizer; auto is L-BFGS, or Adam when a Gaussian term is in the run",
                            choices=OPTIMIZERS)
     lr: float | None = _spec(None, "learning rate (default: " + ", ".join(
@@ -104,7 +128,12 @@ class Settings:
                                    lo=8, hi=8192)
     gaussian_pairs: int | None = _spec(None, "sampled pairs per step of the pairs estimator (default: positions)",
                                        lo=16, hi=1_000_000)
+    swd_directions: int | None = _spec(None, "random directions per layer of the sliced Wasserstein distance "
+                                             "(default: as many as the layer has channels)", lo=1, hi=8192)
     precision: str = _spec("fp32", "network precision; bf16 runs VGG under autocast", choices=PRECISIONS)
+    colors: str = _spec("style", "colours of the result: style (the painting's), luminance (stylize the "
+                                 "luminance only, keep the photo's chroma) or match (the painting recoloured "
+                                 "to the photo's colour mean and covariance first)", choices=COLOR_MODES)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -121,27 +150,44 @@ class Settings:
         if self.mix and (min(w for _, w in self.mix) < 0 or sum(w for _, w in self.mix) <= 0):
             raise NSTError("fusion weights must be non-negative with a positive sum")
         fusion_weights(self.method, self.mix)
-        plan = self.scale_plan()
-        if plan[0][0] < LIMITS.min_size or len(plan) > self.steps:
-            raise NSTError(f"{self.scales} scales need a size of at least {LIMITS.min_size * 2 ** (self.scales - 1)} "
-                           f"px and at least {self.scales} steps; got {self.size} px, {self.steps} steps")
+        scales = self.scales_used()
+        if math.ceil(self.size / 2 ** (scales - 1)) < LIMITS.min_size or scales > self.steps:
+            raise NSTError(f"{scales} scales need a size of at least {LIMITS.min_size * 2 ** (scales - 1)} "
+                           f"px and at least {scales} steps; got {self.size} px, {self.steps} steps")
+
+    def scales_used(self) -> int:
+        """`scales`, or when unset 2 above `AUTO_SCALES_ABOVE` px and 1 up to it."""
+        if self.scales is not None:
+            return self.scales
+        return 2 if self.size > AUTO_SCALES_ABOVE else 1
+
+    def on_device(self, device_type: str) -> Settings:
+        """This run as it goes on a device of `device_type` ("cpu", "cuda", …): unchanged, except
+        that on a CPU unset scales become `cpu_scales` (coarse to fine costs a CPU the most)."""
+        if self.scales is None and device_type == "cpu":
+            return self.replace(scales=cpu_scales(self.size, self.steps))
+        return self
 
     def scale_plan(self) -> tuple[tuple[int, int], ...]:
-        """(long edge, steps) of each scale, coarsest first: sizes halve from `size` down,
-        and the `steps` are shared so that each finer scale gets half as many as the one
-        before (a finer step costs about four times as much)."""
-        shares = [2 ** (self.scales - 1 - i) for i in range(self.scales)]  # e.g. 4, 2, 1
-        counts = [max(1, self.steps * share // sum(shares)) for share in shares]
-        while sum(counts) > self.steps:  # only when fewer steps than shares: every scale keeps one
-            counts[counts.index(max(counts))] -= 1
-        counts[0] += self.steps - sum(counts)  # what rounding left over goes to the cheapest scale
-        sizes = [math.ceil(self.size / 2 ** (self.scales - 1 - i)) for i in range(self.scales)]
+        """(long edge, steps) of each scale, coarsest first: sizes halve from `size` down and
+        the `steps` are shared equally, what rounding leaves over going to the coarsest.
+
+        Equal shares put most of the time into the finest scale (a step there costs about
+        four times one of the scale before): on real features (chelsea_cat × starry_night,
+        poly, 512 px) 128 × 30 → 256 × 30 → 512 × 20 closed 0.93 of the Gram gap in about
+        half the time of 128 × 58 → 256 × 28 → 512 × 14 (halving shares), which closed 0.91.
+        """
+        scales = self.scales_used()
+        counts = [self.steps // scales] * scales
+        counts[0] += self.steps - sum(counts)
+        sizes = [math.ceil(self.size / 2 ** (scales - 1 - i)) for i in range(scales)]
         return tuple(zip(sizes, counts))
 
     def method_options(self) -> dict[str, Any]:
         """The options every method's `build` receives (each takes the ones it needs)."""
         return {"poly_c": self.poly_c, "gaussian_estimator": self.gaussian_estimator,
-                "gaussian_features": self.gaussian_features, "gaussian_pairs": self.gaussian_pairs}
+                "gaussian_features": self.gaussian_features, "gaussian_pairs": self.gaussian_pairs,
+                "swd_directions": self.swd_directions}
 
     def gamma_used(self) -> float:
         """The balance factor a run uses: `gamma`, or when unset its methods' defaults (`balance_factor`)."""

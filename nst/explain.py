@@ -10,9 +10,9 @@ Two halves, both pure torch (the app's "Why it works" tab draws them and names t
   (shape `(2, M)`, like a layer's `(N, M)`); `toy_descent` moves a source cloud by
   gradient descent on one method's loss from `nst.losses`, so each method's effect is
   visible: linear moves every point by one vector, BN shifts and stretches each axis,
-  poly (Gram) applies one 2×2 matrix to every point, Gaussian MMD moves each point on
-  its own. Clouds are named by preset keys (`TOY_PRESETS`); `drawn_points` checks
-  points given by hand.
+  poly (Gram) applies one 2×2 matrix to every point, the Gaussian W2 (meancov) one
+  affine map, sliced Wasserstein and Gaussian MMD move each point on its own. Clouds
+  are named by preset keys (`TOY_PRESETS`); `drawn_points` checks points given by hand.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ __all__ = [
     "TOY_SOURCE_PRESETS",
     "TOY_POINTS",
     "TOY_SCHEDULE",
+    "TOY_DIRECTIONS",
     "TOY_GAPS",
     "TOY_STATS",
     "DRAWN_POINTS",
@@ -244,13 +245,22 @@ class ToySchedule:
 # poly brings every entry of E[xxᵀ] within about 5 % in 30 steps and 1 % in 200 (its
 # slow direction is the thin one of the cloud); Gaussian MMD removes most of the shape
 # difference in its first 10 steps and refines it after (a smaller lr leaves more points
-# stranded where the kernel no longer reaches them).
+# stranded where the kernel no longer reaches them). The Gaussian W2 (meancov) moves every
+# point the share lr of the way to its image under the optimal affine map, so its gap also
+# shrinks by (1 − lr) per step. Sliced Wasserstein moves every point towards its quantile
+# match along each direction: at lr 0.05 its loss falls below 1 % of the start within 65
+# steps and below 0.1 % by 150 on every pair (at 0.5 it is done in 5 steps, too fast to watch).
 TOY_SCHEDULE: dict[str, ToySchedule] = {
     "linear": ToySchedule(0.04, 150),
     "bn": ToySchedule(0.04, 150),
     "poly": ToySchedule(0.5, 200),
     "gaussian": ToySchedule(0.8, 200),
+    "swd": ToySchedule(0.05, 150),
+    "meancov": ToySchedule(0.04, 150),
 }
+# Sliced Wasserstein in the playground: this many directions, evenly spaced over half a turn
+# (d and −d give the same 1-D distance), so no direction of the plane is favoured.
+TOY_DIRECTIONS = 16
 # The statistics `toy_gaps` measures, from the poorest to the whole distribution.
 TOY_GAPS: tuple[str, ...] = ("mean", "std", "cov", "gram", "mmd")
 TOY_STATS: tuple[str, ...] = ("mean x", "mean y", "std x", "std y", "E[x²]", "E[xy]", "E[y²]")
@@ -350,21 +360,33 @@ def default_drawing(n: int = 60) -> Tensor:
 def toy_loss(method: str, x: Tensor, y: Tensor) -> Tensor:
     """The loss `method` minimises in the playground, on points `x` `(2, Mx)` and `y` `(2, My)`.
 
-    Linear, BN and poly are the library's losses. Gaussian MMD is the exact quadratic
-    MMD² (`nst.losses.mmd2`) rather than the optimiser's sampled estimate, so that the
-    animation is smooth; σ² is the library's adaptive bandwidth, detached.
+    Linear, BN, poly and meancov are the library's losses. Gaussian MMD is the exact
+    quadratic MMD² (`nst.losses.mmd2`) rather than the optimiser's sampled estimate, so
+    that the animation is smooth; σ² is the library's adaptive bandwidth, detached.
+    Sliced Wasserstein is the library's, along `TOY_DIRECTIONS` evenly spaced directions.
     """
     if method == "gaussian":
         sigma2 = losses.mean_sq_distance(x, y).detach().clamp_min(1e-12)
         return losses.mmd2(x, y, losses.gaussian_kernel(sigma2))
+    if method == "swd":
+        return losses.sliced_wasserstein(x, y, _toy_directions(x.dtype).to(x.device))
     return get_method(method).loss(x, y)
+
+
+def _toy_directions(dtype: torch.dtype) -> Tensor:
+    """`TOY_DIRECTIONS` unit vectors `(K, 2)` at angles kπ/K."""
+    angle = torch.arange(TOY_DIRECTIONS, dtype=torch.float64) * (math.pi / TOY_DIRECTIONS)
+    return torch.stack([angle.cos(), angle.sin()], dim=1).to(dtype)
 
 
 def _step_scale(method: str, x: Tensor, y: Tensor) -> float:
     """Factor on a point's gradient that makes one learning rate fit clouds of any size.
 
     The losses average over points, so each point's gradient carries 1/M: multiply by M.
-    Linear and BN flows are then scale-free; poly's gradient grows with the square of
+    Linear, BN, meancov and sliced Wasserstein flows are then scale-free (the last two
+    move each point along its displacement to an optimal match: to its image under the
+    optimal affine map, and to its quantiles along the 16 directions, whose average
+    2 d dᵀ over the half turn is the identity); poly's gradient grows with the square of
     the coordinates (divide by the larger top eigenvalue of the two Ĝ, which also keeps
     the step stable for lr < 1), Gaussian MMD's shrinks as 1/σ² (multiply by σ²).
     """

@@ -3,12 +3,16 @@
 Notation (Li et al., "Demystifying Neural Style Transfer", IJCAI 2017): a layer's
 activations are a feature matrix of shape `(N, M)`: N channels, M spatial positions,
 one sample (column) per position. `x` is the generated image's matrix, `y` the style
-image's; their M may differ. Each style loss is an MMD² (or, for BN, a moment
-distance) between the two empirical distributions of columns, divided by the
-normaliser of the paper's official code (linear N, poly N², Gaussian 1, BN N).
+image's; their M may differ. Each style loss of the paper is an MMD² (or, for BN, a
+moment distance) between the two empirical distributions of columns, divided by the
+normaliser of the paper's official code (linear N, poly N², Gaussian 1, BN N). Two
+further distances between the same distributions are not MMDs: the sliced Wasserstein
+distance (`sliced_wasserstein`, Heitz et al., CVPR 2021) and the Wasserstein-2 distance
+between Gaussian fits (`bures_wasserstein`), divided by N.
 
-Statistics (`channel_mean`, `gram`, `mean_std`) are split from the distances on them
-so that a style target can be summarised once and compared at every step.
+Statistics (`channel_mean`, `gram`, `mean_std`, `sorted_projections`, `mean_cov`,
+`mean_cov_factor`) are split from the distances on them so that a style target can be
+summarised once and compared at every step.
 """
 
 from __future__ import annotations
@@ -31,6 +35,15 @@ __all__ = [
     "fourier_features",
     "gaussian_fourier",
     "bn",
+    "unit_directions",
+    "sorted_projections",
+    "quantiles",
+    "sliced_distance",
+    "sliced_wasserstein",
+    "mean_cov",
+    "mean_cov_factor",
+    "bures_distance",
+    "bures_wasserstein",
     "content",
     "total_variation",
     "gatys_gram_loss",
@@ -46,6 +59,11 @@ Kernel = Callable[[Tensor, Tensor], Tensor]
 # Keeps sqrt differentiable where a channel is constant (a dead ReLU gives std 0). The floor
 # is relative to the layer's mean square so that σ(s·x) = s·σ(x) still holds exactly.
 _STD_EPS = 1e-8
+# Eigenvalues below this fraction of the largest get a linear stand-in for √ (in
+# `bures_distance`) or are dropped (a target covariance's, in `mean_cov_factor`): rounding
+# leaves such eigenvalues at ±1e-16 of the largest in float64, where √ has an unbounded
+# slope. Relative, so the same ones are affected at every activation scale.
+_BURES_EPS = 1e-12
 
 
 def channel_mean(x: Tensor) -> Tensor:
@@ -122,6 +140,128 @@ def bn(x: Tensor, y: Tensor) -> Tensor:
     `x` `(N, Mx)`, `y` `(N, My)`; returns a 0-d tensor.
     """
     return mean_std_distance(mean_std(x), mean_std(y))
+
+
+def unit_directions(k: int, n: int, *, generator: torch.Generator | None = None,
+                    dtype: torch.dtype = torch.float32) -> Tensor:
+    """K random unit vectors in N dimensions, `(K, N)`: standard normal draws divided by their norms.
+
+    A normalised Gaussian vector is uniform on the sphere, so no direction is favoured.
+    Drawn on the CPU from `generator`; move the result to the features' device.
+    """
+    d = torch.randn(k, n, generator=generator, dtype=dtype)
+    return d / d.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def sorted_projections(x: Tensor, directions: Tensor) -> Tensor:
+    """Every column of `x` `(N, M)` projected on each unit direction of `directions` `(K, N)`,
+    each row sorted ascending: the K one-dimensional empirical distributions, `(K, M)`."""
+    return (directions @ x).sort(dim=1).values
+
+
+def quantiles(sorted_values: Tensor, m: int) -> Tensor:
+    """Each row's quantile function Q at the levels q_i = (i + 0.5)/m, i = 0 … m−1: `(K, My)` → `(K, m)`.
+
+    Row k's values v_0 ≤ … ≤ v_{My−1} are the quantiles at the levels p_j = (j + 0.5)/My;
+    Q joins them linearly and is constant below p_0 and above p_{My−1}. For m = My the
+    levels coincide and the rows come back unchanged, so equal sizes involve no interpolation.
+    """
+    my = sorted_values.shape[1]
+    if m == my:
+        return sorted_values
+    # Positions in float64: float32 would round (i + 0.5)·My/m by about 1e-7·My, 1 % of a step at My ~ 10⁵.
+    levels = torch.arange(m, dtype=torch.float64, device=sorted_values.device) + 0.5
+    position = (levels * (my / m) - 0.5).clamp(0, my - 1)  # (m,): fractional index into each row
+    lower = position.floor().long()  # (m,)
+    upper = (lower + 1).clamp_max(my - 1)
+    weight = (position - lower).to(sorted_values.dtype)  # (m,)
+    return torch.lerp(sorted_values[:, lower], sorted_values[:, upper], weight)  # (K, m)
+
+
+def sliced_distance(sorted_x: Tensor, sorted_y: Tensor) -> Tensor:
+    """SW² = (1/K) Σ_k mean_i (sorted_x[k, i] − Q_k(q_i))² for sorted projections `(K, Mx)`, `(K, My)`.
+
+    Q_k is row k of `sorted_y` as a quantile function, evaluated at x's levels
+    q_i = (i + 0.5)/Mx (`quantiles`). In one dimension, matching the i-th smallest to
+    the i-th quantile is the optimal transport plan, so each row's term is W2² of the two
+    1-D distributions when Mx = My (with linear interpolation of y's quantiles otherwise).
+    """
+    return (sorted_x - quantiles(sorted_y, sorted_x.shape[1])).square().mean()
+
+
+def sliced_wasserstein(x: Tensor, y: Tensor, directions: Tensor) -> Tensor:
+    """Sliced Wasserstein distance SW² = (1/K) Σ_k W2²(d_kᵀx, d_kᵀy) along unit `directions` `(K, N)`.
+
+    Both clouds, `x` `(N, Mx)` and `y` `(N, My)`, are projected on each direction and
+    sorted; their quantiles are compared (`sliced_distance`). When Mx ≠ My, y's quantile
+    function is evaluated at x's levels q_i = (i + 0.5)/Mx by linear interpolation of
+    y's sorted projections. Heitz et al. (CVPR 2021) draw new directions at every step;
+    with fixed directions the loss is a fixed function of x. Cost O(K·N·M + K·M log M);
+    returns a 0-d tensor.
+    """
+    return sliced_distance(sorted_projections(x, directions), sorted_projections(y, directions))
+
+
+def mean_cov(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean μ `(N,)` and biased covariance Σ = (1/M) Σ_i (x_i − μ)(x_i − μ)ᵀ `(N, N)` of `x` `(N, M)`."""
+    mu = x.mean(dim=1)
+    centred = x - mu[:, None]  # (N, M)
+    return mu, centred @ centred.T / x.shape[1]
+
+
+def mean_cov_factor(y: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean μ `(N,)` of `y` `(N, M)` and a factor F `(N, r)` of its biased covariance, F Fᵀ = Σ.
+
+    M ≤ N: F = (y − μ)/√M, r = M, no decomposition. Otherwise F = U Λ^½ from
+    `torch.linalg.eigh(Σ)`, keeping the eigenvalues above 1e-12 of the largest (r ≤ N):
+    those that rounding left near zero or negative carry no variance. A narrow F makes
+    `bures_distance` decompose an r × r matrix instead of an N × N one.
+    """
+    mu = y.mean(dim=1)
+    centred = y - mu[:, None]  # (N, M)
+    if y.shape[1] <= y.shape[0]:
+        return mu, centred / y.shape[1] ** 0.5
+    eigenvalues, vectors = torch.linalg.eigh(centred @ centred.T / y.shape[1])
+    keep = eigenvalues > _BURES_EPS * eigenvalues[-1].clamp_min(0)
+    return mu, vectors[:, keep] * eigenvalues[keep].sqrt()  # (N, r)
+
+
+def bures_distance(stats_x: tuple[Tensor, Tensor], target: tuple[Tensor, Tensor]) -> Tensor:
+    """W2² between N(μx, Σx) and N(μy, Σy), divided by N; `stats_x` = (μx `(N,)`, Σx `(N, N)`),
+    `target` = (μy `(N,)`, F `(N, r)` with F Fᵀ = Σy, from `mean_cov_factor`).
+
+        W2² = ‖μx − μy‖² + tr Σx + tr Σy − 2 tr (Σy^½ Σx Σy^½)^½
+
+    Σy^½ Σx Σy^½ is similar to Σx Σy = Σx F Fᵀ, whose non-zero eigenvalues are those of
+    the symmetric r × r matrix Fᵀ Σx F: so the last trace is Σ_i √λ_i over the eigenvalues
+    of Fᵀ Σx F (`torch.linalg.eigvalsh`), and tr Σy = ‖F‖²_F. The eigenvalues' gradient
+    needs no eigenvector differences, so it has no 1/(λ_i − λ_j) terms and stays finite
+    where eigenvalues coincide. √λ is taken as λ / √max(λ, f), f = 1e-12 of the largest
+    eigenvalue: equal to √λ above f and linear below it, so it keeps a finite slope where
+    Σx is singular (a dead ReLU channel) and adds nothing for eigenvalues that are zero
+    up to rounding. Compute in float64: in float32 that rounding, after √, is a visible
+    share of the trace.
+    """
+    (mu_x, cov_x), (mu_y, factor) = stats_x, target
+    inner = factor.T @ cov_x @ factor  # (r, r)
+    eigenvalues = torch.linalg.eigvalsh(inner)  # (r,), ascending
+    floor = (_BURES_EPS * eigenvalues[-1].detach()).clamp_min(torch.finfo(eigenvalues.dtype).tiny)
+    cross = (eigenvalues / eigenvalues.clamp_min(floor).sqrt()).sum()
+    w2 = (mu_x - mu_y).square().sum() + cov_x.trace() + factor.square().sum() - 2 * cross
+    return w2 / mu_x.shape[0]
+
+
+def bures_wasserstein(x: Tensor, y: Tensor) -> Tensor:
+    """W2² between the Gaussians fitted to `x` `(N, Mx)` and `y` `(N, My)` (mean, biased covariance), / N.
+
+    See `bures_distance`; computed in float64, returned in x's dtype. This is the
+    Wasserstein-2 distance between the fitted Gaussians, not CORAL's simplification
+    ‖Σx − Σy‖²_F: it is a true distance between the two fitted distributions (means
+    included) and is in the same units as the sliced W2², squared activations, where
+    CORAL's is quartic. For diagonal covariances it equals the BN distance
+    (‖μx − μy‖² + ‖σx − σy‖²)/N. Returns a 0-d tensor.
+    """
+    return bures_distance(mean_cov(x.double()), mean_cov_factor(y.double())).to(x.dtype)
 
 
 def mean_sq_distance(x: Tensor, y: Tensor) -> Tensor:

@@ -5,10 +5,12 @@ statistics are computed here, once per request) and then called on the generated
 image's features at every step. Each term is the pure loss of `nst.losses` divided by
 a constant taken from the target itself, detached: the same loss evaluated against an
 all-zero activation map (‖μ_S‖²/N for linear, ‖Ĝ_S‖²/N² for poly, Σ(μ_S² + σ_S²)/N for
-BN, the Gaussian MMD² between one blank position and the style's). So every term is 1
-for a blank image and 0 at the painting's distribution, whatever the method, and
-multiplying all activations by s (a different weight file, 0–255 instead of 0–1 inputs)
-leaves it unchanged: γ means the same for every method and every weight file.
+BN, the Gaussian MMD² between one blank position and the style's, the mean squared
+projection of the style's quantiles for sliced Wasserstein, (‖μ_S‖² + tr Σ_S)/N for the
+Gaussian W2). So every term is 1 for a blank image and 0 at the painting's distribution,
+whatever the method, and multiplying all activations by s (a different weight file, 0–255
+instead of 0–1 inputs) leaves it unchanged: γ means the same for every method and every
+weight file.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ GAUSSIAN_ESTIMATORS: tuple[str, ...] = ("fourier", "pairs")
 FOURIER_FEATURES = 128
 # Style positions the Fourier estimator keeps per layer (all of them up to this many).
 _FOURIER_STYLE_POSITIONS = 4096
+# Directions of the two-argument sliced Wasserstein loss (`Method.loss`): at least this many,
+# so that a 2-D cloud is compared along more than its two axes.
+_LOSS_DIRECTIONS = 16
 
 
 class StyleTerm(Protocol):
@@ -112,14 +117,78 @@ class _GaussianTerm:
         return losses.gaussian(x, self.y, num_pairs=self.num_pairs, generator=generator) / self.scale
 
 
+class _SlicedTerm:
+    """Sliced Wasserstein SW² (`losses.sliced_distance`) against the style features `y` `(N, My)`.
+
+    K = `swd_directions` unit directions (None: N, one per channel, as Heitz et al.) are
+    drawn once from `generator`, so the term is a fixed function of x that L-BFGS can
+    minimise (Heitz et al. draw new ones every step). The style's sorted projections are
+    computed here, once, and its quantiles at the image's Mx levels once per Mx. The
+    divisor is the SW² of an all-zero map with the image's Mx positions,
+    (1/K) Σ_k mean_i Q_k(q_i)², which is (1/K) Σ_k mean_j (d_kᵀy_j)² when Mx = My: so a
+    blank map gives exactly 1 whatever its size.
+    """
+
+    def __init__(self, y: Tensor, *, swd_directions: int | None = None,
+                 generator: torch.Generator | None = None, **_: object) -> None:
+        k = y.shape[0] if swd_directions is None else swd_directions
+        if k < 1:
+            raise NSTError(f"swd_directions must be at least 1, got {k}")
+        self.directions = losses.unit_directions(k, y.shape[0], generator=generator, dtype=y.dtype).to(y.device)
+        self.sorted_y = losses.sorted_projections(y, self.directions)  # (K, My)
+        self._targets: dict[int, tuple[Tensor, Tensor]] = {}
+
+    def _target(self, m: int) -> tuple[Tensor, Tensor]:
+        """The style's quantiles at m levels `(K, m)` and the divisor for images of m positions."""
+        if m not in self._targets:
+            q = losses.quantiles(self.sorted_y, m)
+            self._targets[m] = q, losses.sliced_distance(torch.zeros_like(q), q).clamp_min(_MIN_SCALE)
+        return self._targets[m]
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        q, scale = self._target(x.shape[1])
+        return losses.sliced_distance(losses.sorted_projections(x, self.directions), q) / scale
+
+
+class _MeanCovTerm:
+    """W2² between Gaussian fits (`losses.bures_distance`) against the style features `y`.
+
+    The style's mean and covariance factor (`losses.mean_cov_factor`, in the place of
+    Σy^½: same eigenvalues, a smaller matrix) are computed here, once, in float64; each
+    call returns x's dtype. Divisor: the value for an all-zero map (μ = 0, Σ = 0),
+    (‖μy‖² + tr Σy)/N.
+    """
+
+    def __init__(self, y: Tensor, **_: object) -> None:
+        self.target = losses.mean_cov_factor(y.double())
+        n = y.shape[0]
+        zero = (torch.zeros(n, dtype=torch.float64, device=y.device),
+                torch.zeros(n, n, dtype=torch.float64, device=y.device))
+        self.scale = losses.bures_distance(zero, self.target).clamp_min(_MIN_SCALE)
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        value = losses.bures_distance(losses.mean_cov(x.double()), self.target) / self.scale
+        return value.to(x.dtype)
+
+
+def _sliced_loss(x: Tensor, y: Tensor) -> Tensor:
+    """`losses.sliced_wasserstein` along max(16, N) unit directions drawn from seed 0: a fixed two-argument loss."""
+    n = x.shape[0]
+    directions = losses.unit_directions(max(_LOSS_DIRECTIONS, n), n, generator=torch.Generator().manual_seed(0),
+                                        dtype=x.dtype)
+    return losses.sliced_wasserstein(x, y, directions.to(x.device))
+
+
 @dataclass(frozen=True)
 class Method:
     """One way of aligning feature distributions.
 
     `build(y, **options)` summarises the style features `y` `(N, M)` into a `StyleTerm`.
-    `kernel` is the MMD kernel in LaTeX, for the teaching view. `stochastic_when` is the
-    (option, value) under which the term is a sampled estimate that changes at every step,
-    which L-BFGS must not be given (its curvature pairs would mix different objectives).
+    `kernel` is the MMD kernel in LaTeX, for the teaching view (for the two methods that
+    are not MMDs, sliced Wasserstein and the Gaussian W2, the distance itself).
+    `stochastic_when` is the (option, value) under which the term is a sampled estimate
+    that changes at every step, which L-BFGS must not be given (its curvature pairs would
+    mix different objectives).
     """
 
     name: str
@@ -139,6 +208,11 @@ class Method:
 # Calibrated on real features (the VGG-16 (HED) stand-in, six example pairs, 256 px, 100
 # steps; benchmarks/calibrate.py, table in the README): at these values every method closes
 # 0.89-0.92 of the Gram gap to the painting while moving the content features by 0.35-0.40.
+# swd and meancov are provisional, from a quick check at 128 px, 60 steps, on the first two
+# pairs, where poly at 3 closed 0.83 of the Gram gap with a content change of 0.32: swd at
+# 1 / 3 / 10 closed 0.39 / 0.63 / 0.81 (content change 0.03 / 0.11 / 0.30), so 10; meancov
+# closed 0.48 / 0.73 / 0.88 (0.06 / 0.24 / 0.57), so 5, between its matches for the Gram
+# share (about 7) and for the content change (about 3.5).
 
 METHODS: dict[str, Method] = {
     m.name: m
@@ -152,6 +226,13 @@ METHODS: dict[str, Method] = {
                stochastic_when=("gaussian_estimator", "pairs")),
         Method("bn", "BN statistics", r"\mu_c,\ \sigma_c \text{ per channel}", "per-channel mean and std",
                5.0, _BNTerm, losses.bn),
+        Method("swd", "Sliced Wasserstein",
+               r"\mathrm{SW}_2^2=\frac{1}{K}\sum_{k=1}^{K} W_2^2\left(\theta_k^\top x,\ \theta_k^\top y\right)",
+               "1-D marginals along random directions", 10.0, _SlicedTerm, _sliced_loss),
+        Method("meancov", "Mean and covariance (Gaussian W2)",
+               r"W_2^2=\|\mu_x-\mu_y\|^2+\operatorname{tr}\left(\Sigma_x+\Sigma_y"
+               r"-2\left(\Sigma_y^{1/2}\Sigma_x\Sigma_y^{1/2}\right)^{1/2}\right)",
+               "mean and covariance (Gaussian fit)", 5.0, _MeanCovTerm, losses.bures_wasserstein),
     )
 }
 METHOD_NAMES: tuple[str, ...] = tuple(METHODS)

@@ -21,6 +21,7 @@ from PIL import Image
 from .config import Settings
 from .features import VGGFeatures
 from .images import ImageSource
+from .methods import fusion_weights
 from .stylize import iter_stylize
 
 __all__ = ["SpeedModel", "describe_device", "measure_speed", "step_times"]
@@ -65,6 +66,11 @@ class SpeedModel:
         """Seconds for `steps` steps at long edge `size` with `methods`; `aspect` = short / long edge (≤ 1)."""
         pixels = round(size * size * min(max(aspect, 0.0), 1.0))
         return steps * self.step_seconds(pixels, methods)
+
+    def run_seconds(self, settings: Settings, aspect: float = 1.0) -> float:
+        """Seconds for the whole run `settings` describes: every scale of its plan, with its methods."""
+        methods = tuple(fusion_weights(settings.method, settings.mix))
+        return sum(self.estimate(size, count, methods, aspect) for size, count in settings.scale_plan())
 
 
 def _noise_image(size: int, seed: int) -> Image.Image:

@@ -2,11 +2,13 @@
 
     python -m scripts.docs_images figures [--size 160] [--steps 200] [--cells DIR]
     python -m scripts.docs_images gallery [--size 256] [--steps 100] [--cells DIR]
+    python -m scripts.docs_images features [--size 256] [--steps 100] [--cells DIR]
     python -m scripts.docs_images screenshots
 
 `figures` renders the paper's four figures with the figure runner and writes their grids
 to docs/paper/fig<N>.png; `gallery` renders the six example pairs × four methods and two
-fusions (`examples/gallery.json`) to docs/gallery.jpg; `screenshots` starts the app on the
+fusions (`examples/gallery.json`) to docs/gallery.jpg; `features` the colour modes and
+the two added distances on two pairs (`examples/features.json`) to docs/features.jpg; `screenshots` starts the app on the
 stand-in, stylizes the first example in Debian's chromium and writes docs/screenshot.png,
 docs/explain.png (the 2-D playground) and docs/explain_real.png (the tab's analysis of that
 result). Cells are kept in DIR (default: a folder under the temp directory) and reused
@@ -65,6 +67,12 @@ def figures(args: argparse.Namespace) -> None:
 def gallery(args: argparse.Namespace) -> None:
     out = DOCS / "gallery.jpg"
     _shrink(_render("gallery", ROOT / "examples" / "gallery.json", args), args.size).save(out, quality=88)
+    print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size // 1024} KB)")
+
+
+def features(args: argparse.Namespace) -> None:
+    out = DOCS / "features.jpg"
+    _shrink(_render("features", ROOT / "examples" / "features.json", args), args.size).save(out, quality=88)
     print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size // 1024} KB)")
 
 
@@ -140,7 +148,7 @@ def _clip(page, first: str, last: str, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, size, steps in (("figures", 160, 200), ("gallery", 256, 100)):
+    for name, size, steps in (("figures", 160, 200), ("gallery", 256, 100), ("features", 256, 100)):
         command = sub.add_parser(name)
         command.add_argument("--size", type=int, default=size)
         command.add_argument("--steps", type=int, default=steps)
@@ -148,7 +156,7 @@ def main() -> None:
         command.add_argument("--weights", default="hed")
     sub.add_parser("screenshots").add_argument("--weights", default="hed")
     args = parser.parse_args()
-    {"figures": figures, "gallery": gallery, "screenshots": screenshots}[args.command](args)
+    {"figures": figures, "gallery": gallery, "features": features, "screenshots": screenshots}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -104,8 +104,10 @@ def test_submit_streams_intermediate_images_then_the_final_one(client, content_p
 
 
 def test_the_estimate_endpoint_says_where_and_how_long(client):
-    text = client.predict(256, 100, "bn", "none", api_name="/estimate")
+    text = client.predict(256, 100, "bn", "none", "1", api_name="/estimate")
     assert text.startswith("Runs on **") and "256 px × 100 steps takes up to" in text
+    text = client.predict(256, 100, "bn", "none", "2", api_name="/estimate")
+    assert "128 px × 50 → 256 px × 50 steps takes up to" in text
 
 
 def test_the_app_has_the_three_tabs_apis(client):

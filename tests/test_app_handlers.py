@@ -17,7 +17,7 @@ from gradio.data_classes import FileData
 from PIL import Image
 
 from conftest import ROOT
-from nst.config import Settings, field_spec
+from nst.config import CPU_PRESET, Settings, field_spec
 from nst.errors import NSTError
 from nst.methods import METHODS
 from nst.runtime import SpeedModel
@@ -225,7 +225,7 @@ def test_an_upload_is_refused_from_its_header_before_gradio_decodes_it(tmp_path,
 
 
 @pytest.mark.parametrize("name, value, message", [
-    ("method", "gram", "method: 'gram' is not valid; choose from 'linear', 'poly', 'gaussian', 'bn'"),
+    ("method", "gram", "method: 'gram' is not valid; choose from " + ", ".join(repr(m) for m in METHODS)),
     ("size", 8, "size: 8 is not valid; give a number from 16 to 2048"),
     ("size", "big", "size: 'big' is not valid; give a number from 16 to 2048"),
     ("seed", -3, "seed: -3 is not valid; give a number from 0 to 2147483647"),
@@ -389,12 +389,17 @@ def test_on_zero_gpu_a_run_longer_than_the_gpu_loan_is_refused(stylizer, content
 def test_the_estimate_names_the_device_and_the_cpu_defaults(monkeypatch):
     monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)
     stylizer = Stylizer(SharedModel("auto", "cpu"))
-    text = stylizer.estimate(256, 100, "poly")  # 100 × (0.1 + 256² × 7.6e-6) s = 59.8 s
+    text = stylizer.estimate(256, 100, "poly", scales="1")  # 100 × (0.1 + 256² × 7.6e-6) s = 59.8 s
     assert text.startswith("Runs on **CPU (") and "256 px × 100 steps takes up to about 60 s." in text
-    assert "defaults are smaller (256 px, 100 steps)" in text
-    assert "takes up to about 3 min." in stylizer.estimate(512, 100, "bn")  # 100 × 2.09 s = 3.5 min
+    assert "No GPU here, so the page starts at 75 steps and goes coarse to fine when scales is auto." in text
+    # 25 × (3 · 0.1 + (128² + 256² + 512²) × 7.6e-6) s = 72.9 s: auto goes coarse to fine on a CPU
+    assert "128 px × 25 → 256 px × 25 → 512 px × 25 steps takes up to about 73 s." in stylizer.estimate(
+        512, 75, "poly", scales="auto")
+    assert "These settings cannot run: 3 scales need a size of at least 64 px" in stylizer.estimate(
+        32, 75, "poly", scales="3")
+    assert "takes up to about 3 min." in stylizer.estimate(512, 100, "bn", scales="1")  # 100 × 2.09 s = 3.5 min
     # 100 × (0.1 + 256² × (7.6e-6 + 1.2e-5)) s = 138 s
-    assert "takes up to about 2 min." in stylizer.estimate(256, 100, "poly", "gaussian")
+    assert "takes up to about 2 min." in stylizer.estimate(256, 100, "poly", "gaussian", scales="1")
 
 
 def test_the_loss_table_keeps_the_last_step_and_at_most_max_points():
@@ -442,7 +447,9 @@ def test_the_page_has_one_widget_per_control_starting_from_the_library_s_default
     assert set(page.controls) == set(Controls.names())
     start = Controls(**{name: widget.value for name, widget in page.controls.items()}).to_settings()
     method = field_spec("method")["default"]
-    assert start == Settings(size=256, steps=100, gamma=METHODS[method].default_gamma)  # the CPU's page defaults
+    # The CPU's page defaults: the preset's size and steps, scales on auto, which a CPU runs coarse to fine.
+    assert start == Settings(size=CPU_PRESET["size"], steps=CPU_PRESET["steps"], gamma=METHODS[method].default_gamma)
+    assert start.on_device("cpu") == start.replace(scales=CPU_PRESET["scales"])
 
 
 def test_a_field_without_a_widget_is_refused_when_the_page_is_built(monkeypatch):

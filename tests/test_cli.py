@@ -10,13 +10,24 @@ import pytest
 from PIL import Image
 
 from nst import STYLE_LAYERS, Settings
+from nst.config import CPU_PRESET
 from nst.__main__ import build_parser, main, settings_from_args
 from nst.methods import METHODS
 
 
 def test_defaults_come_from_the_library():
-    args = build_parser().parse_args(["c.jpg", "s.jpg"])
+    args = build_parser().parse_args(["c.jpg", "s.jpg", "--device", "cuda"])
     assert settings_from_args(args) == Settings()
+
+
+def test_a_cpu_starts_from_the_cpu_preset_with_scales_that_fit():
+    parse = build_parser().parse_args
+    assert settings_from_args(parse(["c.jpg", "s.jpg", "--device", "cpu"])) == Settings(**CPU_PRESET)
+    given = settings_from_args(parse(["c.jpg", "s.jpg", "--device", "cpu", "--size", "200", "--steps", "2"]))
+    assert given.scale_plan() == ((100, 1), (200, 1))  # 50 px would be below the coarsest a CPU run uses
+    assert settings_from_args(parse(["c.jpg", "s.jpg", "--device", "cpu", "--size", "100"])).scale_plan() == (
+        (100, 75),)
+    assert settings_from_args(parse(["c.jpg", "s.jpg", "--device", "cpu", "--scales", "1"])).scales == 1
 
 
 def test_flags_map_to_settings():
@@ -44,7 +55,7 @@ def test_cli_writes_an_image_and_a_record(tmp_path, content_path, style_path, ca
 
 @pytest.mark.parametrize("argv_tail, message", [
     (["--size", "5"], "size must be between 16 and 2048, got 5"),
-    (["--mix", "bn=0.5,gram=0.5"], "unknown method 'gram'; choose one of linear, poly, gaussian, bn"),
+    (["--mix", "bn=0.5,gram=0.5"], f"unknown method 'gram'; choose one of {', '.join(METHODS)}"),
 ])
 def test_bad_parameters_give_one_line_errors(tmp_path, content_path, style_path, capsys, argv_tail, message):
     assert main([str(content_path), str(style_path), "-o", str(tmp_path / "o.png"), *argv_tail]) == 2

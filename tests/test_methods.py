@@ -85,8 +85,7 @@ def test_scaled_copy_scales_every_activation(extractor):
         assert_close(b[layer] / 50.0, a[layer], rtol=1e-4, atol=1e-5 * a[layer].abs().max().item())
 
 
-@pytest.mark.parametrize("mix", [(("linear", 1.0),), (("poly", 1.0),), (("gaussian", 1.0),), (("bn", 1.0),),
-                                 (("bn", 0.5), ("poly", 0.5))])
+@pytest.mark.parametrize("mix", [((name, 1.0),) for name in METHOD_NAMES] + [(("bn", 0.5), ("poly", 0.5))])
 def test_a_run_does_not_change_when_activations_are_scaled(extractor, content_path, style_path, mix):
     # 256 = 2⁸ scales floats exactly, so a scale-free run must be the same to rounding.
     # (255, as for 0–255 inputs, matches too, but L-BFGS amplifies its rounding over steps.)

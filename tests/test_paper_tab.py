@@ -15,9 +15,10 @@ from gradio_client import Client
 from PIL import Image
 
 from nst import paper
+from nst.config import Settings
 from nst.errors import NSTError
 from webui import gpu, paper_cells as tab_cells, paper_tab
-from webui.model import SharedModel, page_defaults
+from webui.model import SharedModel
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / paper.MANIFEST_PATH
@@ -117,8 +118,9 @@ def test_paths_come_from_the_root_and_the_environment(tmp_path: Path, monkeypatc
 
 def test_on_demand_size_and_steps_default_to_the_model_s_device(tmp_path: Path, manifest) -> None:
     cells = tab_cells.PaperCells(SharedModel("auto", "cpu"), manifest, _paths(tmp_path, size=None, steps=None))
-    assert (cells.size, cells.steps) == tuple(page_defaults("cpu").values())
-    assert cells.cell("2", 1, 3).settings.size == page_defaults("cpu")["size"]
+    assert (cells.size, cells.steps) == tuple(tab_cells.CPU_CELL.values())
+    assert cells.cell("2", 1, 3).settings.size == tab_cells.CPU_CELL["size"]
+    assert cells.cell("2", 1, 3).settings.scale_plan() == ((256, 100),)  # the paper's way: one scale
     chosen = tab_cells.PaperCells(SharedModel("auto", "cpu"), manifest, _paths(tmp_path, size=64, steps=5))
     assert (chosen.size, chosen.steps) == (64, 5)
     assert (chosen.cell("2", 1, 3).settings.size, chosen.cell("2", 1, 3).settings.steps) == (64, 5)
@@ -127,7 +129,7 @@ def test_on_demand_size_and_steps_default_to_the_model_s_device(tmp_path: Path, 
 def test_the_gpu_reservation_follows_the_cell_s_size_steps_and_methods(manifest) -> None:
     cell = paper.figure_cells(manifest, "4", 256, 100, rows=[2], columns=[3])[0]  # linear + Gaussian
     seconds = tab_cells.cell_seconds("auto", "cuda", cell, Path("cache"))
-    assert seconds == gpu.reservation(256, 100, ["linear", "gaussian"]) > gpu.reservation(256, 100, ["linear"])
+    assert seconds == gpu.reservation(cell.settings) > gpu.reservation(cell.settings.replace(mix=(), method="linear"))
     assert tab_cells.cell_seconds("auto", "cuda", cell.with_run(1024, 300), Path("cache")) > seconds
 
 
@@ -186,7 +188,8 @@ def test_cell_renders_on_demand_then_comes_from_the_cache(apps, render_counter: 
     requested = len(apps["gpu"])
     image, record = client.predict("1", 0, 1, api_name="/paper_cell")
     assert render_counter[0] == 1
-    assert apps["gpu"][requested:] == [gpu.reservation(SIZE, STEPS, ["linear"])]  # rendering asks for a GPU
+    asked = gpu.reservation(Settings(method="linear", size=SIZE, steps=STEPS))
+    assert apps["gpu"][requested:] == [asked]  # rendering asks for a GPU
     assert max(Image.open(image).size) == SIZE
     assert (record["figure"], record["row"], record["column"]) == ("1", 0, 1)
     assert record["settings"]["layer_weights"] == [1.0, 1.0, 0.0, 0.0, 0.0]

@@ -7,7 +7,10 @@ import pytest
 import torch
 
 from nst import NSTError, Settings, iter_stylize, stylize
+from nst.images import load_tensor
 from nst.methods import METHOD_NAMES
+from nst.colors import match_colors, rgb_to_yiq
+from nst.stylize import upsample
 
 
 @pytest.mark.parametrize("method", METHOD_NAMES)
@@ -91,20 +94,35 @@ def test_an_image_too_thin_for_vgg_is_refused(extractor, tmp_path, style_path):
 
 def test_coarse_to_fine_goes_through_each_scale_and_ends_at_full_size(extractor, content_path, style_path):
     settings = Settings(size=64, steps=7, scales=2, style_layers=("relu1_1", "relu2_1"))
-    assert settings.scale_plan() == ((32, 5), (64, 2))  # each finer scale: half the steps of the one before
+    assert settings.scale_plan() == ((32, 4), (64, 3))  # equal shares, the odd step to the coarse scale
     steps = list(iter_stylize(content_path, style_path, settings, extractor=extractor))
     assert [s.step for s in steps] == list(range(1, 8)) and {s.steps for s in steps} == {7}
-    assert [max(s.image.shape[-2:]) for s in steps] == [32] * 5 + [64] * 2
-    coarse, fine = steps[4].image, steps[5].image
-    upsampled = torch.nn.functional.interpolate(coarse, size=fine.shape[-2:], mode="bilinear", align_corners=False)
-    assert (fine - upsampled).abs().mean() < 0.05  # the fine scale starts from the coarse result
+    assert [max(s.image.shape[-2:]) for s in steps] == [32] * 4 + [64] * 3
+    coarse, fine = steps[3].image, steps[4].image
+    photo_fine, photo_coarse = (load_tensor(content_path, size, extractor.device) for size in (64, 32))
+    start = upsample(coarse, photo_fine, photo_coarse)
+    assert (fine - start).abs().mean() < 0.05  # the fine scale starts from the coarse result, detail put back
+    plain = torch.nn.functional.interpolate(coarse, size=fine.shape[-2:], mode="bilinear", align_corners=False)
+    assert (start - plain).abs().mean() > 0.01  # and the detail is not nothing
 
 
-@pytest.mark.parametrize("steps, scales, plan", [(100, 3, ((128, 58), (256, 28), (512, 14))),
-                                                 (3, 3, ((128, 1), (256, 1), (512, 1))),
-                                                 (300, 1, ((512, 300),))])
-def test_the_scale_plan_shares_every_step(steps, scales, plan):
-    assert Settings(size=512, steps=steps, scales=scales).scale_plan() == plan
+def test_upsampling_puts_back_the_photos_detail(content_path):
+    fine, coarse = load_tensor(content_path, 96, "cpu"), load_tensor(content_path, 48, "cpu")
+    # A coarse result that is the coarse photo comes back as the fine photo itself.
+    assert torch.allclose(upsample(coarse, fine, coarse), fine, atol=1e-6)
+    blurred = torch.nn.functional.interpolate(coarse, size=fine.shape[-2:], mode="bilinear", align_corners=False)
+    assert torch.equal(upsample(coarse, fine), blurred.clamp(0, 1))  # without the photo: plain bilinear
+    assert (blurred - fine).abs().mean() > 0.01  # which loses what the photo had
+
+
+@pytest.mark.parametrize("size, steps, scales, plan", [(512, 100, 3, ((128, 34), (256, 33), (512, 33))),
+                                                       (512, 75, 3, ((128, 25), (256, 25), (512, 25))),
+                                                       (512, 3, 3, ((128, 1), (256, 1), (512, 1))),
+                                                       (512, 300, None, ((512, 300),)),
+                                                       (1025, 300, None, ((513, 150), (1025, 150))),
+                                                       (2048, 301, 1, ((2048, 301),))])
+def test_the_scale_plan_shares_every_step(size, steps, scales, plan):
+    assert Settings(size=size, steps=steps, scales=scales).scale_plan() == plan
 
 
 def test_too_many_scales_for_the_size_or_the_steps_are_refused():
@@ -112,3 +130,34 @@ def test_too_many_scales_for_the_size_or_the_steps_are_refused():
         Settings(size=48, scales=3)
     with pytest.raises(NSTError, match="3 scales need"):
         Settings(steps=2, scales=3)
+
+
+def test_in_luminance_mode_the_result_has_the_photo_s_chroma(extractor, content_path, style_path):
+    settings = Settings(size=48, steps=3, colors="luminance", style_layers=("relu1_1", "relu2_1"))
+    result = stylize(content_path, style_path, settings, extractor=extractor, progress=False)
+    image = torch.from_numpy(np.asarray(result.image, dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    photo = load_tensor(content_path, 48, "cpu")
+    inside = ((image > 1 / 255) & (image < 254 / 255)).all(dim=1, keepdim=True)  # not clamped by the display
+    chroma, photo_chroma = rgb_to_yiq(image)[:, 1:], rgb_to_yiq(photo)[:, 1:]
+    assert inside.float().mean() > 0.5
+    assert ((chroma - photo_chroma).abs() * inside).max() < 3 / 255  # 8-bit rounding of three channels
+    plain = stylize(content_path, style_path, settings.replace(colors="style"), extractor=extractor, progress=False)
+    plain_t = torch.from_numpy(np.asarray(plain.image, dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    assert (rgb_to_yiq(plain_t)[:, 1:] - photo_chroma).abs().mean() > 5 * (chroma - photo_chroma).abs().mean()
+
+
+def test_match_mode_optimises_towards_the_recoloured_painting(extractor, content_path, style_path, monkeypatch):
+    settings = Settings(size=48, steps=2, colors="match", style_layers=("relu1_1",))
+    photo, painting = load_tensor(content_path, 48, "cpu"), load_tensor(style_path, 48, "cpu")
+    seen = []
+    forward = extractor.forward
+
+    def spy(image, layers):
+        seen.append(image.detach().clone())
+        return forward(image, layers)
+
+    monkeypatch.setattr(extractor, "forward", spy)
+    list(iter_stylize(content_path, style_path, settings, extractor=extractor))
+    style_seen = seen[0]  # the objective summarises the style first
+    assert torch.allclose(style_seen, match_colors(painting, photo).clamp(0, 1), atol=1e-6)
+    assert (style_seen - painting).abs().mean() > 0.05  # recoloured, not the painting as it was

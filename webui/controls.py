@@ -21,9 +21,11 @@ from nst.config import STYLE_LAYERS, Settings, field_spec
 from nst.errors import NSTError
 from nst.methods import METHODS
 
-__all__ = ["NO_FUSION", "GAMMA_CHOICES", "Controls", "parse_layer_weights", "takes_controls"]
+__all__ = ["AUTO", "NO_FUSION", "GAMMA_CHOICES", "Controls", "parse_layer_weights", "takes_controls"]
 
 NO_FUSION = "none"
+# A control's value for "let the library choose" (a `Settings` field left at None).
+AUTO = "auto"
 # Log-spaced balance factors; each method's default is added where missing.
 GAMMA_CHOICES: tuple[float, ...] = tuple(sorted(
     {0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0} | {m.default_gamma for m in METHODS.values()}))
@@ -42,7 +44,7 @@ def _control(name: str | None, help: str | None = None, default: Any = None) -> 
 class Controls:
     """The values of the Stylize tab's widgets (after the two images), in API order."""
 
-    method: str = _control("method", "linear, poly (Gram matrices), gaussian or bn")
+    method: str = _control("method", f"one of {', '.join(METHODS)}")
     gamma: float | None = _control(None, "style weight against content; empty: the method's default")
     content_weight: float = _control("content_weight", "content weight alpha; 0 reconstructs the style alone")
     style_layers: tuple[str, ...] = _control("style_layers", f"names from {', '.join(STYLE_LAYERS)}")
@@ -57,6 +59,10 @@ class Controls:
     layer_weights: str = _control(None, "one weight per style layer, e.g. '1, 1, 0.5'; empty: equal", "")
     tv_weight: float = _control("tv_weight")
     precision: str = _control("precision")
+    colors: str = _control("colors", "style (the painting's colours), luminance (the photo's colours, "
+                                     "the luminance stylized) or match (the painting recoloured to the photo's)")
+    scales: str = _control("scales", "coarse to fine: 1 to 4 sizes, or auto (up to 3 on a CPU; on a GPU 1, "
+                                     "or 2 above 1024 px)", "auto")
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -83,6 +89,7 @@ class Controls:
     def from_settings(cls, settings: Settings) -> Controls:
         """The controls that reproduce `settings` (γ shown as the value the run used)."""
         fields = {name: getattr(settings, name) for name in cls.names() if name in _SETTINGS}
+        fields = {name: _as_control(name, value) for name, value in fields.items()}
         fields["gamma"] = settings.gamma_used()
         if settings.mix:
             fields["method"] = settings.mix[0][0]
@@ -98,12 +105,22 @@ class Controls:
 
 
 _SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings)) - {"layer_weights"}
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Controls)}
+# Annotations are strings here (postponed evaluation): "int", "int | None".
+_INT_SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings) if str(f.type).split(" |")[0] == "int")
+
+
+def _as_control(name: str, value: Any) -> Any:
+    """A `Settings` value as its widget takes it: a control that offers auto takes text."""
+    if _DEFAULTS[name] != AUTO:
+        return value
+    return AUTO if value is None else str(value)
 
 
 def _as_setting(name: str, value: Any) -> Any:
     """A widget's value as `Settings.<name>` takes it: None when empty, ints where the field
     holds ints (sliders give floats), tuples for lists."""
-    if value is None or value == "":
+    if value is None or value == "" or value == AUTO:
         return None
     spec = field_spec(name)
     if isinstance(value, str) and spec["min"] is not None:  # a number typed into a box that takes text
@@ -111,8 +128,7 @@ def _as_setting(name: str, value: Any) -> Any:
             value = float(value)
         except ValueError:
             raise NSTError(f"{name}: expected a number, got {value!r}") from None
-    default = spec["default"]
-    if isinstance(default, int) and not isinstance(default, bool):
+    if name in _INT_SETTINGS:
         return int(value)
     if isinstance(value, list):
         return tuple(value)

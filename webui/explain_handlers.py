@@ -27,6 +27,8 @@ from .explain_frames import (CHANNEL_COLUMNS, DISTANCE_COLUMNS, IDENTITY_COLUMNS
                              distance_frame, empty_frame, identity_frame, projection_frame, table_points,
                              toy_gaps_frame, toy_points_frame, toy_stats_frame)
 from .errors import visitor_error
+from nst.config import Settings
+
 from .gpu import gpu, reservation
 from .model import SharedModel
 from .page import Outputs
@@ -117,7 +119,7 @@ def start_gaps(src: torch.Tensor, tgt: torch.Tensor) -> pd.DataFrame:
 # (a step is a forward and a backward pass), so a reservation for two steps covers them.
 def feature_seconds(weights: str, device: str, images: dict[str, ImageSource], size: int) -> int:
     """Seconds of GPU to reserve for `compute_features` with the same arguments."""
-    return reservation(size, 2)
+    return reservation(Settings(size=size, steps=2, scales=1))
 
 
 @gpu(duration=feature_seconds)

@@ -12,8 +12,8 @@ The computations live in `nst.explain`, the handlers in `webui.explain_handlers`
 out the components (`layout` → `ExplainPage`) and wires events (`wire`). Sections 2–4
 run the network and share the app's one GPU slot (`webui.gpu.HEAVY`).
 
-API names: `/toy_linear`, `/toy_bn`, `/toy_poly`, `/toy_gaussian`, `/toy_preview`,
-`/explain_all`, `/explain_identity`, `/explain_features`, `/explain_distances`.
+API names: `/toy_linear`, `/toy_bn`, `/toy_poly`, `/toy_meancov`, `/toy_swd`, `/toy_gaussian`,
+`/toy_preview`, `/explain_all`, `/explain_identity`, `/explain_features`, `/explain_distances`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ __all__ = ["ExplainPage", "layout", "wire", "build_explain_tab"]
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 # Method buttons from the poorest statistic to the richest.
-TOY_ORDER = ("linear", "bn", "poly", "gaussian")
+TOY_ORDER = ("linear", "bn", "poly", "meancov", "swd", "gaussian")
 # The clouds the playground opens with.
 TOY_START = ("ring", "moons")
 # The tab's own image inputs, made only for those the caller does not pass: (label, example file).

@@ -14,16 +14,19 @@
   installed (it does nothing off ZeroGPU), a pass-through elsewhere. The decorated
   function runs in another process on ZeroGPU: it takes plain, picklable arguments
   (paths, names, `Settings`) and returns CPU data.
+
+Every estimate takes the run's `Settings`, so it follows its scale plan and its methods.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, TypeVar
 
 import torch
 
+from nst.config import Settings
 from nst.errors import NSTError
 from nst.runtime import SpeedModel, describe_device
 
@@ -71,21 +74,20 @@ def device_name(device: torch.device) -> str:
     return describe_device(device)
 
 
-def needed_seconds(size: int, steps: int, methods: Iterable[str] = ()) -> float:
-    """GPU seconds that `steps` optimizer steps at long edge `size` with `methods` need on a
-    ZeroGPU slice, start-up and margin included (a forward pass alone counts as half a step)."""
-    methods = tuple(methods)
-    return _START_SECONDS + _MARGIN * ZERO_GPU_SPEED.estimate(size, steps, methods)
+def needed_seconds(settings: Settings) -> float:
+    """GPU seconds that the run `settings` describes needs on a ZeroGPU slice (every scale of
+    its plan, with its methods), start-up and margin included."""
+    return _START_SECONDS + _MARGIN * ZERO_GPU_SPEED.run_seconds(settings)
 
 
-def reservation(size: int, steps: int, methods: Iterable[str] = ()) -> int:
+def reservation(settings: Settings) -> int:
     """Seconds of GPU to reserve: `needed_seconds`, at most `MAX_SECONDS`."""
-    return min(MAX_SECONDS, math.ceil(needed_seconds(size, steps, methods)))
+    return min(MAX_SECONDS, math.ceil(needed_seconds(settings)))
 
 
-def refuse_if_too_long(size: int, steps: int, methods: Iterable[str] = ()) -> None:
+def refuse_if_too_long(settings: Settings) -> None:
     """On ZeroGPU, raise `NSTError` for work that `reservation` would cut short."""
-    need = needed_seconds(size, steps, methods)
+    need = needed_seconds(settings)
     if on_zero_gpu() and need > MAX_SECONDS:
         raise NSTError(f"this run needs {format_seconds(need)} of GPU time, more than the {MAX_SECONDS} s "
                        f"ZeroGPU lends at once: lower the size or the steps")

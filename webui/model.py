@@ -15,7 +15,7 @@ import os
 
 import torch
 
-from nst.config import field_spec
+from nst.config import CPU_PRESET, field_spec
 from nst.errors import NSTError
 from nst.features import VGGFeatures, random_extractor
 from nst.runtime import SpeedModel, measure_speed
@@ -23,17 +23,14 @@ from nst.weights import default_device, load_extractor
 
 from .gpu import ZERO_GPU_SPEED, device_name, on_zero_gpu
 
-__all__ = ["CPU_SIZE", "CPU_STEPS", "SharedModel", "page_defaults"]
-
-# 256 px costs about 0.5 s per step on two CPU cores, so 100 steps take about a minute.
-CPU_SIZE = 256
-CPU_STEPS = 100
+__all__ = ["SharedModel", "page_defaults"]
 
 
 def page_defaults(device: str | torch.device) -> dict[str, int]:
-    """Output size and steps the page starts from: the library's on a GPU, `CPU_SIZE`/`CPU_STEPS` on a CPU."""
+    """Output size and steps the page starts from: the library's on a GPU, `nst.config.CPU_PRESET`'s
+    on a CPU (where its scales, left at auto, go coarse to fine: `Settings.on_device`)."""
     if torch.device(device).type == "cpu":
-        return {"size": CPU_SIZE, "steps": CPU_STEPS}
+        return {"size": CPU_PRESET["size"], "steps": CPU_PRESET["steps"]}
     return {"size": field_spec("size")["default"], "steps": field_spec("steps")["default"]}
 
 

@@ -22,8 +22,8 @@ from typing import Any, Iterator
 import gradio as gr
 from PIL import Image, ImageDraw, ImageFont
 
+from nst.config import field_spec
 from nst.errors import NSTError
-from nst.methods import fusion_weights
 from nst.paper import (MANIFEST_PATH, RENDERED_DIR, Cell, CellProgress, Manifest, RenderedCell, figure_cells,
                        find_cell, iter_render_cell)
 from nst.stylize import Step
@@ -40,9 +40,12 @@ __all__ = ["RENDERED_ENV", "CACHE_ENV", "SIZE_ENV", "STEPS_ENV", "PREVIEW_DIR", 
 
 RENDERED_ENV = "NST_PAPER_RENDERED"
 CACHE_ENV = "NST_PAPER_CACHE"
-# Size and steps of cells rendered on demand (default: the model's device's page defaults).
+# Size and steps of cells rendered on demand (default: the library's on a GPU, `CPU_CELL` on a CPU).
 SIZE_ENV = "NST_PAPER_SIZE"
 STEPS_ENV = "NST_PAPER_STEPS"
+# The paper's figures are made at one scale, as the paper made them, so a CPU renders them
+# smaller than the Stylize tab's coarse-to-fine preset: about 40 s a cell on two cores.
+CPU_CELL = {"size": 256, "steps": 100}
 # The whole-figure previews made with the stand-in (`python -m scripts.docs_images figures`),
 # relative to a checkout's root.
 PREVIEW_DIR = Path("docs") / "paper"
@@ -97,7 +100,7 @@ def allowed_paths(paths: PaperPaths) -> list[str]:
 
 def cell_seconds(weights: str, device: str, cell: Cell, cache: Path) -> int:
     """GPU seconds to reserve for `render_on_gpu` of `cell` (`webui.gpu.reservation`)."""
-    return reservation(cell.settings.size, cell.settings.steps, fusion_weights(cell.settings.method, cell.settings.mix))
+    return reservation(cell.settings)
 
 
 @gpu(duration=cell_seconds)
@@ -140,11 +143,17 @@ class PaperCells:
     @property
     def size(self) -> int:
         """Long edge of cells rendered on demand."""
-        return self.paths.size or self.model.defaults["size"]
+        return self.paths.size or self._defaults["size"]
 
     @property
     def steps(self) -> int:
-        return self.paths.steps or self.model.defaults["steps"]
+        return self.paths.steps or self._defaults["steps"]
+
+    @property
+    def _defaults(self) -> dict[str, int]:
+        if self.model.device.type == "cpu":
+            return CPU_CELL
+        return {"size": field_spec("size")["default"], "steps": field_spec("steps")["default"]}
 
     def cell(self, figure: str, row: int, column: int) -> Cell:
         """One cell of the manifest at this page's size and steps (`NSTError` for a bad index)."""
@@ -163,8 +172,7 @@ class PaperCells:
         if found is not None:
             yield found
             return
-        methods = fusion_weights(cell.settings.method, cell.settings.mix)
-        refuse_if_too_long(cell.settings.size, cell.settings.steps, methods)
+        refuse_if_too_long(cell.settings)
         self.model(cell.settings.pooling)  # no weights: say so before asking for a GPU
         start = functools.partial(render_on_gpu, self.model.weights, str(self.model.device), cell, self.paths.cache)
         with contextlib.closing(self.visitors.until_stopped(session_of(request), start)) as stream:

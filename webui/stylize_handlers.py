@@ -30,7 +30,7 @@ from PIL import Image
 from nst.config import Settings
 from nst.errors import NSTError
 from nst.images import ImageSource
-from nst.methods import METHODS, fusion_weights
+from nst.methods import METHODS
 from nst.stylize import iter_stylize
 from nst.weights import load_extractor
 
@@ -86,7 +86,7 @@ class Shown:
 def _reservation(content: ImageSource, style: ImageSource, settings: Settings, weights: str = "auto",
                  device: str | None = None, interval: float = 0.5, max_seconds: float = math.inf) -> int:
     """`webui.gpu.reservation` for `stream_frames` called with the same arguments."""
-    return gpu.reservation(settings.size, settings.steps, fusion_weights(settings.method, settings.mix))
+    return gpu.reservation(settings)
 
 
 @gpu.gpu(duration=_reservation)
@@ -187,20 +187,20 @@ class Stylizer:
             raise NSTError(f"add a {missing} first (the content image sets the output's shape)")
         self.limits.check(settings)
         self.model(settings.pooling)
-        gpu.refuse_if_too_long(settings.size, settings.steps, fusion_weights(settings.method, settings.mix))
+        gpu.refuse_if_too_long(settings)
 
     @takes_controls
     def stylize(self, content: str | None, style: str | None, progress: gr.Progress = gr.Progress(),
                 request: gr.Request | None = None, **controls: Any) -> Iterator[Image.Image]:
         """Stylize `content` with the style of `style`; yields the image as it improves, then the final one."""
-        settings = _settings(controls)
+        settings = _settings(controls, self.model.device.type)
         for shown in self.frames(content, style, settings, request):
             _report(progress, shown.frame)
             yield shown.image
 
     def example(self, content: str, style: str, method: str, gamma: float) -> Iterator[Image.Image]:
         """An example pair with the device's default size and steps and the library's other defaults."""
-        settings = Settings(method=method, gamma=float(gamma), **self.model.defaults)
+        settings = Settings(method=method, gamma=float(gamma), **self.model.defaults).on_device(self.model.device.type)
         for shown in self.frames(content, style, settings):
             yield shown.image
 
@@ -210,7 +210,7 @@ class Stylizer:
     def run(self, content: str | None, style: str | None, progress: gr.Progress = gr.Progress(),
             request: gr.Request | None = None, **controls: Any) -> Iterator[Outputs]:
         """The Stylize button: yields the result, losses, record and status while the run goes on."""
-        settings = _settings(controls)
+        settings = _settings(controls, self.model.device.type)
         record = self._record(settings)
         history: list[tuple[int, dict[str, float]]] = []
         # The plot keeps the previous curve until this run has data (an empty table would blank it).
@@ -268,16 +268,21 @@ class Stylizer:
         controls = Controls.from_settings(Settings.from_dict(entry["record"]["settings"]))
         return {"result": entry["image"], "record": entry["record"], **controls.values()}
 
-    def estimate(self, size: int, steps: int, method: str, fuse_with: str = NO_FUSION) -> str:
-        """Where the run will execute and about how long it takes (a square image: the most pixels)."""
-        methods = (method, fuse_with)
-        seconds = self.model.speed.estimate(int(size), int(steps), methods)
-        text = f"Runs on **{self.model.device_name}** with **{self.model.label}**: {int(size)} px × " \
-               f"{int(steps)} steps takes up to {format_seconds(seconds)}."
+    def estimate(self, size: int, steps: int, method: str, fuse_with: str = NO_FUSION,
+                 scales: str | int | None = "auto") -> str:
+        """Where the run will execute, its scales, and about how long it takes (a square image: the most pixels)."""
+        try:
+            settings = Controls(size=size, steps=steps, method=method, fuse_with=fuse_with,
+                                scales=scales).to_settings().on_device(self.model.device.type)
+        except NSTError as exc:
+            return f"These settings cannot run: {exc}."
+        plan = " → ".join(f"{s} px × {n}" for s, n in settings.scale_plan())
+        text = f"Runs on **{self.model.device_name}** with **{self.model.label}**: {plan} steps takes up to " \
+               f"{format_seconds(self.model.speed.run_seconds(settings))}."
         if self.model.device.type == "cpu":
-            text += f" No GPU here, so the defaults are smaller ({self.model.defaults['size']} px, " \
-                    f"{self.model.defaults['steps']} steps)."
-        if gpu.on_zero_gpu() and gpu.needed_seconds(int(size), int(steps), methods) > gpu.MAX_SECONDS:
+            text += f" No GPU here, so the page starts at {self.model.defaults['steps']} steps and goes coarse " \
+                    f"to fine when scales is auto."
+        if gpu.on_zero_gpu() and gpu.needed_seconds(settings) > gpu.MAX_SECONDS:
             text += f" That is more than the {gpu.MAX_SECONDS} s ZeroGPU lends at once: lower size or steps."
         return text
 
@@ -286,9 +291,10 @@ class Stylizer:
         return METHODS[method].default_gamma
 
 
-def _settings(controls: dict[str, Any]) -> Settings:
+def _settings(controls: dict[str, Any], device_type: str) -> Settings:
+    """The run the controls describe, as it goes on this device (`Settings.on_device`)."""
     try:
-        return Controls(**controls).to_settings()
+        return Controls(**controls).to_settings().on_device(device_type)
     except NSTError as exc:
         raise visitor_error(str(exc)) from None
     except TypeError as exc:  # an API call naming a control that does not exist

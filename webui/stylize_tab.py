@@ -13,14 +13,15 @@ from pathlib import Path
 
 import gradio as gr
 
+from nst.colors import COLOR_MODES
 from nst.config import INITS, LIMITS, OPTIMIZERS, PRECISIONS, STYLE_LAYERS, field_spec
 from nst.methods import METHODS
 
-from .controls import GAMMA_CHOICES, NO_FUSION, Controls
+from .controls import AUTO, GAMMA_CHOICES, NO_FUSION, Controls
 from .gpu import HEAVY
 from .page import Page
 from .stylize_handlers import Stylizer
-from .text import LATEX_INLINE, method_guide
+from .text import COLOR_LABELS, LATEX_INLINE, method_guide
 from .guards import guard_control, guard_image_upload
 
 __all__ = ["EXAMPLES", "StylizePage", "layout", "wire", "build_stylize_tab"]
@@ -130,8 +131,16 @@ def _method_controls(start: Controls) -> Widgets:
         size = gr.Slider(LIMITS.min_size, LIMITS.max_size, value=start.size, step=16,
                          label="Output size (long edge, px)", elem_id="size")
         steps = gr.Slider(1, LIMITS.max_steps, value=start.steps, step=1, label="Steps", elem_id="steps")
+    scales = gr.Radio([AUTO, *(str(n) for n in range(1, field_spec("scales")["max"] + 1))],
+                      value=str(start.scales), label="Scales (coarse to fine)", elem_id="scales",
+                      info="Start small and double the size up to the output's, the steps shared equally: "
+                           "most of the look for a fraction of the time. Auto: up to 3 on a CPU; on a GPU 1, "
+                           "or 2 above 1024 px")
+    colors = gr.Radio([(COLOR_LABELS[mode], mode) for mode in COLOR_MODES], value=start.colors, label="Colours",
+                      elem_id="colors", info="Keep the photo's colours: stylize its luminance only, or recolour "
+                                             "the painting to the photo's colour statistics first")
     return {"method": method, "gamma": gamma, "fuse_with": fuse_with, "fusion_balance": balance, "size": size,
-            "steps": steps}
+            "steps": steps, "scales": scales, "colors": colors}
 
 
 def _more_controls(start: Controls) -> Widgets:
@@ -179,7 +188,7 @@ def wire(page: StylizePage, stylizer: Stylizer) -> None:
     page.stop.click(page.bind(stylizer.stop), kept, page.components("history", "gallery", "status"),
                     cancels=[run], api_name="stop", api_visibility="private", queue=False)
     gr.on([], stylizer.stylize, inputs_kwargs=page.inputs, outputs=[page.result], api_name="stylize", **HEAVY)
-    sizing = page.components("size", "steps", "method", "fuse_with")
+    sizing = page.components("size", "steps", "method", "fuse_with", "scales")
     gr.on([control.change for control in sizing], stylizer.estimate, sizing, page.run_info, api_name="estimate",
           queue=False)
     page.controls["method"].input(stylizer.default_gamma, page.controls["method"], page.controls["gamma"],

@@ -77,7 +77,10 @@ points follow the gradient of that method's loss towards the orange ones. **Line
 same vector (it sees only the means), **BN** shifts and stretches each axis (per-axis mean and spread),
 **Gram** multiplies every point by one $2\times2$ matrix until $E[xx^\top]=\Sigma+\mu\mu^\top$ agrees (mean and
 spread can trade against each other), and **Gaussian MMD** moves each point on its own until the whole shape
-matches. The right-hand plot shows which gaps each method closes.
+matches. Two distances go beyond the paper: **Mean + covariance** (the Wasserstein-2 distance between
+Gaussians fitted to the clouds) moves the cloud by one affine map until mean and covariance agree, and
+**Sliced Wasserstein** sorts the points along many directions and matches them rank by rank, so it too
+reaches the whole shape. The right-hand plot shows which gaps each method closes.
 """
 
 
@@ -114,6 +117,14 @@ so 1 means "as far as a blank image" and numbers compare across methods and laye
 {features} random Fourier features per layer). A ratio below 1 means the run brought that statistic closer;
 optimising one method usually lowers the others too.
 """
+
+
+# The Stylize tab's colour modes by `nst.colors.COLOR_MODES` key.
+COLOR_LABELS = {
+    "style": "the painting's",
+    "luminance": "the photo's (stylize luminance only)",
+    "match": "the photo's (recolour the painting first)",
+}
 
 
 HINT = "Add a style image and a content photo (or run a stylization), then press **Analyse**."
