@@ -2,7 +2,9 @@
 
 A style loss is a distance between the distributions of a CNN layer's feature vectors:
 Gram matching is MMD² with the kernel (xᵀy)². The library offers linear, polynomial
-and Gaussian MMD, batch-normalisation statistics, and their fusions.
+and Gaussian MMD, batch-normalisation statistics, two optimal-transport distances (mean +
+covariance, sliced Wasserstein) and their fusions; the photo's colours can be kept, several
+paintings blended, and a run can go coarse to fine.
 """
 
 from .config import LIMITS, STYLE_LAYERS, Settings

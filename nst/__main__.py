@@ -17,10 +17,11 @@ from .config import CPU_COARSEST, CPU_PRESET, STYLE_LAYERS, Settings, field_spec
 from .errors import NSTError
 from .images import load_image, save_png
 from .methods import METHOD_NAMES, METHODS
+from .objective import painting_weights
 from .stylize import stylize
 from .weights import WEIGHTS_HELP, default_device, load_extractor
 
-__all__ = ["build_parser", "main", "parse_mix"]
+__all__ = ["build_parser", "main", "parse_mix", "parse_weights"]
 
 # Settings fields exposed one-to-one as --flags (the rest have CLI-specific spellings).
 # Those in CPU_PRESET take the preset's value on a CPU when not given.
@@ -41,6 +42,14 @@ def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
         if not sep:
             raise argparse.ArgumentTypeError(f"expected METHOD=WEIGHT pairs like bn=0.5,poly=0.5, got {item!r}")
     return tuple(pairs)
+
+
+def parse_weights(text: str) -> tuple[float, ...]:
+    """'0.7,0.3' → (0.7, 0.3)."""
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas like 0.7,0.3, got {text!r}") from None
 
 
 def _add_setting(parser: argparse.ArgumentParser, name: str) -> None:
@@ -68,7 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m nst",
         description="Neural style transfer as distribution alignment (Li et al., IJCAI 2017).")
     parser.add_argument("content", help="content photo (any image Pillow reads)")
-    parser.add_argument("style", help="style image (a painting)")
+    parser.add_argument("style", nargs="*", help="style image (a painting); give several to blend them")
+    parser.add_argument("--style", dest="more_styles", action="append", default=[], metavar="PAINTING",
+                        help="another painting to blend in (repeatable; added after the positional ones)")
+    parser.add_argument("--style-weights", type=parse_weights, default=None, metavar="W,W,…",
+                        help="one weight per painting, e.g. 0.7,0.3 (default: equal)")
+    blend = field_spec("style_blend")
+    parser.add_argument("--blend", choices=blend["choices"], default=blend["default"],
+                        help=f"{blend['help']} (default: {blend['default']})")
     parser.add_argument("-o", "--output", default="stylized.png", help="output PNG (default: %(default)s)")
     method = field_spec("method")
     parser.add_argument("--method", choices=METHOD_NAMES, default=method["default"],
@@ -98,7 +114,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     for name in ("size", "steps"):
         if values[name] is None:
             values[name] = CPU_PRESET[name] if device_type == "cpu" else field_spec(name)["default"]
-    settings = Settings(method=args.method, mix=args.mix, style_layers=STYLE_LAYERS[: args.layers], **values)
+    settings = Settings(method=args.method, mix=args.mix, style_layers=STYLE_LAYERS[: args.layers],
+                        style_weights=args.style_weights, style_blend=args.blend, **values)
     return settings.on_device(device_type)
 
 
@@ -118,16 +135,21 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         settings = settings_from_args(args)
         load_image(args.content, name="content image")  # bad input is told at once, before weights load
-        load_image(args.style, name="style image")
+        styles = [*args.style, *args.more_styles]
+        if not styles:
+            raise NSTError("give a style image (a painting) after the content photo, or --style PAINTING")
+        painting_weights(settings, len(styles))
+        for k, style in enumerate(styles, start=1):
+            load_image(style, name="style image" if len(styles) == 1 else f"style image {k}")
         extractor = load_extractor(args.weights, pooling=settings.pooling, device=args.device)
-        result = stylize(args.content, args.style, settings, extractor=extractor, progress=not args.quiet)
+        result = stylize(args.content, styles, settings, extractor=extractor, progress=not args.quiet)
     except NSTError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     path = save_png(result.image, args.output)
     record = {"output": str(path), "seconds": round(result.seconds, 2), "device": result.device,
               "network": extractor.label, "weights": result.weights, "optimizer": settings.optimizer_used(),
-              "gamma": settings.gamma_used(), "scales": settings.scale_plan(),
+              "gamma": settings.gamma_used(), "scales": settings.scale_plan(), "styles": [str(s) for s in styles],
               "final_losses": {k: v[-1] for k, v in result.history.items()}}
     print(json.dumps(record))
     Path(path).with_suffix(".json").write_text(json.dumps({**record, "settings": json.loads(settings.to_json())},

@@ -23,6 +23,7 @@ __all__ = [
     "OPTIMIZERS",
     "INITS",
     "POOLINGS",
+    "BLENDS",
     "PRECISIONS",
     "DEFAULT_LR",
     "AUTO_SCALES_ABOVE",
@@ -43,6 +44,9 @@ OPTIMIZERS: tuple[str, ...] = ("auto", "lbfgs", "adam")
 INITS: tuple[str, ...] = ("content", "noise", "style")
 # The paper's official code replaces VGG's max pooling by average pooling.
 POOLINGS: tuple[str, ...] = ("avg", "max")
+# Several paintings: match the mixture of their feature distributions, or the weighted sum of
+# one style term per painting (see `nst.objective`).
+BLENDS: tuple[str, ...] = ("mixture", "sum")
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 # L-BFGS at 0.5: full quasi-Newton steps (1.0) overshot early on, the loss jumping up to
 # 8-fold for a step on Gram matching; half steps reached the same loss after 40 steps.
@@ -54,7 +58,6 @@ AUTO_SCALES_ABOVE = 1024
 # given): a 512 px result within a minute on two cores, coarse to fine (benchmarks/multiscale.py,
 # README "Speed").
 CPU_PRESET: dict[str, int] = {"size": 512, "steps": 75, "scales": 3}
-
 # The coarsest scale a CPU run goes down to: below it VGG's deepest style layer has almost no positions.
 CPU_COARSEST = 64
 
@@ -128,6 +131,11 @@ class Settings:
                                    lo=8, hi=8192)
     gaussian_pairs: int | None = _spec(None, "sampled pairs per step of the pairs estimator (default: positions)",
                                        lo=16, hi=1_000_000)
+    style_weights: tuple[float, ...] | None = _spec(None, "one weight per painting when there are several "
+                                                          "(default: equal)")
+    style_blend: str = _spec("mixture", "several paintings: mixture (match the weighted mixture of their feature "
+                                        "distributions) or sum (the weighted sum of one style term per painting)",
+                             choices=BLENDS)
     swd_directions: int | None = _spec(None, "random directions per layer of the sliced Wasserstein distance "
                                              "(default: as many as the layer has channels)", lo=1, hi=8192)
     precision: str = _spec("fp32", "network precision; bf16 runs VGG under autocast", choices=PRECISIONS)
@@ -145,6 +153,9 @@ class Settings:
             raise NSTError("layer_weights must be finite numbers")
         if self.layer_weights is not None and (min(self.layer_weights) < 0 or sum(self.layer_weights) <= 0):
             raise NSTError("layer_weights must be non-negative with a positive sum")
+        if self.style_weights is not None and not (all(math.isfinite(w) and w >= 0 for w in self.style_weights)
+                                                   and sum(self.style_weights) > 0):
+            raise NSTError("style_weights must be finite, non-negative, with a positive sum")
         if not self.style_layers:
             raise NSTError(f"choose at least one style layer from {', '.join(STYLE_LAYERS)}")
         if self.mix and (min(w for _, w in self.mix) < 0 or sum(w for _, w in self.mix) <= 0):
@@ -173,9 +184,10 @@ class Settings:
         the `steps` are shared equally, what rounding leaves over going to the coarsest.
 
         Equal shares put most of the time into the finest scale (a step there costs about
-        four times one of the scale before): on real features (chelsea_cat × starry_night,
-        poly, 512 px) 128 × 30 → 256 × 30 → 512 × 20 closed 0.93 of the Gram gap in about
-        half the time of 128 × 58 → 256 × 28 → 512 × 14 (halving shares), which closed 0.91.
+        four times one of the scale before). On real features (chelsea_cat × starry_night,
+        poly, 512 px, two CPU cores) 128 × 25 → 256 × 25 → 512 × 25 closed 0.93 of the Gram
+        gap in 52 s; halving shares, 128 × 58 → 256 × 28 → 512 × 14, closed 0.91 and kept
+        too little of the photo's detail (README "Speed").
         """
         scales = self.scales_used()
         counts = [self.steps // scales] * scales
@@ -216,7 +228,7 @@ class Settings:
         if unknown:
             raise NSTError(f"unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
         fixed = dict(data)
-        for key in ("style_layers", "layer_weights"):
+        for key in ("style_layers", "layer_weights", "style_weights"):
             if fixed.get(key) is not None:
                 fixed[key] = tuple(fixed[key])
         if "mix" in fixed:

@@ -13,6 +13,12 @@ between Gaussian fits (`bures_wasserstein`), divided by N.
 Statistics (`channel_mean`, `gram`, `mean_std`, `sorted_projections`, `mean_cov`,
 `mean_cov_factor`) are split from the distances on them so that a style target can be
 summarised once and compared at every step.
+
+Weighted columns. A style target may be a mixture of several paintings' distributions:
+their feature matrices side by side, column i with probability p_i (p `(M,)`, p ≥ 0,
+Σ p_i = 1) instead of 1/M. The style-side statistics take these as `weights` (in the
+two-sample functions `y_weights`, which weigh y's columns only); None means 1/M each and
+runs exactly the unweighted code.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ __all__ = [
     "bn",
     "unit_directions",
     "sorted_projections",
+    "sorted_weighted_projections",
     "quantiles",
     "sliced_distance",
     "sliced_wasserstein",
@@ -66,31 +73,45 @@ _STD_EPS = 1e-8
 _BURES_EPS = 1e-12
 
 
-def channel_mean(x: Tensor) -> Tensor:
-    """μ = (1/M) Σ_i x_i. `x` is `(N, M)`; returns `(N,)`."""
-    return x.mean(dim=1)
+def channel_mean(x: Tensor, *, weights: Tensor | None = None) -> Tensor:
+    """μ = (1/M) Σ_i x_i, or μ = Σ_i p_i x_i for column `weights` p `(M,)`. `x` is `(N, M)`; returns `(N,)`."""
+    if weights is None:
+        return x.mean(dim=1)
+    return x @ weights
 
 
-def gram(x: Tensor, c: float = 0.0) -> Tensor:
+def gram(x: Tensor, c: float = 0.0, *, weights: Tensor | None = None) -> Tensor:
     """Normalised Gram matrix Ĝ = (1/M) X̃ X̃ᵀ, with X̃ = [X; √c·1ᵀ] when c > 0.
 
     `x` is `(N, M)`; returns `(N, N)`, or `(N+1, N+1)` when c > 0. The extra row
     makes (x̃ᵀỹ)² = (xᵀy + c)², so the poly kernel with c > 0 has the same closed form.
+    With column `weights` p `(M,)`: Ĝ = Σ_i p_i x̃_i x̃_iᵀ = X̃ diag(p) X̃ᵀ, the second
+    moment of the weighted distribution (for a mixture, the mix of the paintings' Ĝ).
     """
     if c > 0:
         ones = torch.full_like(x[:1], c**0.5)  # (1, M)
         x = torch.cat([x, ones], dim=0)  # (N+1, M)
-    return x @ x.T / x.shape[1]
+    if weights is None:
+        return x @ x.T / x.shape[1]
+    return (x * weights) @ x.T
 
 
-def mean_std(x: Tensor) -> tuple[Tensor, Tensor]:
+def mean_std(x: Tensor, *, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Per-channel mean and (biased) standard deviation of `x` `(N, M)`; each `(N,)`.
 
-    σ = sqrt(var + ε·mean(x²)), ε = 1e-8, with the floor detached.
+    σ = sqrt(var + ε·mean(x²)), ε = 1e-8, with the floor detached. With column `weights`
+    p `(M,)`: μ = Σ_i p_i x_i, var = Σ_i p_i (x_i − μ)² (= Σ_i p_i x_i² − μ², the
+    variance of a mixture, computed centred to avoid the cancellation and stay ≥ 0) and
+    the floor's mean square is Σ_i p_i mean_c x_ci², so σ(s·x) = s·σ(x) still holds.
     """
-    mean = x.mean(dim=1)
-    var = x.var(dim=1, unbiased=False)
-    floor = _STD_EPS * x.detach().square().mean().clamp_min(1e-30)
+    if weights is None:
+        mean = x.mean(dim=1)
+        var = x.var(dim=1, unbiased=False)
+        floor = _STD_EPS * x.detach().square().mean().clamp_min(1e-30)
+    else:
+        mean = x @ weights
+        var = (x - mean[:, None]).square() @ weights
+        floor = _STD_EPS * (x.detach().square().mean(dim=0) @ weights).clamp_min(1e-30)
     return mean, (var + floor).sqrt()
 
 
@@ -159,14 +180,32 @@ def sorted_projections(x: Tensor, directions: Tensor) -> Tensor:
     return (directions @ x).sort(dim=1).values
 
 
-def quantiles(sorted_values: Tensor, m: int) -> Tensor:
+def sorted_weighted_projections(x: Tensor, directions: Tensor, weights: Tensor) -> tuple[Tensor, Tensor]:
+    """`sorted_projections` of `x` `(N, M)` on `directions` `(K, N)`, with each column's weight
+    from `weights` `(M,)` carried along: sorted values `(K, M)` and their weights in the same order `(K, M)`.
+
+    Each direction orders the columns differently, hence one row of weights per direction.
+    """
+    values, order = (directions @ x).sort(dim=1)
+    return values, weights[order]
+
+
+def quantiles(sorted_values: Tensor, m: int, *, weights: Tensor | None = None) -> Tensor:
     """Each row's quantile function Q at the levels q_i = (i + 0.5)/m, i = 0 … m−1: `(K, My)` → `(K, m)`.
 
     Row k's values v_0 ≤ … ≤ v_{My−1} are the quantiles at the levels p_j = (j + 0.5)/My;
     Q joins them linearly and is constant below p_0 and above p_{My−1}. For m = My the
     levels coincide and the rows come back unchanged, so equal sizes involve no interpolation.
+
+    With `weights` `(K, My)` (row k: the weights w_kj of its sorted values, as
+    `sorted_weighted_projections` gives them; normalised here to sum 1), v_kj sits at the
+    middle of its share of the cumulative weight, p_kj = Σ_{l<j} w_kl + w_kj/2, and Q joins
+    these points the same way: for w = 1/My this is the unweighted Q. A value of weight 0
+    would still be a point of the line, so drop such columns beforehand.
     """
     my = sorted_values.shape[1]
+    if weights is not None:
+        return _weighted_quantiles(sorted_values, m, weights)
     if m == my:
         return sorted_values
     # Positions in float64: float32 would round (i + 0.5)·My/m by about 1e-7·My, 1 % of a step at My ~ 10⁵.
@@ -176,6 +215,26 @@ def quantiles(sorted_values: Tensor, m: int) -> Tensor:
     upper = (lower + 1).clamp_max(my - 1)
     weight = (position - lower).to(sorted_values.dtype)  # (m,)
     return torch.lerp(sorted_values[:, lower], sorted_values[:, upper], weight)  # (K, m)
+
+
+def _weighted_quantiles(sorted_values: Tensor, m: int, weights: Tensor) -> Tensor:
+    """`quantiles` with weights `(K, My)`: Q interpolated through (p_kj, v_kj) at q_i = (i + 0.5)/m."""
+    k, my = sorted_values.shape
+    # Levels in float64, as in the unweighted case: a float32 cumulative sum of ~10⁵ weights can be off by
+    # more than one weight.
+    w = weights.to(torch.float64)
+    cumulative = w.cumsum(dim=1)  # (K, My)
+    points = (cumulative - w / 2) / cumulative[:, -1:]  # (K, My): p_kj, non-decreasing along each row
+    levels = (torch.arange(m, dtype=torch.float64, device=sorted_values.device) + 0.5) / m
+    levels = levels.expand(k, m).contiguous()  # (K, m): searchsorted wants one row of queries per row of points
+    above = torch.searchsorted(points, levels, right=True)  # (K, m): how many points lie at or below each level
+    lower = (above - 1).clamp_min(0)
+    upper = above.clamp_max(my - 1)
+    p_lower, p_upper = points.gather(1, lower), points.gather(1, upper)
+    # Below the first point and above the last, lower = upper and any t in [0, 1] gives that value; the
+    # clamps keep t finite there, where the gap is 0.
+    t = ((levels - p_lower) / (p_upper - p_lower).clamp_min(torch.finfo(torch.float64).tiny)).clamp(0, 1)
+    return torch.lerp(sorted_values.gather(1, lower), sorted_values.gather(1, upper), t.to(sorted_values.dtype))
 
 
 def sliced_distance(sorted_x: Tensor, sorted_y: Tensor) -> Tensor:
@@ -209,19 +268,23 @@ def mean_cov(x: Tensor) -> tuple[Tensor, Tensor]:
     return mu, centred @ centred.T / x.shape[1]
 
 
-def mean_cov_factor(y: Tensor) -> tuple[Tensor, Tensor]:
+def mean_cov_factor(y: Tensor, *, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Mean μ `(N,)` of `y` `(N, M)` and a factor F `(N, r)` of its biased covariance, F Fᵀ = Σ.
 
     M ≤ N: F = (y − μ)/√M, r = M, no decomposition. Otherwise F = U Λ^½ from
     `torch.linalg.eigh(Σ)`, keeping the eigenvalues above 1e-12 of the largest (r ≤ N):
     those that rounding left near zero or negative carry no variance. A narrow F makes
     `bures_distance` decompose an r × r matrix instead of an N × N one.
+
+    With column `weights` p `(M,)`: μ = Σ_i p_i y_i, Σ = Σ_i p_i (y_i − μ)(y_i − μ)ᵀ, and
+    for M ≤ N column i of F is √p_i (y_i − μ).
     """
-    mu = y.mean(dim=1)
+    mu = y.mean(dim=1) if weights is None else y @ weights
     centred = y - mu[:, None]  # (N, M)
     if y.shape[1] <= y.shape[0]:
-        return mu, centred / y.shape[1] ** 0.5
-    eigenvalues, vectors = torch.linalg.eigh(centred @ centred.T / y.shape[1])
+        return mu, centred / y.shape[1] ** 0.5 if weights is None else centred * weights.sqrt()
+    cov = centred @ centred.T / y.shape[1] if weights is None else (centred * weights) @ centred.T
+    eigenvalues, vectors = torch.linalg.eigh(cov)
     keep = eigenvalues > _BURES_EPS * eigenvalues[-1].clamp_min(0)
     return mu, vectors[:, keep] * eigenvalues[keep].sqrt()  # (N, r)
 
@@ -264,12 +327,16 @@ def bures_wasserstein(x: Tensor, y: Tensor) -> Tensor:
     return bures_distance(mean_cov(x.double()), mean_cov_factor(y.double())).to(x.dtype)
 
 
-def mean_sq_distance(x: Tensor, y: Tensor) -> Tensor:
+def mean_sq_distance(x: Tensor, y: Tensor, *, y_weights: Tensor | None = None) -> Tensor:
     """Mean of ‖x_i − y_j‖² over all Mx·My pairs, in O((Mx + My) N).
 
-    Equals mean‖x_i‖² + mean‖y_j‖² − 2 μ_xᵀμ_y. Used as the Gaussian bandwidth σ².
+    Equals mean‖x_i‖² + mean‖y_j‖² − 2 μ_xᵀμ_y. Used as the Gaussian bandwidth σ². With
+    `y_weights` q `(My,)` the pair (i, j) counts q_j/Mx: mean‖x_i‖² + Σ_j q_j‖y_j‖² − 2 μ_xᵀμ_y(q).
     """
-    return x.square().sum(0).mean() + y.square().sum(0).mean() - 2 * channel_mean(x) @ channel_mean(y)
+    if y_weights is None:
+        return x.square().sum(0).mean() + y.square().sum(0).mean() - 2 * channel_mean(x) @ channel_mean(y)
+    y_moment = y.square().sum(0) @ y_weights
+    return x.square().sum(0).mean() + y_moment - 2 * channel_mean(x) @ channel_mean(y, weights=y_weights)
 
 
 def gaussian(
@@ -279,6 +346,7 @@ def gaussian(
     num_pairs: int | None = None,
     sigma2: float | Tensor | None = None,
     generator: torch.Generator | None = None,
+    y_weights: Tensor | None = None,
 ) -> Tensor:
     """Linear-time estimate of the Gaussian-kernel MMD², k(a, b) = exp(−‖a − b‖² / (2σ²)).
 
@@ -293,12 +361,22 @@ def gaussian(
     when every activation is scaled, so the loss needs no normaliser (the paper's is 1).
     The paper takes σ² from the sampled pairs; the closed form over all pairs is the
     same quantity without sampling noise. `x` `(N, Mx)`, `y` `(N, My)`; returns 0-d.
+
+    With `y_weights` q `(My,)`, j and j' are drawn with probabilities q
+    (`torch.multinomial`, never a column of weight 0) and σ² is the weighted
+    `mean_sq_distance`: E[h] is then the quadratic MMD² against the weighted distribution
+    (for rational q, that of y with column j repeated in proportion to q_j).
     """
     n = num_pairs or x.shape[1]
     if sigma2 is None:
-        sigma2 = mean_sq_distance(x, y).detach().clamp_min(1e-12)
+        sigma2 = mean_sq_distance(x, y, y_weights=y_weights).detach().clamp_min(1e-12)
     i, i2 = torch.randint(x.shape[1], (2, n), generator=generator).to(x.device)
-    j, j2 = torch.randint(y.shape[1], (2, n), generator=generator).to(x.device)
+    if y_weights is None:
+        j, j2 = torch.randint(y.shape[1], (2, n), generator=generator).to(x.device)
+    else:
+        # Drawn on the CPU, where the generator lives, as randint's indices are.
+        j, j2 = torch.multinomial(y_weights.cpu(), 2 * n, replacement=True, generator=generator).view(2, n)
+        j, j2 = j.to(x.device), j2.to(x.device)
     xi, xi2, yj, yj2 = x[:, i], x[:, i2], y[:, j], y[:, j2]  # each (N, n)
 
     def k(a: Tensor, b: Tensor) -> Tensor:
@@ -307,18 +385,22 @@ def gaussian(
     return (k(xi, xi2) + k(yj, yj2) - k(xi, yj2) - k(xi2, yj)).mean()
 
 
-def fourier_features(x: Tensor, omega: Tensor, sigma: float | Tensor) -> Tensor:
+def fourier_features(x: Tensor, omega: Tensor, sigma: float | Tensor, *, weights: Tensor | None = None) -> Tensor:
     """Mean random Fourier feature φ̄ = (1/M) Σ_i φ(x_i) of the columns of `x` `(N, M)`.
 
     φ(a) = [cos(Ωa/σ); sin(Ωa/σ)] / √D for `omega` Ω `(D, N)` with standard normal
     entries; returns `(2D,)`. φ(a)ᵀφ(b) = (1/D) Σ_d cos(ω_dᵀ(a − b)/σ), whose mean over
-    ω ~ N(0, I) is exp(−‖a − b‖² / 2σ²) (Rahimi and Recht, NIPS 2007).
+    ω ~ N(0, I) is exp(−‖a − b‖² / 2σ²) (Rahimi and Recht, NIPS 2007). With column
+    `weights` p `(M,)`: φ̄ = Σ_i p_i φ(x_i), the mean embedding of the weighted distribution.
     """
     proj = omega @ x / sigma  # (D, M)
-    return torch.cat([proj.cos(), proj.sin()]).mean(dim=1) / omega.shape[0] ** 0.5  # (2D,)
+    if weights is None:
+        return torch.cat([proj.cos(), proj.sin()]).mean(dim=1) / omega.shape[0] ** 0.5  # (2D,)
+    return torch.cat([proj.cos(), proj.sin()]) @ weights / omega.shape[0] ** 0.5  # (2D,)
 
 
-def gaussian_fourier(x: Tensor, y: Tensor, *, omega: Tensor, sigma2: float | Tensor | None = None) -> Tensor:
+def gaussian_fourier(x: Tensor, y: Tensor, *, omega: Tensor, sigma2: float | Tensor | None = None,
+                     y_weights: Tensor | None = None) -> Tensor:
     """Gaussian-kernel MMD² through D random Fourier features: ‖φ̄_x − φ̄_y‖² (see `fourier_features`).
 
     This is the MMD² of the kernel k̃(a, b) = φ(a)ᵀφ(b): linear MMD after a random
@@ -329,12 +411,14 @@ def gaussian_fourier(x: Tensor, y: Tensor, *, omega: Tensor, sigma2: float | Ten
 
     σ² defaults to `mean_sq_distance(x, y)`, detached, as in `gaussian`: the kernel then
     does not change when every activation is scaled. `x` `(N, Mx)`, `y` `(N, My)`,
-    `omega` `(D, N)`; returns a 0-d tensor.
+    `omega` `(D, N)`; returns a 0-d tensor. `y_weights` `(My,)` weigh y's columns in
+    φ̄_y and in σ² (see `fourier_features`, `mean_sq_distance`).
     """
     if sigma2 is None:
-        sigma2 = mean_sq_distance(x, y).detach().clamp_min(1e-12)
+        sigma2 = mean_sq_distance(x, y, y_weights=y_weights).detach().clamp_min(1e-12)
     sigma = sigma2**0.5
-    return (fourier_features(x, omega, sigma) - fourier_features(y, omega, sigma)).square().sum()
+    phi_y = fourier_features(y, omega, sigma, weights=y_weights)
+    return (fourier_features(x, omega, sigma) - phi_y).square().sum()
 
 
 def content(x: Tensor, p: Tensor) -> Tensor:

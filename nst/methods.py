@@ -11,12 +11,18 @@ Gaussian W2). So every term is 1 for a blank image and 0 at the painting's distr
 whatever the method, and multiplying all activations by s (a different weight file, 0–255
 instead of 0–1 inputs) leaves it unchanged: γ means the same for every method and every
 weight file.
+
+A style target can be a mixture of paintings: `build(y, weights=p)` with their feature
+matrices side by side in y and p `(M,)` the probability of each column (`pool` makes both
+from the paintings' matrices and their weights). The target statistics are then those of
+the mixture distribution; weights=None (1/M each) runs exactly the unweighted code.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Mapping, Protocol, Sequence
 
 import torch
 from torch import Tensor
@@ -24,7 +30,8 @@ from torch import Tensor
 from . import losses
 from .errors import NSTError
 
-__all__ = ["GAUSSIAN_ESTIMATORS", "FOURIER_FEATURES", "StyleTerm", "Method", "METHODS", "METHOD_NAMES", "get_method", "fusion_weights", "balance_factor"]
+__all__ = ["GAUSSIAN_ESTIMATORS", "FOURIER_FEATURES", "StyleTerm", "Method", "METHODS", "METHOD_NAMES", "get_method",
+           "fusion_weights", "balance_factor", "mixture_weights", "pool"]
 
 # Keeps a term finite when a target layer is entirely zero (a black style image).
 _MIN_SCALE = 1e-12
@@ -47,9 +54,33 @@ class StyleTerm(Protocol):
     def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor: ...
 
 
+def _support(y: Tensor, weights: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """The style columns that carry weight, `(N, M')`, and their probabilities `(M',)`, summing to 1.
+
+    `weights` `(M,)` must be non-negative with a positive sum; they are cast to y's dtype
+    and device and divided by their sum. Columns of weight 0 are not part of the target
+    distribution: dropping them keeps them out of the sliced Wasserstein quantile line
+    (where they would still be points) and out of every cost. None: `(y, None)`, unchanged.
+    """
+    if weights is None:
+        return y, None
+    if weights.shape != (y.shape[1],):
+        raise NSTError(f"style weights must have shape ({y.shape[1]},), one per position, "
+                       f"got {tuple(weights.shape)}")
+    weights = weights.to(y)
+    if bool((weights < 0).any()):
+        raise NSTError("style weights must not be negative")
+    total = weights.sum()
+    if not bool(total > 0) or not bool(total.isfinite()):
+        raise NSTError(f"style weights must have a positive finite sum, got {float(total)}")
+    keep = weights > 0
+    return y[:, keep], weights[keep] / total
+
+
 class _LinearTerm:
-    def __init__(self, y: Tensor, **_: object) -> None:
-        self.mu = losses.channel_mean(y)
+    def __init__(self, y: Tensor, *, weights: Tensor | None = None, **_: object) -> None:
+        y, weights = _support(y, weights)
+        self.mu = losses.channel_mean(y, weights=weights)
         self.scale = losses.mean_distance(torch.zeros_like(self.mu), self.mu).clamp_min(_MIN_SCALE)
 
     def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -57,10 +88,11 @@ class _LinearTerm:
 
 
 class _PolyTerm:
-    def __init__(self, y: Tensor, *, poly_c: float = 0.0, **_: object) -> None:
+    def __init__(self, y: Tensor, *, poly_c: float = 0.0, weights: Tensor | None = None, **_: object) -> None:
+        y, weights = _support(y, weights)
         self.c = poly_c
         self.n = y.shape[0]
-        self.g = losses.gram(y, poly_c)
+        self.g = losses.gram(y, poly_c, weights=weights)
         self.scale = losses.gram_distance(torch.zeros_like(self.g), self.g, self.n).clamp_min(_MIN_SCALE)
 
     def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -68,8 +100,9 @@ class _PolyTerm:
 
 
 class _BNTerm:
-    def __init__(self, y: Tensor, **_: object) -> None:
-        self.stats = losses.mean_std(y)
+    def __init__(self, y: Tensor, *, weights: Tensor | None = None, **_: object) -> None:
+        y, weights = _support(y, weights)
+        self.stats = losses.mean_std(y, weights=weights)
         zero = tuple(torch.zeros_like(s) for s in self.stats)
         self.scale = losses.mean_std_distance(zero, self.stats).clamp_min(_MIN_SCALE)
 
@@ -88,12 +121,19 @@ class _GaussianTerm:
     detached: the kernel narrows as the image approaches the painting. Both are divided
     by their value for an all-zero activation map, as every other term (for "pairs"
     estimated once from `_SCALE_PAIRS` seeded pairs).
+
+    With column `weights` (a mixture), "fourier" uses φ̄ = Σ_i p_i φ(y_i) and the weighted
+    σ², and "pairs" draws the style's indices with probabilities p. Above
+    `_FOURIER_STYLE_POSITIONS` positions, "fourier" keeps that many drawn with replacement
+    with probabilities p, each then weighing the same: a sample of the mixture itself.
     """
 
     def __init__(self, y: Tensor, *, gaussian_estimator: str = "fourier",
                  gaussian_features: int = FOURIER_FEATURES, gaussian_pairs: int | None = None,
-                 generator: torch.Generator | None = None, **_: object) -> None:
+                 generator: torch.Generator | None = None, weights: Tensor | None = None, **_: object) -> None:
+        y, weights = _support(y, weights)
         self.y = y
+        self.weights = weights
         self.estimator = gaussian_estimator
         self.num_pairs = gaussian_pairs
         zero = torch.zeros_like(y[:, :1])  # (N, 1): one blank position
@@ -103,18 +143,24 @@ class _GaussianTerm:
             if y.shape[1] > _FOURIER_STYLE_POSITIONS:
                 # The painting's side is recomputed each step (σ moves); a fixed random subset of
                 # its positions estimates its mean feature to about 1 % at a fraction of the cost.
-                keep = torch.randperm(y.shape[1], generator=generator)[:_FOURIER_STYLE_POSITIONS]
+                if weights is None:
+                    keep = torch.randperm(y.shape[1], generator=generator)[:_FOURIER_STYLE_POSITIONS]
+                else:
+                    keep = torch.multinomial(weights.cpu(), _FOURIER_STYLE_POSITIONS, replacement=True,
+                                             generator=generator)
+                    self.weights = None
                 self.y = y[:, keep.to(y.device)]  # (N, _FOURIER_STYLE_POSITIONS)
-            scale = losses.gaussian_fourier(zero, self.y, omega=self.omega)
+            scale = losses.gaussian_fourier(zero, self.y, omega=self.omega, y_weights=self.weights)
         else:
             scale = losses.gaussian(zero, y, num_pairs=max(_SCALE_PAIRS, y.shape[1]),
-                                    generator=torch.Generator().manual_seed(0))
+                                    generator=torch.Generator().manual_seed(0), y_weights=weights)
         self.scale = scale.clamp_min(_MIN_SCALE)
 
     def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         if self.estimator == "fourier":
-            return losses.gaussian_fourier(x, self.y, omega=self.omega) / self.scale
-        return losses.gaussian(x, self.y, num_pairs=self.num_pairs, generator=generator) / self.scale
+            return losses.gaussian_fourier(x, self.y, omega=self.omega, y_weights=self.weights) / self.scale
+        return losses.gaussian(x, self.y, num_pairs=self.num_pairs, generator=generator,
+                               y_weights=self.weights) / self.scale
 
 
 class _SlicedTerm:
@@ -127,21 +173,30 @@ class _SlicedTerm:
     divisor is the SW² of an all-zero map with the image's Mx positions,
     (1/K) Σ_k mean_i Q_k(q_i)², which is (1/K) Σ_k mean_j (d_kᵀy_j)² when Mx = My: so a
     blank map gives exactly 1 whatever its size.
+
+    With column `weights` (a mixture), the quantiles are the weighted ones
+    (`losses.quantiles` with the weights of the sorted projections): each projected value
+    sits at the middle of its share of the cumulative weight.
     """
 
     def __init__(self, y: Tensor, *, swd_directions: int | None = None,
-                 generator: torch.Generator | None = None, **_: object) -> None:
+                 generator: torch.Generator | None = None, weights: Tensor | None = None, **_: object) -> None:
+        y, weights = _support(y, weights)
         k = y.shape[0] if swd_directions is None else swd_directions
         if k < 1:
             raise NSTError(f"swd_directions must be at least 1, got {k}")
         self.directions = losses.unit_directions(k, y.shape[0], generator=generator, dtype=y.dtype).to(y.device)
-        self.sorted_y = losses.sorted_projections(y, self.directions)  # (K, My)
+        self.sorted_weights: Tensor | None = None  # (K, My) when weighted
+        if weights is None:
+            self.sorted_y = losses.sorted_projections(y, self.directions)  # (K, My)
+        else:
+            self.sorted_y, self.sorted_weights = losses.sorted_weighted_projections(y, self.directions, weights)
         self._targets: dict[int, tuple[Tensor, Tensor]] = {}
 
     def _target(self, m: int) -> tuple[Tensor, Tensor]:
         """The style's quantiles at m levels `(K, m)` and the divisor for images of m positions."""
         if m not in self._targets:
-            q = losses.quantiles(self.sorted_y, m)
+            q = losses.quantiles(self.sorted_y, m, weights=self.sorted_weights)
             self._targets[m] = q, losses.sliced_distance(torch.zeros_like(q), q).clamp_min(_MIN_SCALE)
         return self._targets[m]
 
@@ -156,11 +211,12 @@ class _MeanCovTerm:
     The style's mean and covariance factor (`losses.mean_cov_factor`, in the place of
     Σy^½: same eigenvalues, a smaller matrix) are computed here, once, in float64; each
     call returns x's dtype. Divisor: the value for an all-zero map (μ = 0, Σ = 0),
-    (‖μy‖² + tr Σy)/N.
+    (‖μy‖² + tr Σy)/N. With column `weights`, the weighted mean and covariance.
     """
 
-    def __init__(self, y: Tensor, **_: object) -> None:
-        self.target = losses.mean_cov_factor(y.double())
+    def __init__(self, y: Tensor, *, weights: Tensor | None = None, **_: object) -> None:
+        y, weights = _support(y, weights)
+        self.target = losses.mean_cov_factor(y.double(), weights=None if weights is None else weights.double())
         n = y.shape[0]
         zero = (torch.zeros(n, dtype=torch.float64, device=y.device),
                 torch.zeros(n, n, dtype=torch.float64, device=y.device))
@@ -183,7 +239,9 @@ def _sliced_loss(x: Tensor, y: Tensor) -> Tensor:
 class Method:
     """One way of aligning feature distributions.
 
-    `build(y, **options)` summarises the style features `y` `(N, M)` into a `StyleTerm`.
+    `build(y, **options)` summarises the style features `y` `(N, M)` into a `StyleTerm`;
+    the option `weights` `(M,)` (None: 1/M each) gives each column a probability, for a
+    target that mixes several paintings (see `pool`).
     `kernel` is the MMD kernel in LaTeX, for the teaching view (for the two methods that
     are not MMDs, sliced Wasserstein and the Gaussian W2, the distance itself).
     `stochastic_when` is the (option, value) under which the term is a sampled estimate
@@ -263,6 +321,37 @@ def fusion_weights(method: str, mix: tuple[tuple[str, float], ...]) -> dict[str,
         weights[name] = weights.get(name, 0.0) + float(w)
     total = sum(weights.values())
     return {name: w / total for name, w in weights.items() if w > 0}
+
+
+def mixture_weights(counts: Sequence[int], weights: Sequence[float]) -> Tensor:
+    """Per-column probabilities `(Σ_k M_k,)` of a mixture of K paintings, float64.
+
+    Painting k has M_k = `counts[k]` positions and weight w_k = `weights[k]` ≥ 0: each of
+    its columns gets w_k / (Σ_l w_l · M_k), so painting k holds w_k / Σ w of the
+    probability whatever its size. Columns are in painting order, as `pool` concatenates them.
+    """
+    if len(counts) != len(weights):
+        raise NSTError(f"{len(weights)} mixture weights for {len(counts)} paintings; give one weight per painting")
+    if any(m < 1 for m in counts):
+        raise NSTError(f"every painting needs at least one position, got counts {list(counts)}")
+    if not all(math.isfinite(w) and w >= 0 for w in weights):
+        raise NSTError(f"mixture weights must be finite and non-negative, got {list(weights)}")
+    total = math.fsum(weights)
+    if not total > 0:
+        raise NSTError(f"mixture weights must have a positive sum, got {list(weights)}")
+    return torch.cat([torch.full((m,), w / (total * m), dtype=torch.float64) for m, w in zip(counts, weights)])
+
+
+def pool(features: Sequence[Tensor], weights: Sequence[float]) -> tuple[Tensor, Tensor]:
+    """The paintings' feature matrices `(N, M_k)` side by side, `(N, Σ M_k)`, and their column
+    probabilities `(Σ M_k,)` (`mixture_weights`, in the features' dtype and device): `build`'s
+    `y` and `weights`."""
+    channels = {f.shape[0] for f in features}
+    if len(channels) > 1:
+        raise NSTError(f"the paintings' features must have the same channels, got {sorted(channels)}")
+    p = mixture_weights([f.shape[1] for f in features], weights)
+    y = torch.cat(list(features), dim=1)
+    return y, p.to(y)
 
 
 def balance_factor(gamma: float | None, method: str, mix: tuple[tuple[str, float], ...] = ()) -> float:

@@ -7,12 +7,15 @@ method m's scale-free style term at layer l (see `nst.methods`); β_m are the fu
 weights (summing to 1) and w_l the layer weights. Dividing by Σ w_l keeps γ's meaning
 when the number of style layers changes. The total-variation term (weight λ, 0 turns it
 off) is measured against the painting's own, s, so λ = 1 weighs "as rough as the painting".
+With several paintings S_{m,l} is the term against the mixture of their distributions, or
+the weighted sum of one term per painting (`Settings.style_blend`, `style_weights`).
 Targets are computed once, here.
 """
 
 from __future__ import annotations
 
 import contextlib
+from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -20,9 +23,10 @@ from torch import Tensor
 from . import losses
 from .config import CONTENT_LAYER, Settings
 from .features import VGGFeatures
-from .methods import StyleTerm, fusion_weights, get_method
+from .errors import NSTError
+from .methods import StyleTerm, fusion_weights, get_method, pool
 
-__all__ = ["Objective", "feature_matrix"]
+__all__ = ["Objective", "feature_matrix", "painting_weights"]
 
 
 def feature_matrix(activation: Tensor) -> Tensor:
@@ -38,7 +42,9 @@ class Objective:
     balance factor in use.
     """
 
-    def __init__(self, extractor: VGGFeatures, content: Tensor, style: Tensor, settings: Settings) -> None:
+    def __init__(self, extractor: VGGFeatures, content: Tensor, style: Tensor | Sequence[Tensor],
+                 settings: Settings) -> None:
+        styles = [style] if isinstance(style, Tensor) else list(style)
         self.extractor = extractor
         self.settings = settings
         self.alpha = settings.content_weight
@@ -50,10 +56,12 @@ class Objective:
         options = settings.method_options()
         # One seeded generator draws every term's fixed random parts (Fourier frequencies).
         generator = torch.Generator().manual_seed(settings.seed)
+        paintings = painting_weights(settings, len(styles))
         with torch.no_grad():
-            style_feats = self.features(style)
+            feats = [self.features(s) for s in styles]
             self.terms: dict[str, dict[str, StyleTerm]] = {
-                m: {l: get_method(m).build(feature_matrix(style_feats[l]), generator=generator, **options)
+                m: {l: _style_term(m, [feature_matrix(f[l]) for f in feats], paintings, settings.style_blend,
+                                   generator, options)
                     for l in self.layer_weights}
                 for m in self.betas
             }
@@ -61,7 +69,7 @@ class Objective:
         self.content_scale = losses.content(torch.zeros_like(self.target), self.target).clamp_min(1e-12) \
             if self.target is not None else None
         self.tv_weight = settings.tv_weight
-        self.tv_scale = losses.total_variation(style).clamp_min(1e-12)
+        self.tv_scale = sum(w * losses.total_variation(s) for s, w in zip(styles, paintings)).clamp_min(1e-12)
 
     def features(self, image: Tensor) -> dict[str, Tensor]:
         """The activations this objective needs, under bf16 autocast when asked for."""
@@ -87,3 +95,38 @@ class Objective:
             total = total + self.tv_weight * terms["tv"]
         terms["total"] = total
         return total, terms
+
+
+def painting_weights(settings: Settings, count: int) -> list[float]:
+    """`settings.style_weights` for `count` paintings, normalised to sum to 1 (default: equal)."""
+    weights = settings.style_weights or (1.0,) * count
+    if len(weights) != count:
+        raise NSTError(f"style_weights has {len(weights)} entries; give one per painting ({count})")
+    return [w / sum(weights) for w in weights]
+
+
+class _WeightedSum:
+    """Σ_k w_k S_k(x): one style term per painting, weighted (the "sum" blend)."""
+
+    def __init__(self, terms: list[StyleTerm], weights: list[float]) -> None:
+        self.parts = [(term, w) for term, w in zip(terms, weights) if w > 0]
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return sum(w * term(x, generator) for term, w in self.parts)
+
+
+def _style_term(method: str, features: list[Tensor], weights: list[float], blend: str,
+                generator: torch.Generator, options: dict) -> StyleTerm:
+    """Method `method`'s term at one layer for the paintings' feature matrices `(N, M_k)`.
+
+    One painting: its own term. Several, "mixture": one term whose target is the mixture
+    of their distributions, painting k holding weight w_k (`nst.methods.pool`); "sum": the
+    weighted sum of one scale-free term per painting.
+    """
+    build = get_method(method).build
+    if len(features) == 1:
+        return build(features[0], generator=generator, **options)
+    if blend == "sum":
+        return _WeightedSum([build(f, generator=generator, **options) for f in features], weights)
+    y, p = pool(features, weights)
+    return build(y, weights=p, generator=generator, **options)

@@ -13,7 +13,7 @@ import itertools
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Generator, Iterator
+from typing import Callable, Generator, Iterator, Sequence
 
 import torch
 from PIL import Image
@@ -25,10 +25,11 @@ from .config import DEFAULT_LR, Settings
 from .errors import NSTError
 from .features import VGGFeatures
 from .images import ImageSource, load_tensor, to_pil
-from .objective import Objective
+from .objective import Objective, painting_weights
 from .weights import load_extractor
 
-__all__ = ["NOISE_AMPLITUDE", "LBFGS_MAX_STEP", "Step", "Result", "prepare_images", "initial_image", "upsample", "iter_stylize",
+__all__ = ["NOISE_AMPLITUDE", "LBFGS_MAX_STEP", "Step", "Result", "prepare_images", "paintings", "initial_image", "upsample",
+           "iter_stylize",
            "stylize", "step_seed"]
 
 # Breaks the symmetry of the flat start (the official code's noise: ±0.1 grey levels, 0.0004).
@@ -76,6 +77,20 @@ def prepare_images(content: ImageSource, style: ImageSource, size: int,
     """Load both images, resize each to long edge `size`; tensors `(1, 3, H, W)` in [0, 1]."""
     return (load_tensor(content, size, device, name="content image"),
             load_tensor(style, size, device, name="style image"))
+
+
+def paintings(style: ImageSource | Sequence[ImageSource]) -> list[ImageSource]:
+    """The style argument as a list: one painting, or several (a list or tuple of them)."""
+    found = list(style) if isinstance(style, (list, tuple)) else [style]
+    if not found:
+        raise NSTError("give at least one style image")
+    return found
+
+
+def _load_paintings(styles: list[ImageSource], size: int, device: torch.device) -> list[Tensor]:
+    if len(styles) == 1:
+        return [load_tensor(styles[0], size, device, name="style image")]
+    return [load_tensor(s, size, device, name=f"style image {k}") for k, s in enumerate(styles, start=1)]
 
 
 def initial_image(content: Tensor, style: Tensor, init: str, seed: int,
@@ -147,31 +162,36 @@ def _deterministic_cudnn() -> contextlib.AbstractContextManager:
     return torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True)
 
 
-def iter_stylize(content: ImageSource, style: ImageSource, settings: Settings | None = None, *,
-                 extractor: VGGFeatures | None = None, weights: str = "auto",
+def iter_stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource], settings: Settings | None = None,
+                 *, extractor: VGGFeatures | None = None, weights: str = "auto",
                  device: str | torch.device | None = None) -> Iterator[Step]:
     """Optimise an image whose VGG feature distributions match `style`'s, keeping `content`.
 
-    Yields a `Step` after each of `settings.steps` steps. With `settings.colors` other than
-    "style" the network sees the images of `nst.colors.prepare_colors` and each step's
-    image is `finish_colors` of the optimised one. With more than one scale
-    (`Settings.scale_plan`) the run goes coarse to fine: each scale starts from the
-    previous one's image upsampled with the photo's detail put back (`upsample`), with
-    fresh targets and optimizer, and its steps' images have that scale's size. `extractor` defaults to the cached extractor from `weights` on
+    `style` is one painting or a list of them (blended as `settings.style_blend` says, with
+    `settings.style_weights`). Yields a `Step` after each of `settings.steps` steps. With
+    `settings.colors` other than "style" the network sees the images of
+    `nst.colors.prepare_colors` and each step's image is `finish_colors` of the optimised
+    one. With more than one scale (`Settings.scale_plan`) the run goes coarse to fine: each
+    scale starts from the previous one's image upsampled with the photo's detail put back
+    (`upsample`), with fresh targets and optimizer, and its steps' images have that scale's
+    size. `extractor` defaults to the cached extractor from `weights` on
     `device` (CUDA when present). Raises `NSTError` for bad images or when the loss stops
     being finite.
     """
     settings = settings or Settings()
+    styles = paintings(style)
+    painting_weights(settings, len(styles))  # a weight count that does not fit is told before any image loads
     extractor = extractor or load_extractor(weights, pooling=settings.pooling, device=device)
     start = time.perf_counter()
     image: Tensor | None = None
     coarse_content: Tensor | None = None
     done = 0
     for size, count in settings.scale_plan():
-        photo, painting = prepare_images(content, style, size, extractor.device)
-        content_t, style_t = prepare_colors(settings.colors, photo, painting)
+        photo = load_tensor(content, size, extractor.device, name="content image")
+        prepared = [prepare_colors(settings.colors, photo, p) for p in _load_paintings(styles, size, extractor.device)]
+        content_t, style_t = prepared[0][0], [s for _, s in prepared]
         if image is None:
-            image = initial_image(content_t, style_t, settings.init, settings.seed, extractor.convention.mean_rgb())
+            image = initial_image(content_t, style_t[0], settings.init, settings.seed, extractor.convention.mean_rgb())
         else:
             detail = coarse_content if settings.content_weight > 0 else None
             image = upsample(image, content_t, detail)
@@ -233,7 +253,7 @@ def _optimise(objective: Objective, start_image: Tensor, settings: Settings, don
     return image.detach().clamp(0, 1)
 
 
-def stylize(content: ImageSource, style: ImageSource, settings: Settings | None = None, *,
+def stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource], settings: Settings | None = None, *,
             extractor: VGGFeatures | None = None, weights: str = "auto",
             device: str | torch.device | None = None, progress: bool = True) -> Result:
     """Run `iter_stylize` to the end, with a tqdm progress bar unless `progress=False`."""

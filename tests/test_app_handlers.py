@@ -137,8 +137,11 @@ def test_closing_the_generator_stops_the_loop_and_the_last_image_is_kept(stylize
 def test_settings_round_trip_through_the_record_and_the_controls(stylizer):
     values = controls(method="bn", gamma=20.0, content_weight=0.0, style_layers=["relu3_1", "relu1_1"], size=96,
                       steps=12, init="noise", seed=7, fuse_with="poly", fusion_balance=0.25, optimizer="adam",
-                      lr=0.05, layer_weights="2, 1", precision="bf16")
+                      lr=0.05, layer_weights="2, 1", precision="bf16", colors="match", scales="2",
+                      style_weights="3, 1", style_blend="sum")
     settings = Controls(**values).to_settings()
+    assert (settings.colors, settings.scales, settings.style_weights, settings.style_blend) == (
+        "match", 2, (3.0, 1.0), "sum")
     assert settings.mix == (("bn", 0.75), ("poly", 0.25))
     assert settings.style_layers == ("relu1_1", "relu3_1")  # VGG order, whatever the ticking order
     assert settings.layer_weights == (2.0, 1.0) and settings.lr == 0.05 and settings.gamma == 20.0
@@ -149,6 +152,7 @@ def test_settings_round_trip_through_the_record_and_the_controls(stylizer):
     back = Controls.from_settings(settings)
     assert back.to_settings() == settings
     assert back.fuse_with == "poly" and back.fusion_balance == pytest.approx(0.25) and back.precision == "bf16"
+    assert (back.scales, back.style_weights) == ("2", "3, 1")  # as the widgets take them
 
 
 def test_defaults_of_the_controls_come_from_the_library():
@@ -473,3 +477,17 @@ def test_handlers_name_only_components_of_the_page(page, content_path, style_pat
     restored = page.bind(stylizer.restore)(history, gr.SelectData(None, {"index": 0, "value": None}))
     assert set(restored) == set(page.components("result", "record", *Controls.names()))
     assert restored[page.controls["size"]] == 32 and restored[page.result] == str(tmp_path / "a.png")
+
+
+def test_a_second_painting_blends_in_and_a_weight_count_that_does_not_fit_is_refused(stylizer, content_path,
+                                                                                      style_path):
+    other = str(ROOT / "examples" / "style" / "the_scream.jpg")
+    one = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress, **controls(size=32, steps=3)))
+    two = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
+                                **controls(size=32, steps=3, more_styles=[other], style_weights="1, 1")))
+    assert one[-1].size == two[-1].size == expected_size(content_path, 32)
+    difference = np.abs(np.asarray(one[-1], dtype=np.float32) - np.asarray(two[-1], dtype=np.float32)).mean()
+    assert difference > 1  # the second painting changed the result
+    with pytest.raises(gr.Error, match=r"style_weights has 3 entries; give one per painting \(2\)"):
+        next(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
+                              **controls(more_styles=[other], style_weights="1, 1, 1")))

@@ -11,11 +11,13 @@ import io
 import re
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from app_server import ROOT, requires_chromium, running_app
+from nst.images import load_tensor
 from nst.methods import METHODS
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -163,4 +165,25 @@ def test_on_a_phone_the_inputs_and_button_fit_the_width(app_url, browser):
         assert box["x"] >= 0 and box["x"] + box["width"] <= inner_width, selector
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
+    page.close()
+
+
+def test_the_photo_s_colours_and_a_second_painting_reach_the_run(app_url, browser):
+    page = page_with_a_run_set_up(browser, app_url, 48, 3)
+    page.locator("#colors").get_by_text("the photo's (stylize luminance only)").click()
+    page.get_by_text("Several paintings: blend more styles in").click()
+    page.locator("#more-styles input[type=file]").set_input_files(str(ROOT / "examples" / "style" / "the_scream.jpg"))
+    page.locator("#style-weights textarea").fill("2, 1")
+    page.locator("#style-blend").get_by_text("a sum of separate losses").click()
+    start_run(page)
+    wait_for_status(page, "Done: 3 steps")
+    shown = np.asarray(shown_result(page).convert("RGB"), dtype=np.float32) / 255
+    photo = load_tensor(CONTENT, 48, "cpu")[0].permute(1, 2, 0).numpy()  # as the app resized it
+    chroma = np.array([[0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=np.float32)  # YIQ's I and Q rows
+    inside = ((shown > 1 / 255) & (shown < 254 / 255)).all(axis=-1)  # not clamped for display
+    gap = np.abs(shown @ chroma.T - photo @ chroma.T)[inside]
+    assert inside.mean() > 0.5 and gap.max() < 3 / 255  # the photo's colours, up to 8-bit rounding
+    page.get_by_text("Run settings (JSON, to reproduce a result)").click()
+    record = page.locator("#record").inner_text()
+    assert "luminance" in record and "sum" in record
     page.close()

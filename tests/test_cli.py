@@ -97,3 +97,18 @@ def test_module_runs_as_a_program(tmp_path, content_path, style_path):
                           env=os.environ.copy(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert Image.open(out).size == (32, 21)
+
+
+def test_several_paintings_blend_and_a_weight_count_that_does_not_fit_is_told_at_once(tmp_path, content_path,
+                                                                                      style_path, capsys):
+    other = str(style_path.parent / "the_scream.jpg")
+    out = tmp_path / "blend.png"
+    code = main([str(content_path), str(style_path), "--style", other, "--style-weights", "0.7,0.3", "--blend", "sum",
+                 "-o", str(out), "--size", "32", "--steps", "2", "--quiet", "--device", "cpu"])
+    assert code == 0 and Image.open(out).size == (32, 21)
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["styles"] == [str(style_path), other]
+    assert record["settings"]["style_weights"] == [0.7, 0.3] and record["settings"]["style_blend"] == "sum"
+    capsys.readouterr()
+    assert main([str(content_path), str(style_path), "--style-weights", "1,2", "-o", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == "error: style_weights has 2 entries; give one per painting (1)"

@@ -22,6 +22,7 @@ import torch
 
 from nst import NSTError, Settings, explain, iter_stylize, load_extractor
 from nst import hed
+from nst.colors import luminance_as_rgb, prepare_colors
 from nst.images import load_image, to_tensor
 from nst.methods import METHODS
 from nst.stylize import prepare_images
@@ -119,13 +120,25 @@ def test_a_short_real_run_moves_the_photo_towards_the_painting(standin, mix):
 
 
 def test_coarse_to_fine_also_stylizes_and_ends_near_the_single_scale_loss(standin):
-    """Measured at 128 px, 50 steps: two scales (64 px × 34, then 128 px × 16) ended at a total
-    loss of 0.95 against 0.75 for a single scale, 1.27 times as high."""
+    """Measured at 128 px, 50 steps: two scales (64 px × 25, then 128 px × 25, the photo's detail put
+    back between them) ended at a total loss of 0.84 against 0.75 for a single scale, 1.12 times as high."""
     single = list(iter_stylize(*PAIR, Settings(size=SIZE, steps=STEPS), extractor=standin))
     multi = list(iter_stylize(*PAIR, Settings(size=SIZE, steps=STEPS, scales=2), extractor=standin))
     assert multi[-1].image.shape == single[-1].image.shape
     assert style_moved(multi, standin, ["poly"]) == []
     assert multi[-1].losses["total"] < 1.5 * single[-1].losses["total"]
+
+
+@pytest.mark.parametrize("colors", ["luminance", "match"])
+def test_keeping_the_photo_s_colours_still_moves_its_features_towards_the_painting(standin, colors):
+    """The painting the network sees is the prepared one (grey, or recoloured): the Gram gap to it
+    closes (measured: 0.68 in luminance mode, 0.90 with the colours matched)."""
+    settings = Settings(size=SIZE, steps=STEPS, colors=colors)
+    steps = list(iter_stylize(*PAIR, settings, extractor=standin))
+    content, style = prepare_colors(colors, *prepare_images(*PAIR, SIZE, standin.device))
+    result = luminance_as_rgb(steps[-1].image) if colors == "luminance" else steps[-1].image
+    closed = measure(standin, content, style, result).gram_gap_closed
+    assert closed > 0.5 and steps[-1].losses["poly"] < 0.35 * steps[0].losses["poly"]
 
 
 @pytest.mark.parametrize("broken", ["sign flipped", "image detached"])

@@ -5,6 +5,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 
 from nst import NSTError, Settings, iter_stylize, stylize
 from nst.images import load_tensor
@@ -161,3 +162,24 @@ def test_match_mode_optimises_towards_the_recoloured_painting(extractor, content
     style_seen = seen[0]  # the objective summarises the style first
     assert torch.allclose(style_seen, match_colors(painting, photo).clamp(0, 1), atol=1e-6)
     assert (style_seen - painting).abs().mean() > 0.05  # recoloured, not the painting as it was
+
+
+@pytest.mark.parametrize("blend", ["mixture", "sum"])
+def test_two_copies_of_one_painting_or_a_zero_weight_give_that_painting_alone(extractor, content_path, style_path,
+                                                                           blend):
+    settings = Settings(size=40, steps=3, style_layers=("relu1_1", "relu2_1"), style_blend=blend)
+    alone = stylize(content_path, style_path, settings, extractor=extractor, progress=False)
+    copies = stylize(content_path, [style_path, style_path], settings, extractor=extractor, progress=False)
+    other = ROOT / "examples" / "style" / "the_scream.jpg"
+    zero = stylize(content_path, [style_path, other], settings.replace(style_weights=(1.0, 0.0)),
+                   extractor=extractor, progress=False)
+    both = stylize(content_path, [style_path, other], settings, extractor=extractor, progress=False)
+    pixels = [np.asarray(r.image, dtype=np.float32) for r in (alone, copies, zero, both)]
+    assert np.abs(pixels[0] - pixels[1]).max() <= 1 and np.abs(pixels[0] - pixels[2]).max() <= 1
+    assert np.abs(pixels[0] - pixels[3]).mean() > 1  # a second painting with weight does change the result
+
+
+def test_a_weight_count_that_does_not_fit_the_paintings_is_told_before_any_work(extractor, content_path, style_path):
+    with pytest.raises(NSTError, match=r"style_weights has 3 entries; give one per painting \(2\)"):
+        next(iter_stylize(content_path, [style_path, style_path], Settings(style_weights=(1, 1, 1)),
+                          extractor=extractor))

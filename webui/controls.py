@@ -21,7 +21,7 @@ from nst.config import STYLE_LAYERS, Settings, field_spec
 from nst.errors import NSTError
 from nst.methods import METHODS
 
-__all__ = ["AUTO", "NO_FUSION", "GAMMA_CHOICES", "Controls", "parse_layer_weights", "takes_controls"]
+__all__ = ["AUTO", "NO_FUSION", "GAMMA_CHOICES", "Controls", "parse_numbers", "takes_controls"]
 
 NO_FUSION = "none"
 # A control's value for "let the library choose" (a `Settings` field left at None).
@@ -61,6 +61,10 @@ class Controls:
     precision: str = _control("precision")
     colors: str = _control("colors", "style (the painting's colours), luminance (the photo's colours, "
                                      "the luminance stylized) or match (the painting recoloured to the photo's)")
+    more_styles: list[str] | None = _control(None, "more paintings to blend with the style image (files)", None)
+    style_weights: str = _control(None, "one weight per painting, the style image first, e.g. '0.7, 0.3'; "
+                                        "empty: equal", "")
+    style_blend: str = _control("style_blend")
     scales: str = _control("scales", "coarse to fine: 1 to 4 sizes, or auto (up to 3 on a CPU; on a GPU 1, "
                                      "or 2 above 1024 px)", "auto")
 
@@ -83,7 +87,8 @@ class Controls:
         if self.fuse_with not in (None, "", NO_FUSION):
             balance = float(self.fusion_balance)
             fields["mix"] = ((self.method, 1.0 - balance), (self.fuse_with, balance))
-        return Settings(**fields, layer_weights=parse_layer_weights(self.layer_weights))
+        return Settings(**fields, layer_weights=parse_numbers(self.layer_weights, "layer weights"),
+                        style_weights=parse_numbers(self.style_weights, "style weights"))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Controls:
@@ -96,7 +101,8 @@ class Controls:
             if len(settings.mix) > 1:
                 (_, w1), (fields["fuse_with"], w2) = settings.mix[:2]
                 fields["fusion_balance"] = w2 / (w1 + w2) if w1 + w2 > 0 else 0.5
-        return cls(**fields, layer_weights=", ".join(f"{w:g}" for w in settings.layer_weights or ()))
+        return cls(**fields, layer_weights=", ".join(f"{w:g}" for w in settings.layer_weights or ()),
+                   style_weights=", ".join(f"{w:g}" for w in settings.style_weights or ()))
 
     def values(self) -> dict[str, Any]:
         """Field name → value, as the widgets take them (lists, not tuples)."""
@@ -104,7 +110,7 @@ class Controls:
                 for name, v in ((n, getattr(self, n)) for n in self.names())}
 
 
-_SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings)) - {"layer_weights"}
+_SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings)) - {"layer_weights", "style_weights"}
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Controls)}
 # Annotations are strings here (postponed evaluation): "int", "int | None".
 _INT_SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings) if str(f.type).split(" |")[0] == "int")
@@ -135,15 +141,15 @@ def _as_setting(name: str, value: Any) -> Any:
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-def parse_layer_weights(text: str | None) -> tuple[float, ...] | None:
-    """'1, 0.5, 0.25' → (1.0, 0.5, 0.25); empty → None (equal weights)."""
+def parse_numbers(text: str | None, what: str) -> tuple[float, ...] | None:
+    """'1, 0.5, 0.25' → (1.0, 0.5, 0.25); empty → None (equal weights). `what` names the field in the error."""
     parts = [p.strip() for p in (text or "").replace(";", ",").split(",") if p.strip()]
     if not parts:
         return None
     try:
         return tuple(float(p) for p in parts)
     except ValueError:
-        raise NSTError(f"layer weights: expected numbers separated by commas, got {text!r}") from None
+        raise NSTError(f"{what}: expected numbers separated by commas, got {text!r}") from None
 
 
 def takes_controls(fn: F) -> F:

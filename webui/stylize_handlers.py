@@ -28,6 +28,7 @@ import pandas as pd
 from PIL import Image
 
 from nst.config import Settings
+from nst.objective import painting_weights
 from nst.errors import NSTError
 from nst.images import ImageSource
 from nst.methods import METHODS
@@ -155,7 +156,7 @@ class Stylizer:
 
     # ----- the stream, shared by the page and the API
 
-    def frames(self, content: str | None, style: str | None, settings: Settings,
+    def frames(self, content: str | None, style: str | None | list[str | None], settings: Settings,
                request: gr.Request | None = None) -> Iterator[Shown]:
         """The frames of `stream_frames` that carry an image, with every library error as a
         one-line error; the run ends at the step where its visitor stops it."""
@@ -180,8 +181,11 @@ class Stylizer:
             if frame is not None and not frame.final:  # the stream ended early: its visitor stopped it
                 _LOG.info("run stopped by its visitor after step %d of %d", frame.step, frame.steps)
 
-    def _preflight(self, content: str | None, style: str | None, settings: Settings) -> None:
+    def _preflight(self, content: str | None, style: str | None | list[str | None], settings: Settings) -> None:
         """Refuse at once, before a GPU is reserved: missing images, no weights, over a cap."""
+        if isinstance(style, list):
+            painting_weights(settings, len(style))
+            style = style[0]
         if content is None or style is None:
             missing = " and ".join(n for n, v in (("content image", content), ("style image", style)) if v is None)
             raise NSTError(f"add a {missing} first (the content image sets the output's shape)")
@@ -194,7 +198,7 @@ class Stylizer:
                 request: gr.Request | None = None, **controls: Any) -> Iterator[Image.Image]:
         """Stylize `content` with the style of `style`; yields the image as it improves, then the final one."""
         settings = _settings(controls, self.model.device.type)
-        for shown in self.frames(content, style, settings, request):
+        for shown in self.frames(content, _paintings(style, controls), settings, request):
             _report(progress, shown.frame)
             yield shown.image
 
@@ -215,7 +219,7 @@ class Stylizer:
         history: list[tuple[int, dict[str, float]]] = []
         # The plot keeps the previous curve until this run has data (an empty table would blank it).
         yield {"result": None, "record": record, "status": "Starting…"}
-        for shown in self.frames(content, style, settings, request):
+        for shown in self.frames(content, _paintings(style, controls), settings, request):
             frame = shown.frame
             history.extend(shown.losses)
             _report(progress, frame)
@@ -289,6 +293,12 @@ class Stylizer:
     @staticmethod
     def default_gamma(method: str) -> float:
         return METHODS[method].default_gamma
+
+
+def _paintings(style: str | None, controls: dict[str, Any]) -> str | None | list[str | None]:
+    """The style image alone, or with the other paintings to blend in."""
+    more = controls.get("more_styles") or []
+    return [style, *more] if more else style
 
 
 def _settings(controls: dict[str, Any], device_type: str) -> Settings:

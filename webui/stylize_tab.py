@@ -14,14 +14,14 @@ from pathlib import Path
 import gradio as gr
 
 from nst.colors import COLOR_MODES
-from nst.config import INITS, LIMITS, OPTIMIZERS, PRECISIONS, STYLE_LAYERS, field_spec
+from nst.config import BLENDS, INITS, LIMITS, OPTIMIZERS, PRECISIONS, STYLE_LAYERS, field_spec
 from nst.methods import METHODS
 
 from .controls import AUTO, GAMMA_CHOICES, NO_FUSION, Controls
 from .gpu import HEAVY
 from .page import Page
 from .stylize_handlers import Stylizer
-from .text import COLOR_LABELS, LATEX_INLINE, method_guide
+from .text import BLEND_INFO, BLEND_LABELS, COLOR_LABELS, LATEX_INLINE, method_guide
 from .guards import guard_control, guard_image_upload
 
 __all__ = ["EXAMPLES", "StylizePage", "layout", "wire", "build_stylize_tab"]
@@ -109,7 +109,7 @@ def _result_column(label: str) -> tuple[gr.Image, gr.Markdown, gr.LinePlot, gr.J
     losses = gr.LinePlot(x="step", y="value", color="term", elem_id="losses",
                          label="Loss per term: α·content, γ·style and their total")
     with gr.Accordion("Run settings (JSON, to reproduce a result)", open=False):
-        record = gr.JSON(label="Run record", show_label=False)
+        record = gr.JSON(label="Run record", show_label=False, elem_id="record")
     return result, status, losses, record
 
 
@@ -139,8 +139,16 @@ def _method_controls(start: Controls) -> Widgets:
     colors = gr.Radio([(COLOR_LABELS[mode], mode) for mode in COLOR_MODES], value=start.colors, label="Colours",
                       elem_id="colors", info="Keep the photo's colours: stylize its luminance only, or recolour "
                                              "the painting to the photo's colour statistics first")
+    with gr.Accordion("Several paintings: blend more styles in", open=False):
+        more_styles = gr.File(file_count="multiple", file_types=["image"], type="filepath", label="More paintings",
+                              elem_id="more-styles")
+        style_weights = gr.Textbox(start.style_weights, label="Weights", placeholder="equal", elem_id="style-weights",
+                                   info="One per painting, the style image first, e.g. 0.7, 0.3")
+        blend = gr.Radio([(BLEND_LABELS[b], b) for b in BLENDS], value=start.style_blend, label="Blend",
+                         elem_id="style-blend", info=BLEND_INFO)
     return {"method": method, "gamma": gamma, "fuse_with": fuse_with, "fusion_balance": balance, "size": size,
-            "steps": steps, "scales": scales, "colors": colors}
+            "steps": steps, "scales": scales, "colors": colors, "more_styles": more_styles,
+            "style_weights": style_weights, "style_blend": blend}
 
 
 def _more_controls(start: Controls) -> Widgets:

@@ -127,6 +127,16 @@ COLOR_LABELS = {
 }
 
 
+# The blends of several paintings by `nst.config.BLENDS` key.
+BLEND_LABELS = {
+    "mixture": "one mixed distribution",
+    "sum": "a sum of separate losses",
+}
+BLEND_INFO = ("Mixture: the result's features match the mixture of the paintings' feature distributions "
+              "(for Gram matching, the weighted mean of their Gram matrices). Sum: one style loss per painting, "
+              "added with the weights; the result lands between the paintings' distributions")
+
+
 HINT = "Add a style image and a content photo (or run a stylization), then press **Analyse**."
 
 # The playground's clouds by `nst.explain.TOY_PRESETS` key, in the menus.
