@@ -266,11 +266,11 @@ class Method:
 # Calibrated on real features (the VGG-16 (HED) stand-in, six example pairs, 256 px, 100
 # steps; benchmarks/calibrate.py, table in the README): at these values every method closes
 # 0.89-0.92 of the Gram gap to the painting while moving the content features by 0.35-0.40.
-# swd and meancov are provisional, from a quick check at 128 px, 60 steps, on the first two
-# pairs, where poly at 3 closed 0.83 of the Gram gap with a content change of 0.32: swd at
-# 1 / 3 / 10 closed 0.39 / 0.63 / 0.81 (content change 0.03 / 0.11 / 0.30), so 10; meancov
-# closed 0.48 / 0.73 / 0.88 (0.06 / 0.24 / 0.57), so 5, between its matches for the Gram
-# share (about 7) and for the content change (about 3.5).
+# swd and meancov were chosen from a quick sweep at 128 px, 60 steps, on the first two pairs
+# (poly at 3 closed 0.83 of the Gram gap there, content change 0.32): swd at 1 / 3 / 10 closed
+# 0.39 / 0.63 / 0.81 (content change 0.03 / 0.11 / 0.30), so 10; meancov 0.48 / 0.73 / 0.88
+# (0.06 / 0.24 / 0.57), so 5. Checked at those values on the six pairs at 256 px, 100 steps:
+# both close 0.93 of the Gram gap, with content changes 0.40 (swd) and 0.45 (meancov).
 
 METHODS: dict[str, Method] = {
     m.name: m
