@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .config import CPU_COARSEST, CPU_PRESET, STYLE_LAYERS, Settings, field_spec
+from .config import CPU_COARSEST, CPU_PRESET, INT_FIELDS, STYLE_LAYERS, Settings, field_spec
 from .errors import NSTError
 from .images import load_image, save_png
 from .methods import METHOD_NAMES, METHODS
@@ -54,8 +54,7 @@ def parse_weights(text: str) -> tuple[float, ...]:
 
 def _add_setting(parser: argparse.ArgumentParser, name: str) -> None:
     spec = field_spec(name)
-    kind = type(spec["default"]) if spec["default"] is not None else (
-        int if name in ("gaussian_pairs", "scales", "swd_directions") else float)
+    kind = int if name in INT_FIELDS else type(spec["default"]) if spec["default"] is not None else float
     help_text = spec["help"] + (f" (default: {spec['default']})" if spec["default"] is not None else "")
     if name in ("size", "steps"):
         help_text += f" (on a CPU: {CPU_PRESET[name]})"

@@ -33,6 +33,7 @@ __all__ = [
     "Limits",
     "LIMITS",
     "Settings",
+    "INT_FIELDS",
     "field_spec",
 ]
 
@@ -234,6 +235,12 @@ class Settings:
         if "mix" in fixed:
             fixed["mix"] = tuple((str(m), float(w)) for m, w in fixed["mix"])
         return cls(**fixed)
+
+
+# Fields that hold whole numbers, default or not; annotations are strings here (postponed
+# evaluation): "int", "int | None".
+INT_FIELDS: frozenset[str] = frozenset(f.name for f in dataclasses.fields(Settings)
+                                       if str(f.type).split(" |")[0] == "int")
 
 
 def field_spec(name: str) -> dict[str, Any]:

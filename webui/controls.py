@@ -17,7 +17,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
-from nst.config import STYLE_LAYERS, Settings, field_spec
+from nst.config import INT_FIELDS, STYLE_LAYERS, Settings, field_spec
 from nst.errors import NSTError
 from nst.methods import METHODS
 
@@ -112,8 +112,6 @@ class Controls:
 
 _SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings)) - {"layer_weights", "style_weights"}
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Controls)}
-# Annotations are strings here (postponed evaluation): "int", "int | None".
-_INT_SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings) if str(f.type).split(" |")[0] == "int")
 
 
 def _as_control(name: str, value: Any) -> Any:
@@ -134,7 +132,7 @@ def _as_setting(name: str, value: Any) -> Any:
             value = float(value)
         except ValueError:
             raise NSTError(f"{name}: expected a number, got {value!r}") from None
-    if name in _INT_SETTINGS:
+    if name in INT_FIELDS:
         return int(value)
     if isinstance(value, list):
         return tuple(value)
