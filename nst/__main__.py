@@ -18,6 +18,7 @@ from .errors import NSTError
 from .images import load_image, save_png
 from .methods import METHOD_NAMES, METHODS
 from .objective import painting_weights
+from .regions import MASK_HELP, check_labels, check_shape, read_mask
 from .stylize import stylize
 from .weights import WEIGHTS_HELP, default_device, load_extractor
 
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     blend = field_spec("style_blend")
     parser.add_argument("--blend", choices=blend["choices"], default=blend["default"],
                         help=f"{blend['help']} (default: {blend['default']})")
+    parser.add_argument("--mask", metavar="IMAGE", help=f"regions: {MASK_HELP}")
     parser.add_argument("-o", "--output", default="stylized.png", help="output PNG (default: %(default)s)")
     method = field_spec("method")
     parser.add_argument("--method", choices=METHOD_NAMES, default=method["default"],
@@ -133,15 +135,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         settings = settings_from_args(args)
-        load_image(args.content, name="content image")  # bad input is told at once, before weights load
+        photo = load_image(args.content, name="content image")  # bad input is told at once, before weights load
         styles = [*args.style, *args.more_styles]
         if not styles:
             raise NSTError("give a style image (a painting) after the content photo, or --style PAINTING")
         painting_weights(settings, len(styles))
         for k, style in enumerate(styles, start=1):
             load_image(style, name="style image" if len(styles) == 1 else f"style image {k}")
+        if args.mask is not None:
+            labels = read_mask(args.mask)
+            check_labels(labels, len(styles))
+            check_shape(labels, (photo.height, photo.width))
         extractor = load_extractor(args.weights, pooling=settings.pooling, device=args.device)
-        result = stylize(args.content, styles, settings, extractor=extractor, progress=not args.quiet)
+        result = stylize(args.content, styles, settings, mask=args.mask, extractor=extractor,
+                         progress=not args.quiet)
     except NSTError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -149,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {"output": str(path), "seconds": round(result.seconds, 2), "device": result.device,
               "network": extractor.label, "weights": result.weights, "optimizer": settings.optimizer_used(),
               "gamma": settings.gamma_used(), "scales": settings.scale_plan(), "styles": [str(s) for s in styles],
+              "mask": args.mask,
               "final_losses": {k: v[-1] for k, v in result.history.items()}}
     print(json.dumps(record))
     Path(path).with_suffix(".json").write_text(json.dumps({**record, "settings": json.loads(settings.to_json())},

@@ -9,6 +9,9 @@ when the number of style layers changes. The total-variation term (weight λ, 0 
 off) is measured against the painting's own, s, so λ = 1 weighs "as rough as the painting".
 With several paintings S_{m,l} is the term against the mixture of their distributions, or
 the weighted sum of one term per painting (`Settings.style_blend`, `style_weights`).
+With regions (a label map, `nst.regions`) it is instead Σ_r (M_r / M) S_{m,l}^{k(r)}(x_r):
+the feature vectors x_r at the M_r positions of region r (of M at that layer) matched to
+its painting k(r)'s distribution; positions of no painting have no style term.
 Targets are computed once, here.
 """
 
@@ -25,6 +28,7 @@ from .config import CONTENT_LAYER, Settings
 from .features import VGGFeatures
 from .errors import NSTError
 from .methods import StyleTerm, fusion_weights, get_method, pool
+from .regions import layer_regions
 
 __all__ = ["Objective", "feature_matrix", "painting_weights"]
 
@@ -39,11 +43,13 @@ class Objective:
 
     Term names: "content", then one per style method (the layer-weighted mean of its
     scale-free terms), "tv" when its weight is positive, then "total". `gamma` is the
-    balance factor in use.
+    balance factor in use. `regions` `(H, W)` int64, at the content's size: 0 where no
+    painting governs, k where painting k does (`nst.regions`); None: every painting
+    everywhere, blended.
     """
 
     def __init__(self, extractor: VGGFeatures, content: Tensor, style: Tensor | Sequence[Tensor],
-                 settings: Settings) -> None:
+                 settings: Settings, regions: Tensor | None = None) -> None:
         styles = [style] if isinstance(style, Tensor) else list(style)
         self.extractor = extractor
         self.settings = settings
@@ -59,13 +65,24 @@ class Objective:
         paintings = painting_weights(settings, len(styles))
         with torch.no_grad():
             feats = [self.features(s) for s in styles]
-            self.terms: dict[str, dict[str, StyleTerm]] = {
-                m: {l: _style_term(m, [feature_matrix(f[l]) for f in feats], paintings, settings.style_blend,
-                                   generator, options)
-                    for l in self.layer_weights}
-                for m in self.betas
-            }
-            self.target = self.features(content)[CONTENT_LAYER].float() if self.alpha > 0 else None
+            photo = self.features(content) if self.alpha > 0 or regions is not None else {}
+            if regions is None:
+                self.terms: dict[str, dict[str, StyleTerm]] = {
+                    m: {l: _style_term(m, [feature_matrix(f[l]) for f in feats], paintings, settings.style_blend,
+                                       generator, options)
+                        for l in self.layer_weights}
+                    for m in self.betas
+                }
+            else:
+                found = {l: layer_regions(regions.to(content.device), photo[l].shape[-2:], len(styles))
+                         for l in self.layer_weights}
+                self.terms = {
+                    m: {l: _region_term(m, [feature_matrix(f[l]) for f in feats], found[l], photo[l][0, 0].numel(),
+                                        generator, options)
+                        for l in self.layer_weights}
+                    for m in self.betas
+                }
+            self.target = photo[CONTENT_LAYER].float() if self.alpha > 0 else None
         self.content_scale = losses.content(torch.zeros_like(self.target), self.target).clamp_min(1e-12) \
             if self.target is not None else None
         self.tv_weight = settings.tv_weight
@@ -113,6 +130,37 @@ class _WeightedSum:
 
     def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return sum(w * term(x, generator) for term, w in self.parts)
+
+
+class _Regions:
+    """Σ_r (M_r / M) S_r(x_r): each region's M_r positions of the M at a layer matched to its
+    own painting's term S_r.
+
+    Weighing by area keeps the pull on each position what it is without a mask: a term of
+    M_r columns moves each by about 1/M_r, times M_r / M. A region holding every position
+    is passed x itself, so a one-region mask computes exactly the unmasked term.
+    """
+
+    def __init__(self, parts: list[tuple[StyleTerm, Tensor]], positions: int) -> None:
+        self.parts = parts
+        self.positions = positions
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        total = x.new_zeros(())
+        for term, where in self.parts:
+            region = x if where.numel() == self.positions else x[:, where]
+            total = total + (where.numel() / self.positions) * term(region, generator)
+        return total
+
+
+def _region_term(method: str, features: list[Tensor], regions: dict[int, Tensor], positions: int,
+                 generator: torch.Generator, options: dict) -> StyleTerm:
+    """Method `method`'s term at one layer of `positions` positions with `regions` (painting
+    index → its positions there, `nst.regions.layer_regions`), against the paintings'
+    feature matrices `(N, M_k)`."""
+    build = get_method(method).build
+    return _Regions([(build(features[k], generator=generator, **options), where) for k, where in regions.items()],
+                    positions)
 
 
 def _style_term(method: str, features: list[Tensor], weights: list[float], blend: str,

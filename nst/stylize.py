@@ -26,6 +26,7 @@ from .errors import NSTError
 from .features import VGGFeatures
 from .images import ImageSource, load_tensor, to_pil
 from .objective import Objective, painting_weights
+from .regions import check_labels, fit_labels, read_mask
 from .weights import load_extractor
 
 __all__ = ["NOISE_AMPLITUDE", "LBFGS_MAX_STEP", "Step", "Result", "prepare_images", "paintings", "initial_image", "upsample",
@@ -163,12 +164,14 @@ def _deterministic_cudnn() -> contextlib.AbstractContextManager:
 
 
 def iter_stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource], settings: Settings | None = None,
-                 *, extractor: VGGFeatures | None = None, weights: str = "auto",
+                 *, mask: ImageSource | None = None, extractor: VGGFeatures | None = None, weights: str = "auto",
                  device: str | torch.device | None = None) -> Iterator[Step]:
     """Optimise an image whose VGG feature distributions match `style`'s, keeping `content`.
 
     `style` is one painting or a list of them (blended as `settings.style_blend` says, with
-    `settings.style_weights`). Yields a `Step` after each of `settings.steps` steps. With
+    `settings.style_weights`), or with a `mask` (an image of the photo's shape, `nst.regions`)
+    each painting in the region painted in its colour and none where the mask is black,
+    white or transparent. Yields a `Step` after each of `settings.steps` steps. With
     `settings.colors` other than "style" the network sees the images of
     `nst.colors.prepare_colors` and each step's image is `finish_colors` of the optimised
     one. With more than one scale (`Settings.scale_plan`) the run goes coarse to fine: each
@@ -181,6 +184,9 @@ def iter_stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource
     settings = settings or Settings()
     styles = paintings(style)
     painting_weights(settings, len(styles))  # a weight count that does not fit is told before any image loads
+    labels = None if mask is None else read_mask(mask)
+    if labels is not None:
+        check_labels(labels, len(styles))
     extractor = extractor or load_extractor(weights, pooling=settings.pooling, device=device)
     start = time.perf_counter()
     image: Tensor | None = None
@@ -195,7 +201,8 @@ def iter_stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource
         else:
             detail = coarse_content if settings.content_weight > 0 else None
             image = upsample(image, content_t, detail)
-        image = yield from _optimise(Objective(extractor, content_t, style_t, settings), image, settings, done,
+        regions = None if labels is None else fit_labels(labels, tuple(content_t.shape[-2:]))
+        image = yield from _optimise(Objective(extractor, content_t, style_t, settings, regions), image, settings, done,
                                      count, start, lambda x: finish_colors(settings.colors, x, photo))
         done += count
         coarse_content = content_t
@@ -254,12 +261,12 @@ def _optimise(objective: Objective, start_image: Tensor, settings: Settings, don
 
 
 def stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource], settings: Settings | None = None, *,
-            extractor: VGGFeatures | None = None, weights: str = "auto",
+            mask: ImageSource | None = None, extractor: VGGFeatures | None = None, weights: str = "auto",
             device: str | torch.device | None = None, progress: bool = True) -> Result:
     """Run `iter_stylize` to the end, with a tqdm progress bar unless `progress=False`."""
     settings = settings or Settings()
     extractor = extractor or load_extractor(weights, pooling=settings.pooling, device=device)
-    steps = iter_stylize(content, style, settings, extractor=extractor)
+    steps = iter_stylize(content, style, settings, mask=mask, extractor=extractor)
     last = next(steps)  # loads and checks both images before a progress bar appears
     history: dict[str, list[float]] = {}
     with tqdm(total=settings.steps, disable=not progress, unit="step") as bar:

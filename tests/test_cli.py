@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -112,3 +113,33 @@ def test_several_paintings_blend_and_a_weight_count_that_does_not_fit_is_told_at
     capsys.readouterr()
     assert main([str(content_path), str(style_path), "--style-weights", "1,2", "-o", str(out)]) == 2
     assert capsys.readouterr().err.strip() == "error: style_weights has 2 entries; give one per painting (1)"
+
+
+def test_a_mask_paints_each_painting_into_its_region(tmp_path, content_path, style_path):
+    w, h = Image.open(content_path).size
+    mask = np.zeros((h, w, 3), dtype=np.uint8)
+    mask[:, : w // 2] = (255, 0, 0)
+    mask[:, w // 2:] = (0, 255, 0)
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    out = tmp_path / "regions.png"
+    other = str(style_path.parent / "the_scream.jpg")
+    code = main([str(content_path), str(style_path), other, "--mask", str(tmp_path / "mask.png"), "-o", str(out),
+                 "--size", "32", "--steps", "2", "--quiet", "--device", "cpu"])
+    assert code == 0 and Image.open(out).size == (32, 21)
+    assert json.loads(out.with_suffix(".json").read_text())["mask"] == str(tmp_path / "mask.png")
+
+
+@pytest.mark.parametrize("colour, size, message", [
+    ((0, 0, 255), None, "error: the mask paints a region blue, for painting 3, but only 1 painting was given"),
+    ((255, 0, 0), (30, 60), "error: the mask is 30x60 but the photo is 451x300 here: draw the mask on the photo, "
+                            "at its shape"),
+])
+def test_a_mask_that_cannot_apply_is_told_before_any_weights_lookup(tmp_path, content_path, style_path, capsys,
+                                                                    monkeypatch, colour, size, message):
+    import nst.__main__ as cli
+
+    monkeypatch.setattr(cli, "load_extractor", lambda *a, **k: pytest.fail("looked for weights first"))
+    Image.new("RGB", size or Image.open(content_path).size, colour).save(tmp_path / "mask.png")
+    assert main([str(content_path), str(style_path), "--mask", str(tmp_path / "mask.png"),
+                 "-o", str(tmp_path / "o.png")]) == 2
+    assert capsys.readouterr().err.strip() == message

@@ -19,8 +19,9 @@ import os
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from nst import NSTError, Settings, explain, iter_stylize, load_extractor
+from nst import NSTError, Settings, explain, iter_stylize, load_extractor, losses
 from nst import hed
 from nst.colors import luminance_as_rgb, prepare_colors
 from nst.images import load_image, to_tensor
@@ -174,3 +175,51 @@ def test_the_gram_mmd_identity_holds_on_real_features(standin):
     for check in checks:
         assert check.gram_loss > 0
         assert check.ratio == pytest.approx(check.constant, rel=1e-9)
+
+
+def _gram_gap(standin, image, positions, painting, layer="relu3_1"):
+    """The Gram distance between the feature vectors of `image` at `positions` (a boolean
+    `(H, W)` map at the image's size) and those of `painting`, at `layer`."""
+    with torch.no_grad():
+        f = standin(image, {layer})[layer]
+        inside = torch.nn.functional.interpolate(positions[None, None].float(), size=f.shape[-2:], mode="area")
+        x = f[0].flatten(1)[:, inside.flatten() == 1]
+        y = standin(painting, {layer})[layer][0].flatten(1)
+    return float(losses.gram_distance(losses.gram(x), losses.gram(y), 1))
+
+
+def test_regions_take_their_own_painting_and_unpainted_parts_keep_the_photo(standin, tmp_path):
+    """Left third Starry Night, middle third The Scream, right third no painting. Measured at
+    128 px, 50 steps: the painted thirds closed 0.94 and 0.87 of their Gram gap (relu3_1) to
+    their own painting and ended 6 and 9 times nearer it than the other; mean absolute pixel
+    change 0.12 and 0.07 there, 0.022 in the unpainted third and 0.010 in its outer half
+    (style reaches a little past a region's edge through the network's receptive fields)."""
+    scream = ROOT / "examples" / "style" / "the_scream.jpg"
+    content, starry = prepare_images(*PAIR, SIZE, standin.device)
+    _, scream_t = prepare_images(PAIR[0], scream, SIZE, standin.device)
+    w, h = load_image(PAIR[0]).size
+    mask = np.zeros((h, w, 3), dtype=np.uint8)
+    mask[:, : w // 3] = (255, 0, 0)
+    mask[:, w // 3: 2 * w // 3] = (0, 255, 0)
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    steps = list(iter_stylize(PAIR[0], [PAIR[1], scream], Settings(size=SIZE, steps=STEPS),
+                              mask=tmp_path / "mask.png", extractor=standin))
+    result = steps[-1].image
+    width = result.shape[-1]
+
+    def columns(a: float, b: float) -> torch.Tensor:
+        where = torch.zeros(result.shape[-2:], dtype=torch.bool)
+        where[:, round(a * width): round(b * width)] = True
+        return where
+
+    def change(where: torch.Tensor) -> float:
+        return float((result - content).abs()[..., where].mean())
+
+    painted = [(columns(0, 1 / 3), starry, scream_t), (columns(1 / 3, 2 / 3), scream_t, starry)]
+    for where, own, other in painted:
+        before, after = _gram_gap(standin, content, where, own), _gram_gap(standin, result, where, own)
+        assert after < 0.5 * before
+        assert after < 0.5 * _gram_gap(standin, result, where, other)
+    unpainted = change(columns(2 / 3, 1))
+    assert unpainted < 0.05 and all(unpainted < 0.5 * change(where) for where, _, _ in painted)
+    assert change(columns(5 / 6, 1)) < 0.025
