@@ -18,7 +18,7 @@ from .errors import NSTError
 from .images import load_image, save_png
 from .methods import METHOD_NAMES, METHODS
 from .objective import painting_weights
-from .regions import MASK_HELP, check_labels, check_shape, read_mask
+from .regions import MASK_HELP, check_mask
 from .stylize import stylize
 from .weights import WEIGHTS_HELP, default_device, load_extractor
 
@@ -143,9 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, style in enumerate(styles, start=1):
             load_image(style, name="style image" if len(styles) == 1 else f"style image {k}")
         if args.mask is not None:
-            labels = read_mask(args.mask)
-            check_labels(labels, len(styles))
-            check_shape(labels, (photo.height, photo.width))
+            check_mask(args.mask, len(styles), photo.size)
         extractor = load_extractor(args.weights, pooling=settings.pooling, device=args.device)
         result = stylize(args.content, styles, settings, mask=args.mask, extractor=extractor,
                          progress=not args.quiet)

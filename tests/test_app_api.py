@@ -121,3 +121,19 @@ def test_a_paper_cell_renders_on_demand_through_the_app(client, paper_cache):
     assert (record["figure"], record["row"], record["column"]) == ("2", 1, 2)
     assert record["settings"]["method"] == "poly" and record["settings"]["gamma"] == 0.1
     assert (paper_cache / "fig2" / "r1_c2.png").is_file()
+
+
+def test_a_mask_file_paints_regions_through_the_api(client, content_path, style_path, tmp_path):
+    w, h = Image.open(content_path).size
+    mask = np.zeros((h, w, 3), dtype=np.uint8)
+    mask[:, : w // 2] = (255, 0, 0)
+    Image.fromarray(mask).save(tmp_path / "left.png")
+    path = client.predict(handle_file(str(content_path)), handle_file(str(style_path)), size=32, steps=2,
+                          mask=handle_file(str(tmp_path / "left.png")), api_name="/stylize")
+    with Image.open(path) as img:
+        assert img.size == expected_size(content_path, 32)
+    Image.new("RGB", (w, h), (0, 0, 255)).save(tmp_path / "blue.png")
+    with pytest.raises(AppError) as info:
+        client.predict(handle_file(str(content_path)), handle_file(str(style_path)), size=32, steps=1,
+                       mask=handle_file(str(tmp_path / "blue.png")), api_name="/stylize")
+    assert "the mask paints a region blue, for painting 3, but only 1 painting was given" in str(info.value)

@@ -174,7 +174,7 @@ def test_restoring_a_run_from_the_gallery(stylizer, tmp_path):
     assert [c for _, c in gallery["value"]] == ["linear · γ 50", "bn · γ 2"]  # newest first
     restored = stylizer.restore(history, gr.SelectData(None, {"index": 1, "value": None}))
     assert restored.pop("result") == str(tmp_path / "0.png") and restored.pop("record")["settings"]["method"] == "bn"
-    assert set(restored) == set(Controls.names())  # every control is set, nothing else
+    assert set(restored) == set(Controls.names()) - {"mask"}  # every control but the painted regions, nothing else
     assert Controls(**restored).to_settings() == settings[0] and restored["precision"] == "bf16"
 
 
@@ -475,7 +475,7 @@ def test_handlers_name_only_components_of_the_page(page, content_path, style_pat
     record = {**stylizer._record(Settings(size=32, steps=1)), "seconds": 1.0}
     history = stylizer.remember(str(tmp_path / "a.png"), record, [])["history"]
     restored = page.bind(stylizer.restore)(history, gr.SelectData(None, {"index": 0, "value": None}))
-    assert set(restored) == set(page.components("result", "record", *Controls.names()))
+    assert set(restored) == set(page.components("result", "record", *Controls.names())) - {page.controls["mask"]}
     assert restored[page.controls["size"]] == 32 and restored[page.result] == str(tmp_path / "a.png")
 
 
@@ -491,3 +491,45 @@ def test_a_second_painting_blends_in_and_a_weight_count_that_does_not_fit_is_ref
     with pytest.raises(gr.Error, match=r"style_weights has 3 entries; give one per painting \(2\)"):
         next(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
                               **controls(more_styles=[other], style_weights="1, 1, 1")))
+
+
+def _editor_value(content_path, strokes):
+    """What the page's regions editor sends: the photo as background and one RGBA layer of `strokes`
+    ((colour, left, right) as fractions of the width; everything else transparent)."""
+    photo = Image.open(content_path)
+    layer = np.zeros((photo.height, photo.width, 4), dtype=np.uint8)
+    for colour, a, b in strokes:
+        layer[:, round(a * photo.width): round(b * photo.width)] = (*colour, 255)
+    return {"background": photo.convert("RGBA"), "layers": [Image.fromarray(layer, "RGBA")], "composite": None}
+
+
+def test_regions_painted_in_the_editor_or_given_as_a_file_reach_the_run(stylizer, content_path, style_path,
+                                                                       tmp_path):
+    other = str(ROOT / "examples" / "style" / "the_scream.jpg")
+    plain = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
+                                  **controls(size=32, steps=3)))[-1]
+    two = _editor_value(content_path, [((255, 0, 0), 0, 0.5), ((0, 255, 0), 0.5, 1)])
+    painted = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
+                                    **controls(size=32, steps=3, more_styles=[other], mask=two)))[-1]
+    two["layers"][0].convert("RGB").save(tmp_path / "mask.png")  # the same strokes as a file, on black
+    filed = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
+                                  **controls(size=32, steps=3, more_styles=[other], mask=str(tmp_path / "mask.png"))))
+    assert np.array_equal(np.asarray(painted), np.asarray(filed[-1]))  # the same regions either way
+    assert np.abs(np.asarray(painted, dtype=np.float32) - np.asarray(plain, dtype=np.float32)).mean() > 1
+    unpainted = _editor_value(content_path, [])
+    again = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
+                                  **controls(size=32, steps=3, mask=unpainted)))[-1]
+    assert np.array_equal(np.asarray(again), np.asarray(plain))  # no stroke: no regions
+
+
+def test_a_mask_that_cannot_apply_is_refused_before_the_run(stylizer, content_path, style_path, monkeypatch):
+    monkeypatch.setattr(handlers, "stream_frames", lambda *a, **k: pytest.fail("the run started"))
+    green = _editor_value(content_path, [((0, 255, 0), 0, 1)])
+    with pytest.raises(gr.Error, match="the mask paints a region green, for painting 2, but only 1 painting was given"):
+        next(stylizer.stylize(str(content_path), str(style_path), progress=no_progress, **controls(mask=green)))
+
+
+def test_a_new_photo_becomes_the_regions_editor_s_canvas(stylizer, content_path):
+    assert stylizer.mask_canvas(str(content_path)) == {"mask": {"background": str(content_path), "layers": [],
+                                                                "composite": str(content_path)}}
+    assert stylizer.mask_canvas(None) == {"mask": None}

@@ -187,3 +187,43 @@ def test_the_photo_s_colours_and_a_second_painting_reach_the_run(app_url, browse
     record = page.locator("#record").inner_text()
     assert "luminance" in record and "sum" in record
     page.close()
+
+
+def red_share(image: Image.Image) -> float:
+    """The share of pure-red pixels (the first painting's brush colour) in a screenshot."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
+    return float(((rgb[..., 0] > 230) & (rgb[..., 1] < 30) & (rgb[..., 2] < 30)).mean())
+
+
+def paint_stroke(page, attempts: int = 5) -> Image.Image:
+    """Drag the brush across the regions editor until the stroke shows: one drawn before the photo
+    reached the canvas is wiped when it arrives, so a stroke that did not stay is drawn again."""
+    canvas = page.locator("#mask canvas").first
+    for _ in range(attempts):
+        canvas.wait_for()
+        box = canvas.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.5)
+        page.mouse.down()
+        for k in range(1, 11):
+            page.mouse.move(box["x"] + box["width"] * (0.2 + 0.03 * k), box["y"] + box["height"] * (0.5 - 0.02 * k))
+        page.mouse.up()
+        page.wait_for_timeout(1500)
+        shot = Image.open(io.BytesIO(page.locator("#mask").screenshot()))
+        if red_share(shot) > 0.01:
+            return shot
+    raise AssertionError(f"no stroke stayed on the regions editor after {attempts} attempts")
+
+
+def test_regions_painted_on_the_photo_reach_the_run(app_url, browser):
+    """A red stroke in the regions editor (the photo is its canvas) gives the style painting a region."""
+    page = page_with_a_run_set_up(browser, app_url, 48, 3)
+    page.get_by_text("Regions: paint where each painting goes").click()
+    shot = paint_stroke(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot.save(ARTIFACTS / "regions.png")
+    start_run(page)
+    wait_for_status(page, "Done: 3 steps")
+    page.get_by_text("Run settings (JSON, to reproduce a result)").click()
+    record = re.sub(r"\s+", "", page.locator("#record").inner_text())
+    assert '"regions":{"painting1":"red"}' in record, record
+    page.close()

@@ -158,3 +158,19 @@ def test_bad_masks_are_refused_before_the_run(extractor, content_path, style_pat
         with pytest.raises(NSTError, match=message):
             next(iter_stylize(content_path, style_path, Settings(size=48, steps=1), mask=tmp_path / mask,
                               extractor=extractor))
+
+
+def test_each_finer_scale_starts_from_the_photo_where_no_painting_governs(extractor, content_path, style_path,
+                                                                         tmp_path):
+    """Adam with the smallest learning rate barely moves the image, so the fine scale's first image
+    shows its start: the photo outside the painted left half, the coarse result carried up inside it."""
+    w, h = load_image(content_path).size
+    mask = np.zeros((h, w, 3), dtype=np.uint8)
+    mask[:, : w // 2] = (255, 0, 0)
+    Image.fromarray(mask).save(tmp_path / "left.png")
+    settings = Settings(size=64, steps=4, scales=2, optimizer="adam", lr=1e-6, init="noise")
+    steps = list(iter_stylize(content_path, style_path, settings, mask=tmp_path / "left.png", extractor=extractor))
+    fine_start, photo = steps[2].image, prepare_images(content_path, style_path, 64, extractor.device)[0]
+    gap = (fine_start - photo).abs().mean(dim=(0, 1, 2))  # per column
+    assert float(gap[32:].max()) < 1e-4  # unpainted: the photo
+    assert float(gap[:32].mean()) > 0.05  # painted: the coarse result (from noise), not the photo

@@ -20,6 +20,7 @@ from typing import Any, Callable, TypeVar
 from nst.config import INT_FIELDS, STYLE_LAYERS, Settings, field_spec
 from nst.errors import NSTError
 from nst.methods import METHODS
+from nst.regions import MASK_HELP
 
 __all__ = ["AUTO", "NO_FUSION", "GAMMA_CHOICES", "Controls", "parse_numbers", "takes_controls"]
 
@@ -67,6 +68,8 @@ class Controls:
     style_blend: str = _control("style_blend")
     scales: str = _control("scales", "coarse to fine: 1 to 4 sizes, or auto (up to 3 on a CPU; on a GPU 1, "
                                      "or 2 above 1024 px)", "auto")
+    mask: str | None = _control(None, f"regions (a file): {MASK_HELP}; the style image is painting 1, the more "
+                                      "paintings 2 onwards; empty: every painting everywhere", None)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

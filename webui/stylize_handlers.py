@@ -30,8 +30,9 @@ from PIL import Image
 from nst.config import Settings
 from nst.objective import painting_weights
 from nst.errors import NSTError
-from nst.images import ImageSource
+from nst.images import ImageSource, load_image
 from nst.methods import METHODS
+from nst.regions import PALETTE, check_mask, painted, read_mask
 from nst.stylize import iter_stylize
 from nst.weights import load_extractor
 
@@ -85,20 +86,22 @@ class Shown:
 
 
 def _reservation(content: ImageSource, style: ImageSource, settings: Settings, weights: str = "auto",
-                 device: str | None = None, interval: float = 0.5, max_seconds: float = math.inf) -> int:
+                 device: str | None = None, interval: float = 0.5, max_seconds: float = math.inf,
+                 mask: ImageSource | None = None) -> int:
     """`webui.gpu.reservation` for `stream_frames` called with the same arguments."""
     return gpu.reservation(settings)
 
 
 @gpu.gpu(duration=_reservation)
 def stream_frames(content: ImageSource, style: ImageSource, settings: Settings, weights: str = "auto",
-                  device: str | None = None, interval: float = 0.5, max_seconds: float = math.inf) -> Iterator[Frame]:
+                  device: str | None = None, interval: float = 0.5, max_seconds: float = math.inf,
+                  mask: ImageSource | None = None) -> Iterator[Frame]:
     """Run the optimisation and yield a `Frame` after every step, with the image at step 1, then at
     most every `interval` seconds, and at the last step: the last of `steps`, or the first to
     reach `max_seconds`. A frame per step lets the caller stop the run at any step."""
     extractor = load_extractor(weights, pooling=settings.pooling, device=device)
     last_shown = -math.inf
-    steps = iter_stylize(content, style, settings, extractor=extractor)
+    steps = iter_stylize(content, style, settings, mask=mask, extractor=extractor)
     try:
         for step in steps:
             now = time.monotonic()
@@ -157,13 +160,13 @@ class Stylizer:
     # ----- the stream, shared by the page and the API
 
     def frames(self, content: str | None, style: str | None | list[str | None], settings: Settings,
-               request: gr.Request | None = None) -> Iterator[Shown]:
+               request: gr.Request | None = None, mask: ImageSource | None = None) -> Iterator[Shown]:
         """The frames of `stream_frames` that carry an image, with every library error as a
         one-line error; the run ends at the step where its visitor stops it."""
         with one_line_errors():
-            self._preflight(content, style, settings)
+            self._preflight(content, style, settings, mask)
             start = functools.partial(stream_frames, content, style, settings, self.model.weights,
-                                      str(self.model.device), self.interval, self.limits.max_seconds)
+                                      str(self.model.device), self.interval, self.limits.max_seconds, mask)
             pending: list[tuple[int, dict[str, float]]] = []
             frame: Frame | None = None
             with contextlib.closing(self.visitors.until_stopped(session_of(request), start)) as stream:
@@ -181,14 +184,18 @@ class Stylizer:
             if frame is not None and not frame.final:  # the stream ended early: its visitor stopped it
                 _LOG.info("run stopped by its visitor after step %d of %d", frame.step, frame.steps)
 
-    def _preflight(self, content: str | None, style: str | None | list[str | None], settings: Settings) -> None:
-        """Refuse at once, before a GPU is reserved: missing images, no weights, over a cap."""
-        if isinstance(style, list):
-            painting_weights(settings, len(style))
-            style = style[0]
-        if content is None or style is None:
-            missing = " and ".join(n for n, v in (("content image", content), ("style image", style)) if v is None)
+    def _preflight(self, content: str | None, style: str | None | list[str | None], settings: Settings,
+                   mask: ImageSource | None = None) -> None:
+        """Refuse at once, before a GPU is reserved: missing images, a mask that cannot apply,
+        no weights, over a cap."""
+        paintings = style if isinstance(style, list) else [style]
+        painting_weights(settings, len(paintings))
+        if content is None or paintings[0] is None:
+            missing = " and ".join(n for n, v in (("content image", content), ("style image", paintings[0]))
+                                   if v is None)
             raise NSTError(f"add a {missing} first (the content image sets the output's shape)")
+        if mask is not None:
+            check_mask(mask, len(paintings), load_image(content, name="content image").size)
         self.limits.check(settings)
         self.model(settings.pooling)
         gpu.refuse_if_too_long(settings)
@@ -198,7 +205,7 @@ class Stylizer:
                 request: gr.Request | None = None, **controls: Any) -> Iterator[Image.Image]:
         """Stylize `content` with the style of `style`; yields the image as it improves, then the final one."""
         settings = _settings(controls, self.model.device.type)
-        for shown in self.frames(content, _paintings(style, controls), settings, request):
+        for shown in self.frames(content, _paintings(style, controls), settings, request, _mask(controls)):
             _report(progress, shown.frame)
             yield shown.image
 
@@ -215,11 +222,12 @@ class Stylizer:
             request: gr.Request | None = None, **controls: Any) -> Iterator[Outputs]:
         """The Stylize button: yields the result, losses, record and status while the run goes on."""
         settings = _settings(controls, self.model.device.type)
-        record = self._record(settings)
+        mask = _mask(controls)
+        record = self._record(settings, mask)
         history: list[tuple[int, dict[str, float]]] = []
         # The plot keeps the previous curve until this run has data (an empty table would blank it).
         yield {"result": None, "record": record, "status": "Starting…"}
-        for shown in self.frames(content, _paintings(style, controls), settings, request):
+        for shown in self.frames(content, _paintings(style, controls), settings, request, mask):
             frame = shown.frame
             history.extend(shown.losses)
             _report(progress, frame)
@@ -231,16 +239,21 @@ class Stylizer:
                 outputs["record"] = record
             yield outputs
 
-    def _record(self, settings: Settings) -> dict[str, Any]:
-        """What reproduces the run: the settings, the device, the weights (no image data)."""
+    def _record(self, settings: Settings, mask: ImageSource | None = None) -> dict[str, Any]:
+        """What reproduces the run: the settings, the device, the weights, and the paintings
+        that have a region when regions are painted (no image data)."""
         try:
             extractor = self.model(settings.pooling)
             network, weights = extractor.label, extractor.weights_name
         except NSTError:
             network, weights = "unavailable", f"unavailable ({self.model.weights})"
-        return {"run": next(self._runs), "settings": json.loads(settings.to_json()),
-                "device": self.model.device_name, "network": network, "weights": weights,
-                "optimizer": settings.optimizer_used()}
+        record = {"run": next(self._runs), "settings": json.loads(settings.to_json()),
+                  "device": self.model.device_name, "network": network, "weights": weights,
+                  "optimizer": settings.optimizer_used()}
+        if mask is not None:
+            with contextlib.suppress(NSTError):  # an unreadable mask is told by the run itself
+                record["regions"] = {f"painting {k}": PALETTE[k - 1][0] for k in painted(read_mask(mask))}
+        return record
 
     def remember(self, result: str | None, record: dict[str, Any] | None,
                  history: list[dict[str, Any]]) -> Outputs:
@@ -269,8 +282,16 @@ class Stylizer:
     def restore(self, history: list[dict[str, Any]], evt: gr.SelectData) -> Outputs:
         """A gallery click: that run's image, record and every control set as it was."""
         entry = history[evt.index]
-        controls = Controls.from_settings(Settings.from_dict(entry["record"]["settings"]))
-        return {"result": entry["image"], "record": entry["record"], **controls.values()}
+        controls = Controls.from_settings(Settings.from_dict(entry["record"]["settings"])).values()
+        del controls["mask"]  # the regions stay painted on the photo as they are
+        return {"result": entry["image"], "record": entry["record"], **controls}
+
+    @staticmethod
+    def mask_canvas(content: str | None) -> Outputs:
+        """The regions editor with the new photo to paint on, or empty without one."""
+        if content is None:
+            return {"mask": None}
+        return {"mask": {"background": content, "layers": [], "composite": content}}
 
     def estimate(self, size: int, steps: int, method: str, fuse_with: str = NO_FUSION,
                  scales: str | int | None = "auto") -> str:
@@ -299,6 +320,21 @@ def _paintings(style: str | None, controls: dict[str, Any]) -> str | None | list
     """The style image alone, or with the other paintings to blend in."""
     more = controls.get("more_styles") or []
     return [style, *more] if more else style
+
+
+def _mask(controls: dict[str, Any]) -> ImageSource | None:
+    """The regions: a mask file (the API), or the strokes painted in the page's editor as one
+    RGBA image (unpainted pixels transparent: no painting); None without a stroke."""
+    value = controls.get("mask")
+    if not isinstance(value, dict):
+        return value or None
+    strokes: Image.Image | None = None
+    for layer in value.get("layers") or []:
+        layer = layer.convert("RGBA")
+        strokes = layer if strokes is None else Image.alpha_composite(strokes, layer)
+    if strokes is None or strokes.getextrema()[3][1] == 0:
+        return None
+    return strokes
 
 
 def _settings(controls: dict[str, Any], device_type: str) -> Settings:

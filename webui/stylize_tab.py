@@ -16,12 +16,13 @@ import gradio as gr
 from nst.colors import COLOR_MODES
 from nst.config import BLENDS, INITS, LIMITS, OPTIMIZERS, PRECISIONS, STYLE_LAYERS, field_spec
 from nst.methods import METHODS
+from nst.regions import palette_hex
 
 from .controls import AUTO, GAMMA_CHOICES, NO_FUSION, Controls
 from .gpu import HEAVY
 from .page import Page
 from .stylize_handlers import Stylizer
-from .text import BLEND_INFO, BLEND_LABELS, COLOR_LABELS, LATEX_INLINE, method_guide
+from .text import BLEND_INFO, BLEND_LABELS, COLOR_LABELS, LATEX_INLINE, REGIONS_INFO, method_guide
 from .guards import guard_control, guard_image_upload
 
 __all__ = ["EXAMPLES", "StylizePage", "layout", "wire", "build_stylize_tab"]
@@ -42,11 +43,16 @@ Widgets = dict[str, gr.components.Component]
 
 @dataclass
 class StylizePage(Page):
-    """The Stylize tab's components; `controls` maps each `Controls` field to its widget."""
+    """The Stylize tab's components; `controls` maps each `Controls` field to its widget.
+
+    The page paints regions in an image editor (`controls["mask"]`); the `/stylize` API takes
+    a mask file instead, through `mask_file`, which the page never shows.
+    """
 
     content: gr.Image
     style: gr.Image
     controls: Widgets
+    mask_file: gr.Image
     run_info: gr.Markdown
     run: gr.Button
     stop: gr.Button
@@ -63,9 +69,13 @@ class StylizePage(Page):
 
     @property
     def inputs(self) -> dict[str, gr.components.Component]:
-        """The two images and every control by parameter name (`inputs_kwargs`), in `Controls` order:
-        the order of the API's parameters."""
+        """The two images and every control by parameter name (`inputs_kwargs`), in `Controls` order."""
         return {"content": self.content, "style": self.style, **{name: self.controls[name] for name in Controls.names()}}
+
+    @property
+    def api_inputs(self) -> dict[str, gr.components.Component]:
+        """`inputs` with the mask as a file: the `/stylize` API's parameters, in order."""
+        return {**self.inputs, "mask": self.mask_file}
 
 
 def layout(stylizer: Stylizer, examples: Path) -> StylizePage:
@@ -86,6 +96,7 @@ def layout(stylizer: Stylizer, examples: Path) -> StylizePage:
                 run = gr.Button("Stylize", variant="primary", elem_id="stylize-button")
                 stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
             controls |= _more_controls(start)
+            controls["mask"] = _regions_editor()
         with gr.Column(scale=6, min_width=300):
             result, status, losses, record = _result_column(stylizer.model.label)
     gallery = gr.Gallery(label=f"Your runs in this session ({stylizer.model.label}): click one to restore its "
@@ -96,8 +107,10 @@ def layout(stylizer: Stylizer, examples: Path) -> StylizePage:
                            f"{sorted(set(controls) ^ set(Controls.names()))}")
     for name, widget in controls.items():
         guard_control(widget, name)
-    page = StylizePage(content, style, controls, run_info, run, stop, result, status, losses, record, gallery,
-                       gr.State([]))
+    mask_file = gr.Image(type="filepath", image_mode="RGBA", format="png", visible=False, label="Mask",
+                         elem_id="mask-file")
+    page = StylizePage(content, style, controls, mask_file, run_info, run, stop, result, status, losses, record,
+                       gallery, gr.State([]))
     _examples(page, stylizer, examples)
     return page
 
@@ -177,6 +190,15 @@ def _more_controls(start: Controls) -> Widgets:
             "precision": precision}
 
 
+def _regions_editor() -> gr.ImageEditor:
+    """An editor showing the photo, to paint each painting's region in its colour (`nst.regions.PALETTE`)."""
+    with gr.Accordion("Regions: paint where each painting goes", open=False):
+        gr.Markdown(REGIONS_INFO, elem_id="regions-info")
+        return gr.ImageEditor(type="pil", image_mode="RGBA", sources=(), transforms=(), layers=False, format="png",
+                              brush=gr.Brush(colors=palette_hex(), default_color=palette_hex()[0], color_mode="fixed"),
+                              label="Regions", show_label=False, height=360, elem_id="mask")
+
+
 def _examples(page: StylizePage, stylizer: Stylizer, folder: Path) -> None:
     rows = [[folder / "content" / c, folder / "style" / s, m, METHODS[m].default_gamma] for c, s, m in EXAMPLES]
     gr.Examples(rows, inputs=[page.content, page.style, page.controls["method"], page.controls["gamma"]],
@@ -195,14 +217,17 @@ def wire(page: StylizePage, stylizer: Stylizer) -> None:
                 api_visibility="private", queue=False)
     page.stop.click(page.bind(stylizer.stop), kept, page.components("history", "gallery", "status"),
                     cancels=[run], api_name="stop", api_visibility="private", queue=False)
-    gr.on([], stylizer.stylize, inputs_kwargs=page.inputs, outputs=[page.result], api_name="stylize", **HEAVY)
+    gr.on([], stylizer.stylize, inputs_kwargs=page.api_inputs, outputs=[page.result], api_name="stylize", **HEAVY)
+    page.content.change(page.bind(stylizer.mask_canvas), page.content, page.controls["mask"], api_name="mask_canvas",
+                        api_visibility="private", queue=False)
     sizing = page.components("size", "steps", "method", "fuse_with", "scales")
     gr.on([control.change for control in sizing], stylizer.estimate, sizing, page.run_info, api_name="estimate",
           queue=False)
     page.controls["method"].input(stylizer.default_gamma, page.controls["method"], page.controls["gamma"],
                                   api_name="default_gamma", queue=False)
     page.gallery.select(page.bind(stylizer.restore), [page.history],
-                        page.components("result", "record", *Controls.names()), api_name="restore",
+                        page.components("result", "record", *(n for n in Controls.names() if n != "mask")),
+                        api_name="restore",
                         api_visibility="private", queue=False)
 
 

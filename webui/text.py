@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from nst.methods import METHODS
+from nst.regions import PALETTE
 
 __all__ = ["LATEX_INLINE", "INTRO", "method_guide", "missing_weights", "format_seconds", "EXPLAIN_INTRO", "TOY_TEXT",
            "IDENTITY_TEXT", "FEATURES_TEXT", "DISTANCES_TEXT", "HINT", "TOY_PRESET_NAMES", "TOY_GAP_TITLES",
-           "paper_intro"]
+           "paper_intro", "COLOR_LABELS", "BLEND_LABELS", "BLEND_INFO", "REGIONS_INFO"]
 
 # Markdown components render $…$ as inline LaTeX with these delimiters.
 LATEX_INLINE = [{"left": "$", "right": "$", "display": False}]
@@ -135,6 +136,13 @@ BLEND_LABELS = {
 BLEND_INFO = ("Mixture: the result's features match the mixture of the paintings' feature distributions "
               "(for Gram matching, the weighted mean of their Gram matrices). Sum: one style loss per painting, "
               "added with the weights; the result lands between the paintings' distributions")
+
+
+# What the regions editor's brush colours mean (`nst.regions.PALETTE`).
+REGIONS_INFO = (f"Paint on the photo with **{PALETTE[0][0]}** for the style painting and "
+                + ", ".join(f"**{name}**" for name, _ in PALETTE[1:])
+                + " for the more paintings, in their order. Each region is matched to its own painting; "
+                  "unpainted parts keep the photo (content only). Leave it empty to style the whole photo.")
 
 
 HINT = "Add a style image and a content photo (or run a stylization), then press **Analyse**."
