@@ -3,15 +3,16 @@
     python -m scripts.docs_images figures [--size 160] [--steps 200] [--cells DIR]
     python -m scripts.docs_images gallery [--size 256] [--steps 100] [--cells DIR]
     python -m scripts.docs_images features [--size 256] [--steps 100] [--cells DIR]
-    python -m scripts.docs_images regions [--size 256] [--steps 100]
+    python -m scripts.docs_images paintings [--size 256] [--steps 100]
     python -m scripts.docs_images screenshots
 
 `figures` renders the paper's four figures with the figure runner and writes their grids
 to docs/paper/fig<N>.png; `gallery` renders the six example pairs × four methods and two
 fusions (`examples/gallery.json`) to docs/gallery.jpg; `features` the colour modes and
-the two added distances on two pairs (`examples/features.json`) to docs/features.jpg; `regions`
-the cat with Starry Night and The Scream painted into two thirds by `examples/masks/chelsea_cat_thirds.png`
-(the mask laid over the photo, then the result) to docs/regions.jpg; `screenshots` starts the app on the
+the two added distances on two pairs (`examples/features.json`) to docs/features.jpg; `paintings`
+the cat with two paintings, Starry Night and The Scream: blended (their mixture, equal weights),
+then painted into two thirds by `examples/masks/chelsea_cat_thirds.png` (the mask laid over the
+photo, then the result) to docs/paintings.jpg; `screenshots` starts the app on the
 stand-in, stylizes the first example in Debian's chromium and writes docs/screenshot.png,
 docs/explain.png (the 2-D playground) and docs/explain_real.png (the tab's analysis of that
 result). Cells are kept in DIR (default: a folder under the temp directory) and reused
@@ -79,24 +80,27 @@ def features(args: argparse.Namespace) -> None:
     print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size // 1024} KB)")
 
 
-def regions(args: argparse.Namespace) -> None:
+def paintings(args: argparse.Namespace) -> None:
     from nst import Settings, stylize
     from nst.images import load_image, resize_long_edge
 
     examples = ROOT / "examples"
     photo, mask = examples / "content" / "chelsea_cat.jpg", examples / "masks" / "chelsea_cat_thirds.png"
     styles = [examples / "style" / "starry_night.jpg", examples / "style" / "the_scream.jpg"]
-    result = stylize(photo, styles, Settings(size=args.size, steps=args.steps), mask=mask, weights=args.weights)
+    settings = Settings(size=args.size, steps=args.steps)
+    blend = stylize(photo, styles, settings, weights=args.weights)
+    regions = stylize(photo, styles, settings, mask=mask, weights=args.weights)
     shown = resize_long_edge(load_image(photo), args.size)
     colours = load_image(mask).resize(shown.size, Image.Resampling.NEAREST)
     painted = colours.convert("L").point(lambda v: 255 if v > 0 else 0)  # black keeps the photo
-    overlay = Image.composite(Image.blend(shown, colours, 0.45), shown, painted)
-    sheet = Image.new("RGB", (shown.width * 2 + 8, shown.height), "white")
-    sheet.paste(overlay, (0, 0))
-    sheet.paste(result.image, (shown.width + 8, 0))
-    out = DOCS / "regions.jpg"
+    tiles = [blend.image, Image.composite(Image.blend(shown, colours, 0.45), shown, painted), regions.image]
+    sheet = Image.new("RGB", (sum(t.width for t in tiles) + 8 * (len(tiles) - 1), shown.height), "white")
+    for k, tile in enumerate(tiles):
+        sheet.paste(tile, (k * (shown.width + 8), 0))
+    out = DOCS / "paintings.jpg"
     sheet.save(out, quality=88)
-    print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size // 1024} KB) in {result.seconds:.0f} s")
+    print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size // 1024} KB); blend {blend.seconds:.0f} s, "
+          f"regions {regions.seconds:.0f} s")
 
 
 def _free_port() -> int:
@@ -172,7 +176,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name, size, steps in (("figures", 160, 200), ("gallery", 256, 100), ("features", 256, 100),
-                              ("regions", 256, 100)):
+                              ("paintings", 256, 100)):
         command = sub.add_parser(name)
         command.add_argument("--size", type=int, default=size)
         command.add_argument("--steps", type=int, default=steps)
@@ -180,7 +184,7 @@ def main() -> None:
         command.add_argument("--weights", default="hed")
     sub.add_parser("screenshots").add_argument("--weights", default="hed")
     args = parser.parse_args()
-    commands = {"figures": figures, "gallery": gallery, "features": features, "regions": regions,
+    commands = {"figures": figures, "gallery": gallery, "features": features, "paintings": paintings,
                 "screenshots": screenshots}
     commands[args.command](args)
 
