@@ -11,7 +11,8 @@ from nst import NSTError, Settings, iter_stylize, stylize
 from nst.images import load_tensor
 from nst.methods import METHOD_NAMES
 from nst.colors import match_colors, rgb_to_yiq
-from nst.stylize import upsample
+from nst.objective import Objective
+from nst.stylize import prepare_images, upsample
 
 
 @pytest.mark.parametrize("method", METHOD_NAMES)
@@ -63,6 +64,24 @@ def test_bf16_precision_runs(extractor, content_path, style_path):
                               extractor=extractor))
     assert torch.isfinite(steps[-1].image).all()
     assert steps[-1].losses["total"] < steps[0].losses["total"]
+
+
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_bf16_gives_the_fp32_loss_and_gradient_within_tolerance(extractor, content_path, style_path, method):
+    """bf16 autocast (on the CPU here) against float32 at the same image. Measured at 64 px on
+    random weights and on the stand-in: losses within 1e-4–5e-4 of each other, gradient
+    cosines 0.9990–0.9993; asserted: 2e-3 and 0.99."""
+    content, style = prepare_images(content_path, style_path, 64, extractor.device)
+    found = {}
+    for precision in ("fp32", "bf16"):
+        image = (0.7 * content + 0.15).requires_grad_(True)
+        total, _ = Objective(extractor, content, style, Settings(method=method, precision=precision))(
+            image, torch.Generator().manual_seed(0))
+        total.backward()
+        found[precision] = float(total.detach()), image.grad.flatten()
+    (loss32, grad32), (loss16, grad16) = found["fp32"], found["bf16"]
+    assert abs(loss16 / loss32 - 1) < 2e-3
+    assert float(torch.nn.functional.cosine_similarity(grad32, grad16, dim=0)) > 0.99
 
 
 def test_style_init_starts_from_the_painting(extractor, content_path, style_path):
