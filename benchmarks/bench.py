@@ -4,9 +4,13 @@
         [--backbone vgg19] [--methods poly bn] [--no-baseline] [--json FILE]
 
 Uses the seeded random extractor: the cost of a step does not depend on the weights'
-values, and no real weights can be downloaded here. Each figure is the mean over
+values, and no real weights can be downloaded here. Each figure is the median over
 `--steps` steps after `--warmup` untimed ones, timed around the loop's own generator
-(CUDA is synchronised by the loss read-out every step). The baseline
+(CUDA is synchronised by the loss read-out every step). A second table gives, for the
+same runs, the seconds to a finished result of `--warmup` + `--steps` steps (from the
+call to the last image: loading, targets and every step) and the peak memory: CUDA's
+peak allocation during the run, or on a CPU the process's peak resident size so far
+(it only grows, so read it for the largest size). The baseline
 (`benchmarks.baseline`, the tutorial's way: Gram losses spliced into a copied network,
 float32, L-BFGS with its defaults) is timed in the same process on the same device, per
 forward and backward pass; "× baseline" is its seconds over ours.
@@ -17,7 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import resource
 import statistics
+import sys
 from pathlib import Path
 
 import torch
@@ -41,11 +47,24 @@ def device_name(device: torch.device) -> str:
     return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def seconds_per_step(method: str, size: int, steps: int, warmup: int, device: torch.device,
-                     precision: str, backbone: str = "vgg19") -> float:
+def timed_run(method: str, size: int, steps: int, warmup: int, device: torch.device, precision: str,
+              backbone: str = "vgg19") -> dict[str, float]:
+    """One run of `warmup + steps` steps: median seconds per step after the warm-up, seconds to
+    the finished result, and peak memory in MiB (see the module's docstring)."""
     extractor = random_extractor(0, backbone=backbone).to(device)
     settings = Settings(method=method, size=size, steps=warmup + steps, precision=precision)
-    return statistics.mean(step_times(extractor, CONTENT, STYLE, settings)[warmup:])
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    times = step_times(extractor, CONTENT, STYLE, settings)
+    return {"seconds_per_step": statistics.median(times[warmup:]), "seconds_to_result": sum(times),
+            "peak_memory_mib": _peak_mib(device)}
+
+
+def _peak_mib(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 
 def baseline_seconds(size: int, steps: int, warmup: int, device: torch.device, backbone: str = "vgg19") -> float:
@@ -74,19 +93,26 @@ def main() -> None:
     print(f"{'seconds per step':<18}" + "".join(f"{f'{size} px':>12}{'× baseline':>12}" for size in args.sizes))
     if baseline:
         print(f"{'baseline (Gram)':<18}" + "".join(f"{baseline[size]:>12.4f}{'1.00':>12}" for size in args.sizes))
-    rows = {}
+    runs: dict[str, dict[int, dict[str, float]]] = {}
     for method in args.methods:
-        rows[method] = {size: seconds_per_step(method, size, args.steps, args.warmup, device, args.precision,
-                                               args.backbone) for size in args.sizes}
-        cells = [f"{rows[method][size]:>12.4f}"
-                 + (f"{baseline[size] / rows[method][size]:>12.2f}" if baseline else f"{'':>12}")
+        runs[method] = {size: timed_run(method, size, args.steps, args.warmup, device, args.precision, args.backbone)
+                        for size in args.sizes}
+        cells = [f"{runs[method][size]['seconds_per_step']:>12.4f}"
+                 + (f"{baseline[size] / runs[method][size]['seconds_per_step']:>12.2f}" if baseline else f"{'':>12}")
                  for size in args.sizes]
         print(f"{method:<18}" + "".join(cells), flush=True)
+    memory = "peak MiB (CUDA)" if device.type == "cuda" else "peak RSS MiB"
+    print(f"\n{f'result of {args.warmup + args.steps} steps':<18}"
+          + "".join(f"{f'{size} px s':>12}{memory:>16}" for size in args.sizes))
+    for method, by_size in runs.items():
+        print(f"{method:<18}" + "".join(f"{by_size[size]['seconds_to_result']:>12.2f}"
+                                        f"{by_size[size]['peak_memory_mib']:>16.0f}" for size in args.sizes))
     if args.json:
+        per_step = {m: {size: run["seconds_per_step"] for size, run in by_size.items()} for m, by_size in runs.items()}
         args.json.write_text(json.dumps({"device": device_name(device), "backbone": args.backbone,
                                          "precision": args.precision, "torch": torch.__version__,
-                                         "seconds_per_step": rows, "baseline_seconds_per_pass": baseline},
-                                        indent=2))
+                                         "steps": args.warmup + args.steps, "seconds_per_step": per_step,
+                                         "runs": runs, "baseline_seconds_per_pass": baseline}, indent=2))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Any
 
 from .colors import COLOR_MODES
 from .errors import NSTError
-from .methods import FOURIER_FEATURES, GAUSSIAN_ESTIMATORS, balance_factor, fusion_weights, get_method
+from .methods import FOURIER_FEATURES, GAUSSIAN_ESTIMATORS, GAUSSIAN_PAIRS, balance_factor, fusion_weights, get_method
 
 __all__ = [
     "STYLE_LAYERS",
@@ -130,8 +130,8 @@ class Settings:
                                     choices=GAUSSIAN_ESTIMATORS)
     gaussian_features: int = _spec(FOURIER_FEATURES, "random Fourier frequencies per layer of the fourier estimator",
                                    lo=8, hi=8192)
-    gaussian_pairs: int | None = _spec(None, "sampled pairs per step of the pairs estimator (default: positions)",
-                                       lo=16, hi=1_000_000)
+    gaussian_pairs: int | None = _spec(GAUSSIAN_PAIRS, "sampled pairs per layer and step of the pairs estimator "
+                                                       "(None: one per position, as the paper)", lo=16, hi=1_000_000)
     style_weights: tuple[float, ...] | None = _spec(None, "one weight per painting when there are several "
                                                           "(default: equal)")
     style_blend: str = _spec("mixture", "several paintings: mixture (match the weighted mixture of their feature "

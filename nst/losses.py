@@ -38,6 +38,8 @@ __all__ = [
     "linear",
     "poly",
     "gaussian",
+    "gaussian_samples",
+    "gaussian_standard_error",
     "fourier_features",
     "gaussian_fourier",
     "bn",
@@ -348,10 +350,34 @@ def gaussian(
     generator: torch.Generator | None = None,
     y_weights: Tensor | None = None,
 ) -> Tensor:
-    """Linear-time estimate of the Gaussian-kernel MMD², k(a, b) = exp(−‖a − b‖² / (2σ²)).
+    """Linear-time estimate of the Gaussian-kernel MMD², k(a, b) = exp(−‖a − b‖² / (2σ²)):
+    the mean of `gaussian_samples`' n values h (the arguments are the same).
 
-    Draws `num_pairs` (default Mx) index pairs (i, i') from x and (j, j') from y,
-    uniformly and independently, and averages
+    Its variance is Var(h) / n; `gaussian_standard_error` estimates the square root from the
+    same draw. `x` `(N, Mx)`, `y` `(N, My)`; returns 0-d.
+    """
+    return gaussian_samples(x, y, num_pairs=num_pairs, sigma2=sigma2, generator=generator, y_weights=y_weights).mean()
+
+
+def gaussian_standard_error(samples: Tensor) -> Tensor:
+    """sd(h) / √n for the n values h `(n,)` of `gaussian_samples`: the standard error of their mean,
+    the linear-time estimate (h are i.i.d., the pairs being drawn independently)."""
+    return samples.std() / samples.numel() ** 0.5
+
+
+def gaussian_samples(
+    x: Tensor,
+    y: Tensor,
+    *,
+    num_pairs: int | None = None,
+    sigma2: float | Tensor | None = None,
+    generator: torch.Generator | None = None,
+    y_weights: Tensor | None = None,
+) -> Tensor:
+    """The n = `num_pairs` (default Mx) terms of the linear-time Gaussian MMD² estimate, `(n,)`.
+
+    Draws n index pairs (i, i') from x and (j, j') from y, uniformly and independently, and
+    returns for each
         h = k(x_i, x_i') + k(y_j, y_j') − k(x_i, y_j') − k(x_i', y_j)
     (Gretton et al. 2012, as used by the paper). Because the indices are drawn with
     replacement, E[h] is exactly the quadratic MMD² of the two empirical distributions
@@ -360,7 +386,7 @@ def gaussian(
     σ² defaults to `mean_sq_distance(x, y)`, detached: the kernel then does not change
     when every activation is scaled, so the loss needs no normaliser (the paper's is 1).
     The paper takes σ² from the sampled pairs; the closed form over all pairs is the
-    same quantity without sampling noise. `x` `(N, Mx)`, `y` `(N, My)`; returns 0-d.
+    same quantity without sampling noise. `x` `(N, Mx)`, `y` `(N, My)`.
 
     With `y_weights` q `(My,)`, j and j' are drawn with probabilities q
     (`torch.multinomial`, never a column of weight 0) and σ² is the weighted
@@ -382,7 +408,7 @@ def gaussian(
     def k(a: Tensor, b: Tensor) -> Tensor:
         return torch.exp(-(a - b).square().sum(0) / (2 * sigma2))  # (n,)
 
-    return (k(xi, xi2) + k(yj, yj2) - k(xi, yj2) - k(xi2, yj)).mean()
+    return k(xi, xi2) + k(yj, yj2) - k(xi, yj2) - k(xi2, yj)
 
 
 def fourier_features(x: Tensor, omega: Tensor, sigma: float | Tensor, *, weights: Tensor | None = None) -> Tensor:

@@ -64,6 +64,18 @@ def test_gaussian_estimator_is_unbiased():
     assert abs(estimates.mean() - exact) / exact < 0.05
 
 
+def test_gaussian_standard_error_is_the_spread_of_independent_estimates():
+    """One draw's sd(h)/√n against the standard deviation of 2000 estimates from other seeds."""
+    x, y = features(n=3, m=30, seed=11), features(n=3, m=40, seed=12, shift=0.7)
+    seeds = [torch.Generator().manual_seed(s) for s in range(2000)]
+    estimates = torch.stack([losses.gaussian(x, y, num_pairs=64, generator=g) for g in seeds])
+    reported = torch.stack([losses.gaussian_standard_error(
+        losses.gaussian_samples(x, y, num_pairs=64, generator=torch.Generator().manual_seed(s))) for s in range(200)])
+    assert abs(reported.mean() / estimates.std() - 1) < 0.1
+    same = losses.gaussian_samples(x, y, num_pairs=64, generator=torch.Generator().manual_seed(0))
+    assert same.shape == (64,) and float(same.mean()) == float(estimates[0])
+
+
 def test_gaussian_default_bandwidth_is_mean_squared_distance():
     x, y = features(n=3, m=20, seed=13), features(n=3, m=20, seed=14, shift=0.5)
     a = losses.gaussian(x, y, generator=torch.Generator().manual_seed(0))
