@@ -36,6 +36,8 @@ pytestmark = pytest.mark.real
 SIZE = 128
 STEPS = 50
 PAIR = (ROOT / "examples" / "content" / "chelsea_cat.jpg", ROOT / "examples" / "style" / "starry_night.jpg")
+# A method's own term must fall below this share of its start in a short run (default 0.35).
+OWN_TERM_FALLS_TO = {"meancov": 0.6}
 FUSIONS = [(("bn", 0.5), ("poly", 0.5)), (("gaussian", 0.5), ("poly", 0.5))]
 
 
@@ -96,14 +98,16 @@ def style_moved(steps, standin, methods) -> list[str]:
     """What did not happen in a run that should have stylized the photo (an empty list: all did).
 
     Measured at 128 px, 50 steps, default γ, chelsea_cat × starry_night: each method's own
-    term fell to 0.10–0.17 of its start, the content term ended at 0.26–0.55, 0.72–0.84 of
-    the Gram gap and 0.60–0.82 of the mean-colour gap were closed.
+    term fell to 0.07–0.17 of its start, but meancov's to 0.37 (at its default γ = 3; the
+    Gaussian W2's covariance part falls slowly), the content term ended at 0.26–0.55, 0.72–0.84 of
+    the Gram gap and 0.60–0.82 of the mean-colour gap were closed. A broken loss leaves its
+    term at or above its start.
     """
     first, last = steps[0].losses, steps[-1].losses
     content, style = prepare_images(*PAIR, SIZE, standin.device)
     yardstick = measure(standin, content, style, steps[-1].image)
     problems = [f"{m} fell only to {last[m] / first[m]:.2f} of its start" for m in methods
-                if not last[m] < 0.35 * first[m]]
+                if not last[m] < OWN_TERM_FALLS_TO.get(m, 0.35) * first[m]]
     if not 0.05 < last["content"] < 1.0:
         problems.append(f"content term {last['content']:.3f} is outside (0.05, 1)")
     if yardstick.gram_gap_closed < 0.5:
