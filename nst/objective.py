@@ -66,22 +66,18 @@ class Objective:
         with torch.no_grad():
             feats = [self.features(s) for s in styles]
             photo = self.features(content) if self.alpha > 0 or regions is not None else {}
-            if regions is None:
-                self.terms: dict[str, dict[str, StyleTerm]] = {
-                    m: {l: _style_term(m, [feature_matrix(f[l]) for f in feats], paintings, settings.style_blend,
-                                       generator, options)
-                        for l in self.layer_weights}
-                    for m in self.betas
-                }
-            else:
-                found = {l: layer_regions(regions.to(content.device), photo[l].shape[-2:], len(styles))
-                         for l in self.layer_weights}
-                self.terms = {
-                    m: {l: _region_term(m, [feature_matrix(f[l]) for f in feats], found[l], photo[l][0, 0].numel(),
-                                        generator, options)
-                        for l in self.layer_weights}
-                    for m in self.betas
-                }
+            found = None if regions is None else {
+                l: layer_regions(regions.to(content.device), photo[l].shape[-2:], len(styles))
+                for l in self.layer_weights}
+
+            def term(method: str, layer: str) -> StyleTerm:
+                features = [feature_matrix(f[layer]) for f in feats]
+                if found is None:
+                    return _style_term(method, features, paintings, settings.style_blend, generator, options)
+                return _region_term(method, features, found[layer], photo[layer][0, 0].numel(), generator, options)
+
+            self.terms: dict[str, dict[str, StyleTerm]] = {
+                m: {l: term(m, l) for l in self.layer_weights} for m in self.betas}
             self.target = photo[CONTENT_LAYER].float() if self.alpha > 0 else None
         self.content_scale = losses.content(torch.zeros_like(self.target), self.target).clamp_min(1e-12) \
             if self.target is not None else None
