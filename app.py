@@ -50,6 +50,7 @@ CSS = """
 }
 """
 HEARTBEAT_SECONDS = 3
+_LOG = logging.getLogger("webui.app")
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="amber")
 
 
@@ -62,6 +63,10 @@ def build_demo(weights: str = "auto", device: str | None = None, paper: PaperPat
     model = SharedModel(weights, device)
     visitors = Visitors(limits.per_visitor)  # one registry: a visitor's runs in every tab count together
     problem = model.preload()
+    if problem is None:
+        _LOG.info("network: %s (%s) on %s", model.label, model().weights_name, model.device_name)
+    else:
+        _LOG.warning("no network, so Stylize cannot run: %s", problem.splitlines()[0])
     # Every streamed frame is a file in Gradio's cache: files older than an hour are
     # deleted every half hour, so a busy Space does not fill its disk.
     with gr.Blocks(title="Neural style transfer as distribution alignment", delete_cache=(1800, 3600)) as demo:

@@ -1,12 +1,15 @@
 """Calibration of the defaults on real features: final terms and the yardstick per method and γ.
 
-    python -m benchmarks.calibrate --weights hed [--size 256] [--steps 100] [--gammas 1 2 5 10 20]
-        [--methods linear poly gaussian bn] [--images DIR] [--json FILE]
+    python -m benchmarks.calibrate [--weights auto] [--judge vgg16-caffe] [--size 256] [--steps 100]
+        [--gammas 1 2 5 10 20] [--methods linear poly ...] [--images DIR] [--json FILE]
 
 Runs every method at every γ on the six example pairs (the rows of the README gallery,
-`examples/gallery.json`) from the content photo, and prints per method and γ the means over the pairs of the final content
-term, the final style term, and the method-independent yardstick of `nst.yardstick`:
-share of the Gram gap closed, share of the mean-colour gap closed, content change.
+`examples/gallery.json`) from the content photo, and prints per method and γ the means over
+the pairs of the final content term, the final style term, and the method-independent
+yardstick of `nst.yardstick` (share of the Gram gap closed, share of the mean-colour gap
+closed, content change) twice: measured on the network that was optimised (the self-judge)
+and on an independent network (`--judge`, by default Oxford's VGG-16), so that no method
+scores by exploiting the features it was optimised on. `--judge none` skips the second.
 Other `Settings` fields keep their defaults (`--set name=value` changes one).
 """
 
@@ -25,6 +28,7 @@ from nst.images import save_png
 from nst.methods import METHOD_NAMES
 from nst.paper import figure_cells, load_manifest
 from nst.stylize import prepare_images
+from nst.weights import JUDGE_NETWORK
 from nst.yardstick import measure
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -44,23 +48,29 @@ def parse_setting(text: str) -> tuple[str, object]:
         return name, value
 
 
-def run_one(extractor, content: Path, style: Path, settings: Settings) -> dict[str, float]:
+def run_one(extractor, judge, content: Path, style: Path, settings: Settings) -> dict[str, float]:
     start = time.perf_counter()
     totals = []
     for step in iter_stylize(content, style, settings, extractor=extractor):
         totals.append(step.losses["total"])
     c, s = prepare_images(content, style, settings.size, extractor.device)
+    seconds = time.perf_counter() - start
     y = measure(extractor, c, s, step.image)
     style_terms = {k: v for k, v in step.losses.items() if k not in ("content", "tv", "total")}
-    return {"content": step.losses.get("content", 0.0), "style": sum(style_terms.values()),
-            "gram_closed": y.gram_gap_closed, "colour_closed": y.colour_gap_closed,
-            "content_change": y.content_change, "rise": max(totals) / totals[0],
-            "seconds": time.perf_counter() - start, "image": step.image}
+    row = {"content": step.losses.get("content", 0.0), "style": sum(style_terms.values()),
+           "gram_closed": y.gram_gap_closed, "colour_closed": y.colour_gap_closed,
+           "content_change": y.content_change, "rise": max(totals) / totals[0], "seconds": seconds}
+    if judge is not None:
+        j = measure(judge, c, s, step.image)
+        row |= {"judge_gram_closed": j.gram_gap_closed, "judge_content_change": j.content_change}
+    return row | {"image": step.image}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", default="hed")
+    parser.add_argument("--weights", default="auto", help="the network optimised (default: auto)")
+    parser.add_argument("--judge", default=JUDGE_NETWORK,
+                        help="an independent network that measures the results too, or none (default: %(default)s)")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--gammas", type=float, nargs="+", default=[1, 2, 5, 10, 20])
@@ -71,19 +81,20 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the table here")
     args = parser.parse_args()
     extractor = load_extractor(args.weights)
+    judge = None if args.judge == "none" else load_extractor(args.judge, device=extractor.device)
     pairs = example_pairs()
     pairs = [pairs[i] for i in args.pairs] if args.pairs else pairs
-    print(f"{extractor.label}; {args.size} px, {args.steps} steps, {len(pairs)} pairs, "
-          f"{torch.get_num_threads()} threads; extra settings {dict(args.set)}")
+    print(f"{extractor.label}; judged also on {judge.label if judge else 'nothing else'}; {args.size} px, "
+          f"{args.steps} steps, {len(pairs)} pairs, {torch.get_num_threads()} threads; extra settings {dict(args.set)}")
     print(f"{'method':<9}{'gamma':>7}{'content':>9}{'style':>8}{'Gram gap closed':>17}{'colour closed':>15}"
-          f"{'content change':>16}{'s/run':>7}")
+          f"{'content change':>16}{'s/run':>7}" + ("   judge: Gram gap closed, content change" if judge else ""))
     table = []
     for method in args.methods:
         for gamma in args.gammas:
             settings = Settings(method=method, gamma=gamma, size=args.size, steps=args.steps, **dict(args.set))
             runs = []
             for i, (content, style) in enumerate(pairs):
-                run = run_one(extractor, content, style, settings)
+                run = run_one(extractor, judge, content, style, settings)
                 if args.images:
                     save_png(run.pop("image"), args.images / f"{method}_g{gamma:g}_{content.stem}.png")
                 runs.append({k: v for k, v in run.items() if k != "image"})
@@ -95,11 +106,13 @@ def main() -> None:
             print(f"{method:<9}{gamma:>7g}{row['content']:>9.3f}{row['style']:>8.3f}"
                   f"{row['gram_closed']:>9.2f} ({row['gram_closed_min']:.2f}-{row['gram_closed_max']:.2f})"
                   f"{row['colour_closed']:>11.2f}{row['content_change']:>16.3f}{row['seconds']:>7.1f}"
+                  + (f"{row['judge_gram_closed']:>11.2f}{row['judge_content_change']:>8.3f}" if judge else "")
                   + (f"   loss rose {max(r['rise'] for r in runs):.3g}x" if max(r["rise"] for r in runs) > 1 else ""),
                   flush=True)
-    if args.json:
-        args.json.write_text(json.dumps({"weights": extractor.label, "size": args.size, "steps": args.steps,
-                                         "settings": dict(args.set), "rows": table}, indent=2))
+            if args.json:  # after every row, so that a long sweep stopped midway keeps what it measured
+                args.json.write_text(json.dumps({"weights": extractor.label, "judge": judge.label if judge else None,
+                                                 "size": args.size, "steps": args.steps,
+                                                 "settings": dict(args.set), "rows": table}, indent=2))
 
 
 if __name__ == "__main__":

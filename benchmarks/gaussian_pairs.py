@@ -1,6 +1,6 @@
 """The paper's sampled Gaussian MMD² estimator: its noise and cost per layer against the number of pairs.
 
-    python -m benchmarks.gaussian_pairs [--weights hed] [--size 256] [--pairs 1024 4096 16384 0] [--steps 60]
+    python -m benchmarks.gaussian_pairs [--weights auto] [--size 256] [--pairs 1024 4096 16384 0] [--steps 60]
         [--device cpu] [--json FILE]
 
 For each style layer and each pair count (0: one per image position, the paper's choice)
@@ -8,7 +8,7 @@ prints the relative standard error of one estimate, sd(h) / (√n · |mean h|)
 (`nst.losses.gaussian_standard_error`), for the photo against the painting (the start of a
 run) and for a stylized result against it (the end: poly, `--steps` steps, where the MMD² is
 small), and the milliseconds of one estimate with its backward pass on the result. On the
-real-features stand-in by default; the first example pair.
+paper's VGG-19 by default; the first example pair.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def milliseconds(x: torch.Tensor, y: torch.Tensor, pairs: int, repeats: int = 5)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", default="hed")
+    parser.add_argument("--weights", default="auto")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--pairs", type=int, nargs="+", default=[1024, GAUSSIAN_PAIRS, 16384, 0])

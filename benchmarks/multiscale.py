@@ -1,7 +1,7 @@
 """Single-scale against coarse-to-fine, and against the plain baseline: quality against wall time, on real features.
 
     .venv/bin/python -m benchmarks.multiscale [--size 512] [--steps 75] [--scales 1 3] [--method poly]
-        [--weights hed] [--device cpu] [--baseline] [--out DIR] [--plot docs/multiscale.png] [--json FILE]
+        [--weights auto] [--device cpu] [--baseline] [--out DIR] [--plot docs/multiscale.png] [--json FILE]
 
 Runs the same pair (content, style) once per `--scales` value with the same total steps,
 prints for each the plan (size × steps per scale), the wall time, the final loss terms
@@ -10,8 +10,8 @@ result to `--out`. With `--baseline`, also runs the tutorial-style baseline
 (`benchmarks.baseline`) at the full size until its result has closed as much of the Gram
 gap as the best of ours (the yardstick after every `LBFGS.step`, untimed) and prints its
 time to get there. With `--plot`, draws the total loss of the full-size steps against
-wall time (matplotlib, from requirements-dev.txt). The default weights are the VGG-16
-(HED) stand-in: real trained features, offline.
+wall time (matplotlib, from requirements-dev.txt). The default network is the paper's
+VGG-19 (`--weights auto`).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--method", default="poly")
     parser.add_argument("--content", type=Path, default=EXAMPLES / "content" / "chelsea_cat.jpg")
     parser.add_argument("--style", type=Path, default=EXAMPLES / "style" / "starry_night.jpg")
-    parser.add_argument("--weights", default="hed")
+    parser.add_argument("--weights", default="auto")
     parser.add_argument("--device", default=None)
     parser.add_argument("--out", type=Path, default=Path("multiscale-out"))
     parser.add_argument("--plot", type=Path, default=None)

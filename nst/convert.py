@@ -1,6 +1,6 @@
 """Command line: write VGG weights to one safetensors file that says how to use it.
 
-    python -m nst.convert hed vgg16_hed.safetensors                  # the VGG-16 (HED) stand-in
+    python -m nst.convert vgg19-caffe vgg19_caffe.safetensors        # the paper's VGG-19 as one file
     python -m nst.convert vgg19-d01eb7cb.pth vgg19_caffe.safetensors --convention caffe
 
 The file holds the convolutions (`features.<i>.weight/bias`) and, in its metadata, the

@@ -8,7 +8,7 @@ for style, relu4_2 for content) exists in both.
 
 A weight file was trained on inputs prepared one way, its `InputConvention`:
 torchvision's (RGB in 0–1, ImageNet mean and std) or Caffe's (BGR in 0–255 minus a mean
-pixel, no std), which the paper's official code and the HED stand-in use. The extractor
+pixel, no std), which the paper's official code and Oxford's own files use. The extractor
 takes RGB images in [0, 1] and applies its weights' convention itself.
 """
 

@@ -42,8 +42,8 @@ GAUSSIAN_ESTIMATORS: tuple[str, ...] = ("fourier", "pairs")
 # noise (the optimiser fits the few features), 128 did not and costs a third less than 256.
 FOURIER_FEATURES = 128
 # Pairs per layer and step of the paper's sampled estimator: a fixed number rather than one per
-# position keeps its cost flat in the image size (a 512 px relu1_1 has 174 592 positions). On the
-# stand-in (benchmarks/gaussian_pairs.py, 256 px) 4096 pairs estimate the MMD² between the photo and
+# position keeps its cost flat in the image size (a 512 px relu1_1 has 174 592 positions). On HED's
+# edge-detection VGG-16 (benchmarks/gaussian_pairs.py, 256 px) 4096 pairs estimate the MMD² between the photo and
 # the painting to 1.4-3 % (relative standard error) at every layer, and near the end of a run, where
 # the MMD² is small, to 7-46 %; one pair per position gives 0.5-13 % and 3-45 %.
 GAUSSIAN_PAIRS = 4096

@@ -119,7 +119,7 @@ class _Optimizer:
     L-BFGS scales its second step by the curvature seen over its tiny first one (length
     lr/‖g‖₁). From some starts that estimate is far too optimistic and the image was
     thrown far away: the loss rose 10⁴ to 10⁸ fold from the near-flat noise start
-    (linear, poly, BN on the stand-in) and from the photo when the painting's colours are
+    (linear, poly, BN, measured on HED's edge-detection VGG-16) and from the photo when the painting's colours are
     far from it (coffee × grande_jatte, linear, γ = 5), and took most of a run to come
     back. Healthy steps moved no pixel by more than 0.04 (median) to 0.1 (largest seen),
     so a cap at 0.1 of the range leaves them alone; a capped step is scaled as a whole and
@@ -275,10 +275,17 @@ def stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource], se
     steps = iter_stylize(content, style, settings, mask=mask, extractor=extractor)
     last = next(steps)  # loads and checks both images before a progress bar appears
     history: dict[str, list[float]] = {}
+    plan = settings.scale_plan()
+    ends = list(itertools.accumulate(count for _, count in plan))  # the last step of each scale
     with tqdm(total=settings.steps, disable=not progress, unit="step") as bar:
         for step in itertools.chain([last], steps):
             for name, value in step.losses.items():
                 history.setdefault(name, []).append(value)
+            # The loss is measured at the current scale's size, so it jumps when the size
+            # changes; naming the scale in the bar says why.
+            scale = next(k for k, end in enumerate(ends) if step.step <= end)
+            if len(plan) > 1:
+                bar.set_description(f"scale {scale + 1}/{len(plan)}, {plan[scale][0]} px")
             bar.set_postfix(loss=f"{step.losses['total']:.4g}")
             bar.update(1)
             last = step

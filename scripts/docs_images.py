@@ -1,22 +1,23 @@
-"""Make the README's pictures on real features (the VGG-16 (HED) stand-in by default).
+"""Make the README's pictures and the Paper tab's cells on the paper's VGG-19 (`--weights auto`).
 
-    python -m scripts.docs_images figures [--size 160] [--steps 200] [--cells DIR]
+    python -m scripts.docs_images figures [--size 192] [--steps 100] [--cells examples/paper/rendered]
     python -m scripts.docs_images gallery [--size 256] [--steps 100] [--cells DIR]
     python -m scripts.docs_images features [--size 256] [--steps 100] [--cells DIR]
     python -m scripts.docs_images paintings [--size 256] [--steps 100]
     python -m scripts.docs_images screenshots
 
-`figures` renders the paper's four figures with the figure runner and writes their grids
-to docs/paper/fig<N>.png; `gallery` renders the six example pairs × four methods and two
+`figures` renders the paper's four figures with the figure runner into the Paper tab's
+pre-rendered folder (Figure 1, from noise, with twice the steps) and writes their grids to
+docs/paper/fig<N>.png; `gallery` renders the six example pairs × four methods and two
 fusions (`examples/gallery.json`) to docs/gallery.jpg; `features` the colour modes and
 the two added distances on two pairs (`examples/features.json`) to docs/features.jpg; `paintings`
 the cat with two paintings, Starry Night and The Scream: blended (their mixture, equal weights),
 then painted into two thirds by `examples/masks/chelsea_cat_thirds.png` (the mask laid over the
-photo, then the result) to docs/paintings.jpg; `screenshots` starts the app on the
-stand-in, stylizes the first example in Debian's chromium and writes docs/screenshot.png,
+photo, then the result) to docs/paintings.jpg; `screenshots` starts the app with no
+flags, stylizes the first example in Debian's chromium and writes docs/screenshot.png,
 docs/explain.png (the 2-D playground) and docs/explain_real.png (the tab's analysis of that
-result). Cells are kept in DIR (default: a folder under the temp directory) and reused
-(`--resume`), so an interrupted run carries on. Needs the `.venv` (`bash scripts/setup.sh`)
+result). Cells are kept in DIR (default: a folder under the temp directory, or for `figures`
+the pre-rendered folder) and reused (`--resume`), so an interrupted run carries on. Needs the `.venv` (`bash scripts/setup.sh`)
 and, for screenshots, `apt-get install -y chromium`. Tests never write these files.
 """
 
@@ -46,9 +47,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
 DOCS_TILE = 160
 
 
+# Figure 1 starts from noise: it gets this many times the steps of the others.
+NOISE_START_STEPS = {"1": 2}
+
+
 def _render(figure: str, manifest: Path, args: argparse.Namespace) -> Path:
+    steps = args.steps * NOISE_START_STEPS.get(figure, 1)
     argv = [figure, "--manifest", str(manifest), "--weights", args.weights, "--size", str(args.size),
-            "--steps", str(args.steps), "--out", str(args.cells), "--resume"]
+            "--steps", str(steps), "--out", str(args.cells), "--resume"]
     if paper.main(argv) != 0:
         raise SystemExit(f"rendering figure {figure} failed")
     return args.cells / f"fig{figure}" / "grid.png"
@@ -175,14 +181,15 @@ def _clip(page, first: str, last: str, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, size, steps in (("figures", 160, 200), ("gallery", 256, 100), ("features", 256, 100),
-                              ("paintings", 256, 100)):
+    cells = Path(tempfile.gettempdir()) / "nst-docs-cells"
+    for name, size, steps, folder in (("figures", 192, 100, ROOT / paper.RENDERED_DIR), ("gallery", 256, 100, cells),
+                                      ("features", 256, 100, cells), ("paintings", 256, 100, cells)):
         command = sub.add_parser(name)
         command.add_argument("--size", type=int, default=size)
         command.add_argument("--steps", type=int, default=steps)
-        command.add_argument("--cells", type=Path, default=Path(tempfile.gettempdir()) / "nst-docs-cells")
-        command.add_argument("--weights", default="hed")
-    sub.add_parser("screenshots").add_argument("--weights", default="hed")
+        command.add_argument("--cells", type=Path, default=folder)
+        command.add_argument("--weights", default="auto")
+    sub.add_parser("screenshots").add_argument("--weights", default="auto")
     args = parser.parse_args()
     commands = {"figures": figures, "gallery": gallery, "features": features, "paintings": paintings,
                 "screenshots": screenshots}

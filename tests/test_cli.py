@@ -14,6 +14,7 @@ from nst import STYLE_LAYERS, Settings
 from nst.config import CPU_PRESET
 from nst.__main__ import build_parser, main, settings_from_args
 from nst.methods import METHODS
+from nst.weights import load_extractor
 
 
 def test_defaults_come_from_the_library():
@@ -47,11 +48,21 @@ def test_cli_writes_an_image_and_a_record(tmp_path, content_path, style_path, ca
     assert code == 0
     assert Image.open(out).size == (40, 27)
     record = json.loads(out.with_suffix(".json").read_text())
-    assert record["settings"]["method"] == "bn" and record["weights"] == "hub:timm/vgg19.tv_in1k"
+    default = load_extractor("auto", device="cpu")  # no --weights: the paper's VGG-19 where it is installed
+    assert record["settings"]["method"] == "bn" and record["weights"] == default.weights_name
     assert set(record["final_losses"]) == {"content", "bn", "tv", "total"}
-    assert record["network"] == "VGG-19 (ImageNet, torchvision weights)" and record["optimizer"] == "lbfgs"
+    assert record["network"] == default.label and record["optimizer"] == "lbfgs"
     assert record["settings"]["gamma"] is None and record["gamma"] == METHODS["bn"].default_gamma  # γ left unset
     assert json.loads(capsys.readouterr().out)["output"] == str(out)
+
+
+def test_the_progress_bar_names_the_scale_it_is_on(tmp_path, content_path, style_path, capsys):
+    """The loss is measured at each scale's size and jumps when it changes: the bar says why."""
+    assert main([str(content_path), str(style_path), "-o", str(tmp_path / "out.png"), "--size", "64", "--steps", "4",
+                 "--scales", "2", "--device", "cpu", "--layers", "1"]) == 0
+    bar = capsys.readouterr().err
+    assert "scale 1/2, 32 px" in bar and "scale 2/2, 64 px" in bar
+    assert bar.index("scale 1/2, 32 px") < bar.index("scale 2/2, 64 px")
 
 
 @pytest.mark.parametrize("argv_tail, message", [

@@ -19,6 +19,7 @@ from nst import paper
 from nst.config import STYLE_LAYERS, Settings
 from nst.errors import NSTError
 from nst.methods import METHOD_NAMES, METHODS, fusion_weights
+from nst.weights import load_extractor
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / paper.MANIFEST_PATH
@@ -216,7 +217,7 @@ def test_cli_main_renders_resumes_and_reports(tmp_path: Path, capsys: pytest.Cap
     assert paper.main(argv) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["figure"] == "2" and report["cells"] == 2 and report["rendered"] == 2
-    assert report["weights"] == "hub:timm/vgg19.tv_in1k"  # the fake checkpoint conftest wrote
+    assert report["weights"] == load_extractor("auto", device="cpu").weights_name  # what --weights auto found
     assert Path(report["grid"]).is_file()
     record = json.loads((tmp_path / "fig2" / "r3_c6.json").read_text(encoding="utf-8"))
     last_column = json.loads(MANIFEST.read_text(encoding="utf-8"))["figures"]["2"]["columns"][6]

@@ -17,6 +17,7 @@ from PIL import Image
 from nst import paper
 from nst.config import Settings
 from nst.errors import NSTError
+from nst.weights import load_extractor
 from webui import gpu, paper_cells as tab_cells, paper_tab
 from webui.model import SharedModel
 
@@ -46,7 +47,7 @@ def _record_gpu_requests(mp: pytest.MonkeyPatch, requests: list[int]) -> None:
 def _paths(tmp: Path, rendered: Path | None = None, size: int | None = SIZE,
            steps: int | None = STEPS) -> tab_cells.PaperPaths:
     return tab_cells.PaperPaths(manifest=MANIFEST, rendered=rendered or tmp / "rendered", cache=tmp / "cache",
-                                previews=ROOT / tab_cells.PREVIEW_DIR, size=size, steps=steps)
+                                size=size, steps=steps)
 
 
 def _launch(model: SharedModel, paths: tab_cells.PaperPaths) -> tuple[gr.Blocks, Client]:
@@ -101,7 +102,6 @@ def test_paths_come_from_the_root_and_the_environment(tmp_path: Path, monkeypatc
     default = tab_cells.PaperPaths.from_env(tmp_path)
     assert default.manifest == tmp_path / "examples" / "paper" / "figures.json"
     assert default.rendered == tmp_path / "examples" / "paper" / "rendered"
-    assert default.preview("2") == tmp_path / "docs" / "paper" / "fig2.png"
     assert (default.size, default.steps) == (None, None)
     monkeypatch.setenv(tab_cells.RENDERED_ENV, str(tmp_path / "mine"))
     monkeypatch.setenv(tab_cells.CACHE_ENV, str(tmp_path / "cache"))
@@ -109,8 +109,7 @@ def test_paths_come_from_the_root_and_the_environment(tmp_path: Path, monkeypatc
     monkeypatch.setenv(tab_cells.STEPS_ENV, "7")
     paths = tab_cells.PaperPaths.from_env(tmp_path)
     assert (paths.rendered, paths.cache, paths.size, paths.steps) == (tmp_path / "mine", tmp_path / "cache", 96, 7)
-    assert set(tab_cells.allowed_paths(paths)) == {str(tmp_path / "mine"), str(tmp_path / "cache"),
-                                                   str(tmp_path / "docs" / "paper")}
+    assert set(tab_cells.allowed_paths(paths)) == {str(tmp_path / "mine"), str(tmp_path / "cache")}
     monkeypatch.setenv(tab_cells.SIZE_ENV, "big")
     with pytest.raises(NSTError, match=r"^\$NST_PAPER_SIZE must be a whole number, got 'big'$"):
         tab_cells.PaperPaths.from_env(tmp_path)
@@ -168,7 +167,7 @@ def test_the_app_finds_what_the_runner_wrote_and_the_runner_resumes_what_the_app
     model = SharedModel("auto", "cpu")
     as_prerendered = tab_cells.PaperCells(model, manifest, _paths(tmp_path / "a", rendered=runner_out))
     as_cache = tab_cells.PaperCells(model, manifest, tab_cells.PaperPaths(
-        MANIFEST, rendered=tmp_path / "b", cache=runner_out, previews=tmp_path, size=PRE_SIZE, steps=2))
+        MANIFEST, rendered=tmp_path / "b", cache=runner_out, size=PRE_SIZE, steps=2))
     for cells in (as_prerendered, as_cache):
         assert [out["record"] for out in cells.show("1", 1, 2)] == [written]
     assert render_counter[0] == 1
@@ -194,7 +193,7 @@ def test_cell_renders_on_demand_then_comes_from_the_cache(apps, render_counter: 
     assert (record["figure"], record["row"], record["column"]) == ("1", 0, 1)
     assert record["settings"]["layer_weights"] == [1.0, 1.0, 0.0, 0.0, 0.0]
     assert record["settings"]["size"] == SIZE and record["settings"]["steps"] == STEPS
-    assert record["weights"] == "hub:timm/vgg19.tv_in1k"  # the shared model's (conftest's fake checkpoint)
+    assert record["weights"] == load_extractor("auto", device="cpu").weights_name  # the shared model's
     assert (apps["cache"] / "fig1" / "r0_c1.png").is_file()
     again, same = client.predict("1", 0, 1, api_name="/paper_cell")
     assert render_counter[0] == 1 and same == record
@@ -227,7 +226,7 @@ def test_section_button_streams_and_refreshes_the_gallery(apps, render_counter: 
 def test_without_weights_the_message_shows_and_rendered_cells_still_do(apps, render_counter) -> None:
     bare = apps["bare_client"]
     requested = len(apps["gpu"])
-    with pytest.raises(Exception, match=r"missing.safetensors' does not exist\. To fix"):
+    with pytest.raises(Exception, match=r"missing.safetensors' does not exist\nTo fix it"):
         bare.predict("2", 0, 0, api_name="/paper_cell")
     assert len(apps["gpu"]) == requested  # refused before a GPU is asked for
     _, record = bare.predict("3", 0, 0, api_name="/paper_cell")

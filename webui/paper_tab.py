@@ -1,10 +1,9 @@
 """The Paper tab: the paper's four figures, cell by cell, and what each one shows.
 
 One section per figure of the manifest: the caption, what the figure says about
-distribution alignment, a gallery laid out like the figure, and a cell viewer with the
-cell's parameters. Until its cells are rendered, each figure also shows its preview
-grid from docs/paper/ (made with the VGG-16 (HED) stand-in), labelled as such. Where
-cells come from and how one is rendered: `webui.paper_cells`.
+distribution alignment, a gallery laid out like the figure (its cells pre-rendered on the
+paper's VGG-19 in examples/paper/rendered/), and a cell viewer with the cell's parameters.
+Where cells come from and how a missing one is rendered: `webui.paper_cells`.
 
 Events: `/paper_cell` (figure, row, column → image, record), and per figure N
 `/paper_figN_cell` (the section's Render button), `/paper_figN_select` (a gallery click,
@@ -79,14 +78,8 @@ def figure_section(cells: PaperCells, figure: str) -> FigureSection:
     spec = cells.manifest.figure(figure)
     gr.Markdown(f"### Figure {figure}: {spec['title']}\n\n{spec['caption']}\n\n{spec.get('about', '')}"
                 + (f"\n\n*{spec['notes']}*" if spec.get("notes") else ""))
-    preview = cells.paths.preview(figure)
-    if preview.is_file():
-        with gr.Accordion("Preview: the whole figure made with the VGG-16 (HED) stand-in, not the paper's VGG-19",
-                          open=False):
-            gr.Image(str(preview), show_label=False, interactive=False, format="png",
-                     elem_id=f"paper-preview-{figure}")
     gallery = gr.Gallery(columns=len(spec["columns"]), label=f"Figure {figure}", object_fit="contain",
-                         allow_preview=False, format="png")
+                         allow_preview=False, format="png", elem_id=f"paper-gallery-{figure}")
     with gr.Row():
         row = gr.Dropdown([(one_line(r["label"]), i) for i, r in enumerate(spec["rows"])], value=0,
                           label="row")

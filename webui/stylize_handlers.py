@@ -301,6 +301,8 @@ class Stylizer:
                                 scales=scales).to_settings().on_device(self.model.device.type)
         except NSTError as exc:
             return f"These settings cannot run: {exc}."
+        if self.model.problem is not None:
+            return "No network is loaded here, so nothing can run yet: see the notice at the top of the page."
         plan = " → ".join(f"{s} px × {n}" for s, n in settings.scale_plan())
         text = f"Runs on **{self.model.device_name}** with **{self.model.label}**: {plan} steps takes up to " \
                f"{format_seconds(self.model.speed.run_seconds(settings))}."

@@ -29,8 +29,17 @@ def method_guide() -> str:
 
 
 def missing_weights(problem: str) -> str:
-    """The notice shown at the top of the page when the network's weights could not be loaded."""
-    return f"⚠️ **The network's weights are not available, so Stylize cannot run yet.** {problem}"
+    """The notice at the top of the page when no network could be loaded: `problem`'s first
+    line as the headline, its "  - " lines (the ways to fix it) as a list, the rest folded away."""
+    headline, *rest = problem.splitlines()
+    fixes = [line.strip()[2:] for line in rest if line.startswith("  - ")]
+    details = [line for line in rest if not line.startswith("  - ") and not line.startswith("To fix")]
+    text = f"⚠️ **Stylize cannot run yet: {headline}.**"
+    if fixes:
+        text += "\n\nFix it in one of these ways, then start the app again:\n" + "\n".join(f"- {f}" for f in fixes)
+    if details:
+        text += "\n\n<details><summary>Where it looked</summary>\n\n" + "\n\n".join(details) + "\n</details>"
+    return text
 
 
 def format_seconds(seconds: float) -> str:
@@ -51,9 +60,10 @@ def paper_intro(paper: str, size: int, steps: int) -> str:
     rendered on demand."""
     return (
         f"**{paper}** Each figure below is a grid of stylizations defined in "
-        f"`examples/paper/figures.json`; `python -m nst.paper all` renders all of them with real VGG-19 weights. "
-        f"Cells rendered on this page on demand use {size} px and {steps} steps, and are kept for the "
-        f"next visitor. Click a cell in a gallery to see its parameters, then **Render** if it is not there yet. "
+        f"`examples/paper/figures.json`, pre-rendered on the paper's own network, Oxford's ImageNet VGG-19 "
+        f"(`python -m nst.paper all`); click a cell to see its parameters and the network that made it. "
+        f"A cell missing from the pre-rendered folder is rendered here on demand at {size} px and {steps} steps "
+        f"(press **Render**) and kept for the next visitor. "
         f"γ and the fusion weights follow this library's definitions: every style term is scale-free, so γ "
         f"values are not numerically the paper's, and a fusion is a convex combination of the methods' losses "
         f"(the paper's official code applies its 0.5/0.5 fusion weights so that they come out as 0.25 : 1)."
