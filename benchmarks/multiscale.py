@@ -80,7 +80,9 @@ def plot(results: list[dict], path: Path, title: str) -> None:
         label = "single scale" if r["scales"] == 1 else f"{r['scales']} scales: " + " → ".join(
             f"{size} px × {steps}" for size, steps in r["plan"])
         ax.plot(seconds, totals, label=label)
-    ax.set(xlabel="wall time (s)", ylabel="total loss at full size", yscale="log", title=title)
+    ax.set(xlabel="wall time (s)", ylabel="total loss at full size", yscale="log")
+    # The network label is long: it gets its own line, in a smaller type, so it is never cut.
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,8 +122,8 @@ def main() -> None:
     if args.plot:
         device = torch.device(args.device) if args.device else None
         where = "CPU" if device is None or device.type == "cpu" else torch.cuda.get_device_name(device)
-        plot(results, args.plot, f"{args.method}, {args.size} px, {args.steps} steps, {results[0]['network']}, "
-                                 f"{where}")
+        plot(results, args.plot, f"{args.method}, {args.size} px, {args.steps} steps, {where}\n"
+                                 f"{results[0]['network']}")
 
 
 if __name__ == "__main__":

@@ -159,7 +159,7 @@ def screenshots(args: argparse.Namespace) -> None:
             page.screenshot(path=str(DOCS / "screenshot.png"), full_page=True)
             page.get_by_role("tab", name="Why it works").click()
             page.locator("#explain-status").get_by_text("Features of").wait_for(timeout=5 * 60_000)
-            page.wait_for_timeout(2000)
+            _wait_until_quiet(page)
             _clip(page, "#explain-real", "#explain-distances", DOCS / "explain_real.png")
             page.click("#toy-gaussian")
             page.wait_for_timeout(8000)  # the animation's 40-50 frames
@@ -170,6 +170,18 @@ def screenshots(args: argparse.Namespace) -> None:
         proc.wait(timeout=30)
     for name in ("screenshot.png", "explain.png", "explain_real.png"):
         print(f"wrote docs/{name} ({(DOCS / name).stat().st_size // 1024} KB)")
+
+
+def _wait_until_quiet(page, seconds: int = 4, limit: int = 300) -> None:
+    """Wait until no output has shown Gradio's "processing |" timer for `seconds` in a row: the
+    status line comes before the table and plots, and the end of a run can start a second analysis."""
+    quiet = 0
+    for _ in range(limit):
+        quiet = 0 if page.evaluate("document.body.innerText.includes('processing |')") else quiet + 1
+        if quiet >= seconds:
+            return
+        page.wait_for_timeout(1000)
+    raise SystemExit(f"the page was still processing after {limit} s")
 
 
 def _clip(page, first: str, last: str, path: Path) -> None:

@@ -116,7 +116,7 @@ def layout(stylizer: Stylizer, examples: Path) -> StylizePage:
 
 
 def _result_column(label: str) -> tuple[gr.Image, gr.Markdown, gr.LinePlot, gr.JSON]:
-    result = gr.Image(label=f"Result (PNG at full size), made with {label}", type="filepath", format="png",
+    result = gr.Image(label=f"Result, made with {label}", type="filepath", format="png",
                       interactive=False, buttons=["download", "fullscreen"], elem_id="result", height=420)
     status = gr.Markdown("Choose two images and press **Stylize**.", elem_id="status")
     losses = gr.LinePlot(x="step", y="value", color="term", elem_id="losses",
