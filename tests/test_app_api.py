@@ -28,7 +28,8 @@ def paper_cache(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, paper_cache):
     with pytest.MonkeyPatch.context() as mp:
-        # Paper cells rendered on demand: tiny, into a fresh cache, so the test renders one.
+        # Paper cells rendered on demand: none pre-rendered, tiny, into a fresh cache, so the test renders one.
+        mp.setenv(paper_tab.RENDERED_ENV, str(tmp_path_factory.mktemp("no-pre-rendered-cells")))
         mp.setenv(paper_tab.CACHE_ENV, str(paper_cache))
         mp.setenv(paper_tab.SIZE_ENV, str(PAPER_SIZE))
         mp.setenv(paper_tab.STEPS_ENV, "2")
