@@ -181,7 +181,7 @@ def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         styles = [*args.style, *args.more_styles]
         if not styles:
             raise NSTError("give a style image (a painting) after the content photo, or --style PAINTING")
-        painting_weights(settings, len(styles))
+        painting_weights(settings, len(styles), masked=args.mask is not None)
         for k, style in enumerate(styles, start=1):
             load_image(style, name="style image" if len(styles) == 1 else f"style image {k}")
         if args.mask is not None:

@@ -61,7 +61,7 @@ class Objective:
         self.layers = set(self.layer_weights) | ({CONTENT_LAYER} if self.alpha > 0 else set())
         # One seeded generator draws every term's fixed random parts (Fourier frequencies).
         generator = torch.Generator().manual_seed(settings.seed)
-        paintings = painting_weights(settings, len(styles))
+        paintings = painting_weights(settings, len(styles), masked=regions is not None)
         with torch.no_grad():
             feats = [self.features(s) for s in styles]
             photo = self.features(content) if self.alpha > 0 or regions is not None else {}
@@ -109,16 +109,17 @@ class Objective:
         return total, terms
 
 
-def painting_weights(settings: Settings, count: int) -> list[float]:
+def painting_weights(settings: Settings, count: int, *, masked: bool = False) -> list[float]:
     """`settings.style_weights` for `count` paintings, normalised to sum to 1 (default: equal).
 
-    Several paintings blended as a mixture need methods that take column weights: a plain
-    two-argument loss (`nst.methods.register_method`) is refused here, before any work.
+    Several paintings blended as a mixture (`masked` False: no regions, which give each
+    painting its own term) need methods that take column weights: a plain two-argument
+    loss (`nst.methods.register_method`) is refused here, before any work.
     """
     weights = settings.style_weights or (1.0,) * count
     if len(weights) != count:
         raise NSTError(f"style_weights has {len(weights)} entries; give one per painting ({count})")
-    if count > 1 and settings.style_blend == "mixture":
+    if count > 1 and settings.style_blend == "mixture" and not masked:
         for method in fusion_weights(settings.method, settings.mix):
             get_method(method).check_mixture()
     return [w / sum(weights) for w in weights]

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from .base import MIN_SCALE, Method, ToySchedule, method_options, support
 
-__all__ = ["BNOptions", "mean_std", "mean_std_distance", "bn", "METHOD"]
+__all__ = ["BNOptions", "mean_std", "mean_std_distance", "bn", "BNTerm", "METHOD"]
 
 # Keeps sqrt differentiable where a channel is constant (a dead ReLU gives std 0). The floor
 # is relative to the layer's mean square so that σ(s·x) = s·σ(x) still holds exactly.

@@ -19,7 +19,7 @@ from ..losses import mean_sq_distance
 from .base import MIN_SCALE, Method, ToySchedule, method_options, setting, support
 
 __all__ = ["ESTIMATORS", "FOURIER_FEATURES", "PAIRS", "GaussianOptions", "gaussian", "gaussian_samples",
-           "gaussian_standard_error", "fourier_features", "gaussian_fourier", "METHOD"]
+           "gaussian_standard_error", "fourier_features", "gaussian_fourier", "GaussianTerm", "METHOD"]
 
 ESTIMATORS: tuple[str, ...] = ("fourier", "pairs")
 # Random Fourier frequencies per layer: 64 left visible pixel noise in reconstructions from

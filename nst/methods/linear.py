@@ -13,7 +13,7 @@ from torch import Tensor
 from ..losses import channel_mean
 from .base import MIN_SCALE, Method, ToySchedule, method_options, support
 
-__all__ = ["LinearOptions", "mean_distance", "linear", "METHOD"]
+__all__ = ["LinearOptions", "mean_distance", "linear", "LinearTerm", "METHOD"]
 
 
 @method_options("linear")

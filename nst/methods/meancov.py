@@ -15,7 +15,8 @@ from torch import Tensor
 
 from .base import MIN_SCALE, Method, ToySchedule, method_options, support
 
-__all__ = ["MeanCovOptions", "mean_cov", "mean_cov_factor", "bures_distance", "bures_wasserstein", "METHOD"]
+__all__ = ["MeanCovOptions", "mean_cov", "mean_cov_factor", "bures_distance", "bures_wasserstein", "MeanCovTerm",
+           "METHOD"]
 
 # Eigenvalues below this fraction of the largest get a linear stand-in for √ (in
 # `bures_distance`) or are dropped (a target covariance's, in `mean_cov_factor`): rounding

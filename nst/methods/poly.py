@@ -13,7 +13,7 @@ from torch import Tensor
 
 from .base import MIN_SCALE, Method, ToySchedule, method_options, setting, support
 
-__all__ = ["PolyOptions", "gram", "gram_distance", "poly", "METHOD"]
+__all__ = ["PolyOptions", "gram", "gram_distance", "poly", "PolyTerm", "METHOD"]
 
 
 @method_options("poly")

@@ -17,7 +17,7 @@ from ..errors import NSTError
 from .base import MIN_SCALE, Method, ToySchedule, method_options, setting, support
 
 __all__ = ["SWDOptions", "unit_directions", "sorted_projections", "sorted_weighted_projections", "quantiles",
-           "sliced_distance", "sliced_wasserstein", "METHOD"]
+           "sliced_distance", "sliced_wasserstein", "sliced_loss", "SlicedTerm", "METHOD"]
 
 # Directions of the two-argument loss (`sliced_loss`): at least this many, so that a 2-D cloud
 # is compared along more than its two axes.
