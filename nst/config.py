@@ -142,8 +142,9 @@ class Settings:
     style_blend: str = _spec("mixture", "several paintings: mixture (match the weighted mixture of their feature "
                                         "distributions) or sum (the weighted sum of one style term per painting)",
                              choices=BLENDS)
-    swd_directions: int | None = _spec(_SWD.directions, "random directions per layer of the sliced Wasserstein distance "
-                                             "(default: as many as the layer has channels)", lo=1, hi=8192)
+    swd_directions: int | None = _spec(_SWD.directions, "random directions per layer of the sliced Wasserstein "
+                                                        "distance (default: as many as the layer has channels)",
+                                       lo=1, hi=8192)
     precision: str = _spec("fp32", "network precision; bf16 runs VGG under autocast", choices=PRECISIONS)
     colors: str = _spec("style", "colours of the result: style (the painting's), luminance (stylize the "
                                  "luminance only, keep the photo's chroma) or match (the painting recoloured "

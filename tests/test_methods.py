@@ -177,7 +177,7 @@ def test_the_poly_constant_reaches_the_term():
 # --- a distance of one's own ---------------------------------------------------------------
 
 def energy_brute(x, y):
-    """E‖x − y‖ − ½E‖x − x'‖ − ½E‖y − y'‖ over every pair of columns, by broadcasting (no cdist)."""
+    """E‖x − y‖ − ½E‖x − x'‖ − ½E‖y − y'‖ over every pair of columns, by broadcasting."""
     def mean_distance(a, b):
         # (C, Ma, Mb) → (Ma, Mb); the floor keeps the gradient at a zero distance (a point and itself) 0, not NaN
         return (a[:, :, None] - b[:, None, :]).square().sum(0).clamp_min(1e-300).sqrt().mean()

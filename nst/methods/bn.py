@@ -62,7 +62,8 @@ def bn(x: Tensor, y: Tensor) -> Tensor:
 
 
 class BNTerm:
-    """`bn` against the style features `y` `(N, M)` (column `weights`: the weighted statistics), / Σ(μ_S² + σ_S²)/N."""
+    """`bn` against the style features `y` `(N, M)` (column `weights`: the weighted statistics),
+    divided by Σ(μ_S² + σ_S²)/N."""
 
     def __init__(self, y: Tensor, options: BNOptions, *, weights: Tensor | None = None,
                  generator: torch.Generator | None = None) -> None:

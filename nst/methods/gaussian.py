@@ -163,8 +163,9 @@ class GaussianTerm:
     "fourier" (default): `gaussian_fourier` with D = `options.features` random
     frequencies drawn once from `generator`, so that no sampling noise enters a step.
     "pairs": the paper's linear-time estimator, `gaussian`, with `options.pairs` new
-    pairs at every step (a stochastic objective; None: one per image position, as the paper). Both use the paper's bandwidth, σ² = the mean squared
-    distance between image and style feature vectors, recomputed at every step and
+    pairs at every step (a stochastic objective; None: one per image position, as the
+    paper). Both use the paper's bandwidth, σ² = the mean squared distance between image
+    and style feature vectors, recomputed at every step and
     detached: the kernel narrows as the image approaches the painting. Both are divided
     by their value for an all-zero activation map, as every other term (for "pairs"
     estimated once from `_SCALE_PAIRS` seeded pairs).

@@ -1,6 +1,6 @@
 """Polynomial MMD: the kernel k(a, b) = (aᵀb + c)² matches the second moments (Gram matching).
 
-    MMD² = ‖Ĝ_x − Ĝ_y‖²_F,   Ĝ = (1/M) X̃ X̃ᵀ,  X̃ = [X; √c·1ᵀ];   loss = MMD² / N² (the paper's normaliser)
+    MMD² = ‖Ĝ_x − Ĝ_y‖²_F,   Ĝ = (1/M) X̃ X̃ᵀ,  X̃ = [X; √c·1ᵀ];   loss = MMD² / N² (the paper's)
 
 With c = 0 this is Gatys et al.'s Gram loss times 4 (`nst.losses.gatys_gram_loss`).
 Scale-free term: divided by its value for an all-zero map, ‖Ĝ_S‖² / N².
