@@ -9,7 +9,7 @@ error; float32 throughout; `torch.optim.LBFGS` with its defaults, whose `step` r
 to 20 evaluations of the closure; the image is clamped to [0, 1] in every evaluation.
 
 Its style loss per layer is MSE(G_x, G_s) = ‖Ĝ_x − Ĝ_s‖²_F / N⁴ with Ĝ = F Fᵀ / M, that
-is `nst.losses.poly(x, s) / N²` (poly divides by N² once).
+is `nst.methods.poly.poly(x, s) / N²` (poly divides by N² once).
 """
 
 from __future__ import annotations

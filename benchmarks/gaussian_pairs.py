@@ -5,7 +5,7 @@
 
 For each style layer and each pair count (0: one per image position, the paper's choice)
 prints the relative standard error of one estimate, sd(h) / (√n · |mean h|)
-(`nst.losses.gaussian_standard_error`), for the photo against the painting (the start of a
+(`nst.methods.gaussian.gaussian_standard_error`), for the photo against the painting (the start of a
 run) and for a stylized result against it (the end: poly, `--steps` steps, where the MMD² is
 small), and the milliseconds of one estimate with its backward pass on the result. On the
 paper's VGG-19 by default; the first example pair.
@@ -21,11 +21,11 @@ from pathlib import Path
 
 import torch
 
-from nst import Settings, load_extractor, losses, stylize
+from nst import Settings, load_extractor, stylize
 from nst.config import STYLE_LAYERS
 from nst.images import to_tensor
 from nst.objective import feature_matrix
-from nst.methods import GAUSSIAN_PAIRS
+from nst.methods.gaussian import PAIRS, gaussian, gaussian_samples, gaussian_standard_error
 from nst.stylize import prepare_images
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -33,8 +33,8 @@ PAIR = (EXAMPLES / "content" / "chelsea_cat.jpg", EXAMPLES / "style" / "starry_n
 
 
 def relative_error(x: torch.Tensor, y: torch.Tensor, pairs: int) -> float:
-    h = losses.gaussian_samples(x, y, num_pairs=pairs, generator=torch.Generator().manual_seed(0))
-    return float(losses.gaussian_standard_error(h) / h.mean().abs().clamp_min(1e-30))
+    h = gaussian_samples(x, y, num_pairs=pairs, generator=torch.Generator().manual_seed(0))
+    return float(gaussian_standard_error(h) / h.mean().abs().clamp_min(1e-30))
 
 
 def milliseconds(x: torch.Tensor, y: torch.Tensor, pairs: int, repeats: int = 5) -> float:
@@ -42,7 +42,7 @@ def milliseconds(x: torch.Tensor, y: torch.Tensor, pairs: int, repeats: int = 5)
     for seed in range(repeats + 1):
         image = x.clone().requires_grad_(True)
         start = time.perf_counter()
-        losses.gaussian(image, y, num_pairs=pairs, generator=torch.Generator().manual_seed(seed)).backward()
+        gaussian(image, y, num_pairs=pairs, generator=torch.Generator().manual_seed(seed)).backward()
         if image.device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--weights", default="auto")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--pairs", type=int, nargs="+", default=[1024, GAUSSIAN_PAIRS, 16384, 0])
+    parser.add_argument("--pairs", type=int, nargs="+", default=[1024, PAIRS, 16384, 0])
     parser.add_argument("--device", default=None)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()

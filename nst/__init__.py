@@ -4,13 +4,14 @@ A style loss is a distance between the distributions of a CNN layer's feature ve
 Gram matching is MMD² with the kernel (xᵀy)². The library offers linear, polynomial
 and Gaussian MMD, batch-normalisation statistics, two optimal-transport distances (mean +
 covariance, sliced Wasserstein) and their fusions; the photo's colours can be kept, several
-paintings blended, and a run can go coarse to fine.
+paintings blended, and a run can go coarse to fine. `register_method` adds a distance of
+one's own.
 """
 
 from .config import LIMITS, STYLE_LAYERS, Settings
 from .errors import NSTError
 from .features import InputConvention, VGGFeatures, random_extractor
-from .methods import METHOD_NAMES, METHODS, get_method
+from .methods import METHOD_NAMES, METHODS, get_method, register_method
 from .stylize import Result, Step, iter_stylize, stylize
 from .weights import load_extractor, load_weights
 
@@ -30,5 +31,6 @@ __all__ = [
     "load_extractor",
     "load_weights",
     "random_extractor",
+    "register_method",
     "stylize",
 ]

@@ -1,12 +1,15 @@
 """Command line: `python -m nst CONTENT STYLE -o OUT.png --method poly ...`.
 
 Every flag's default, range and help text is read from `nst.config.Settings`, so a
-default is written once, in the library.
+default is written once, in the library. `--plugin FILE.py` runs a file that registers
+methods of its own (`nst.register_method`) before the flags are built, so its methods
+are among --method's choices; they are registered for this run only.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -16,13 +19,13 @@ import torch
 from .config import CPU_COARSEST, CPU_PRESET, INT_FIELDS, STYLE_LAYERS, Settings, field_spec
 from .errors import NSTError
 from .images import load_image, save_png
-from .methods import METHOD_NAMES, METHODS
+from .methods import METHODS, isolated_registry
 from .objective import painting_weights
 from .regions import MASK_HELP, check_mask
 from .stylize import stylize
 from .weights import WEIGHTS_HELP, default_device, load_extractor
 
-__all__ = ["build_parser", "main", "parse_mix", "parse_weights"]
+__all__ = ["build_parser", "load_plugin", "main", "parse_mix", "parse_weights"]
 
 # Settings fields exposed one-to-one as --flags (the rest have CLI-specific spellings).
 # Those in CPU_PRESET take the preset's value on a CPU when not given.
@@ -88,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mask", metavar="IMAGE", help=f"regions: {MASK_HELP}")
     parser.add_argument("-o", "--output", default="stylized.png", help="output PNG (default: %(default)s)")
     method = field_spec("method")
-    parser.add_argument("--method", choices=METHOD_NAMES, default=method["default"],
+    parser.add_argument("--method", choices=tuple(METHODS), default=method["default"],
                         help=f"{method['help']} (default: {method['default']})")
     parser.add_argument("--mix", type=parse_mix, default=field_spec("mix")["default"],
                         help="fusion of methods, e.g. bn=0.5,poly=0.5 (a convex combination; overrides --method)")
@@ -97,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"use the first K style layers of {', '.join(STYLE_LAYERS)} (default: %(default)s)")
     for name in _PLAIN_FIELDS:
         _add_setting(parser, name)
+    parser.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
+                        help="a Python file that registers a distance of its own with nst.register_method "
+                             "(repeatable; its methods join --method and --mix)")
     parser.add_argument("--weights", default="auto", help=WEIGHTS_HELP)
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -129,9 +135,45 @@ def _device_type(device: str | None) -> str:
         raise NSTError(f"unknown device {device!r}; give cuda or cpu") from None
 
 
+def load_plugin(path: str) -> None:
+    """Run the Python file `path`, which registers methods (`nst.register_method`); a missing
+    file or one that raises on import is an `NSTError` of one line."""
+    file = Path(path)
+    if not file.is_file():
+        raise NSTError(f"plugin {path}: no such file")
+    spec = importlib.util.spec_from_file_location(f"nst_plugin_{file.stem}", file)
+    if spec is None or spec.loader is None:
+        raise NSTError(f"plugin {path}: not a Python file (give a .py file)")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's own code: any failure is reported the same way
+        message = (str(exc).splitlines() or [""])[0]
+        raise NSTError(f"plugin {path} failed on import: {type(exc).__name__}: {message}") from None
+
+
+def _plugin_paths(argv: list[str] | None) -> list[str]:
+    """The --plugin files in `argv`, read before the full parser is built (its --method choices need them)."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--plugin", action="append", default=[])
+    return early.parse_known_args(argv)[0].plugin
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 success, 2 bad input)."""
-    parser = build_parser()
+    """Run the CLI; returns the exit status (0 success, 2 bad input). Methods that --plugin
+    files register are gone from the registry when it returns."""
+    with isolated_registry():
+        try:
+            for path in _plugin_paths(argv):
+                load_plugin(path)
+        except NSTError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return _run(build_parser(), argv)
+
+
+def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    """Parse `argv` with `parser`, stylize and write the image and its record; the exit status."""
     try:
         args = parser.parse_args(argv)
         settings = settings_from_args(args)
@@ -139,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         styles = [*args.style, *args.more_styles]
         if not styles:
             raise NSTError("give a style image (a painting) after the content photo, or --style PAINTING")
-        painting_weights(settings, len(styles))
+        painting_weights(settings, len(styles), masked=args.mask is not None)
         for k, style in enumerate(styles, start=1):
             load_image(style, name="style image" if len(styles) == 1 else f"style image {k}")
         if args.mask is not None:

@@ -15,7 +15,10 @@ from typing import Any
 
 from .colors import COLOR_MODES
 from .errors import NSTError
-from .methods import FOURIER_FEATURES, GAUSSIAN_ESTIMATORS, GAUSSIAN_PAIRS, balance_factor, fusion_weights, get_method
+from .methods import balance_factor, fusion_weights, get_method
+from .methods.gaussian import ESTIMATORS, GaussianOptions
+from .methods.poly import PolyOptions
+from .methods.swd import SWDOptions
 
 __all__ = [
     "STYLE_LAYERS",
@@ -85,6 +88,8 @@ class Limits:
 
 
 LIMITS = Limits()
+# The methods' own defaults, which their flat fields below take.
+_POLY, _GAUSSIAN, _SWD = PolyOptions(), GaussianOptions(), SWDOptions()
 
 
 def _spec(default: Any, help: str, *, lo: float | None = None, hi: float | None = None,
@@ -124,21 +129,22 @@ class Settings:
                              lo=0.0, hi=1e3)
     seed: int = _spec(0, "seed for noise init and Gaussian pair sampling", lo=0, hi=2**31 - 1)
     pooling: str = _spec("avg", "VGG pooling", choices=POOLINGS)
-    poly_c: float = _spec(0.0, "constant c of the poly kernel (x'y + c)^2; 0 is Gram matching", lo=0.0, hi=1e3)
-    gaussian_estimator: str = _spec("fourier", "Gaussian MMD estimator: fourier (random Fourier features, "
+    poly_c: float = _spec(_POLY.c, "constant c of the poly kernel (x'y + c)^2; 0 is Gram matching", lo=0.0, hi=1e3)
+    gaussian_estimator: str = _spec(_GAUSSIAN.estimator, "Gaussian MMD estimator: fourier (random Fourier features, "
                                     "fixed during a run) or pairs (the paper's, new sampled pairs each step)",
-                                    choices=GAUSSIAN_ESTIMATORS)
-    gaussian_features: int = _spec(FOURIER_FEATURES, "random Fourier frequencies per layer of the fourier estimator",
+                                    choices=ESTIMATORS)
+    gaussian_features: int = _spec(_GAUSSIAN.features, "random Fourier frequencies per layer of the fourier estimator",
                                    lo=8, hi=8192)
-    gaussian_pairs: int | None = _spec(GAUSSIAN_PAIRS, "sampled pairs per layer and step of the pairs estimator "
+    gaussian_pairs: int | None = _spec(_GAUSSIAN.pairs, "sampled pairs per layer and step of the pairs estimator "
                                                        "(None: one per position, as the paper)", lo=16, hi=1_000_000)
     style_weights: tuple[float, ...] | None = _spec(None, "one weight per painting when there are several "
                                                           "(default: equal)")
     style_blend: str = _spec("mixture", "several paintings: mixture (match the weighted mixture of their feature "
                                         "distributions) or sum (the weighted sum of one style term per painting)",
                              choices=BLENDS)
-    swd_directions: int | None = _spec(None, "random directions per layer of the sliced Wasserstein distance "
-                                             "(default: as many as the layer has channels)", lo=1, hi=8192)
+    swd_directions: int | None = _spec(_SWD.directions, "random directions per layer of the sliced Wasserstein "
+                                                        "distance (default: as many as the layer has channels)",
+                                       lo=1, hi=8192)
     precision: str = _spec("fp32", "network precision; bf16 runs VGG under autocast", choices=PRECISIONS)
     colors: str = _spec("style", "colours of the result: style (the painting's), luminance (stylize the "
                                  "luminance only, keep the photo's chroma) or match (the painting recoloured "
@@ -196,12 +202,6 @@ class Settings:
         sizes = [math.ceil(self.size / 2 ** (scales - 1 - i)) for i in range(scales)]
         return tuple(zip(sizes, counts))
 
-    def method_options(self) -> dict[str, Any]:
-        """The options every method's `build` receives (each takes the ones it needs)."""
-        return {"poly_c": self.poly_c, "gaussian_estimator": self.gaussian_estimator,
-                "gaussian_features": self.gaussian_features, "gaussian_pairs": self.gaussian_pairs,
-                "swd_directions": self.swd_directions}
-
     def gamma_used(self) -> float:
         """The balance factor a run uses: `gamma`, or when unset its methods' defaults (`balance_factor`)."""
         return balance_factor(self.gamma, self.method, self.mix)
@@ -210,8 +210,8 @@ class Settings:
         """The optimizer a run uses: `optimizer`, or for "auto" Adam when a style term is a sampled estimate."""
         if self.optimizer != "auto":
             return self.optimizer
-        options = self.method_options()
-        stochastic = any(get_method(m).is_stochastic(options) for m in fusion_weights(self.method, self.mix))
+        methods = [get_method(m) for m in fusion_weights(self.method, self.mix)]
+        stochastic = any(m.is_stochastic(m.options_for(self)) for m in methods)
         return "adam" if stochastic else "lbfgs"
 
     def replace(self, **changes: Any) -> Settings:

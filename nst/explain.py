@@ -8,7 +8,7 @@ Two halves, both pure torch (the app's "Why it works" tab draws them and names t
   distributions and each method's distance to the style.
 - A 2-D playground. Each point of a cloud is a "feature vector" with two channels
   (shape `(2, M)`, like a layer's `(N, M)`); `toy_descent` moves a source cloud by
-  gradient descent on one method's loss from `nst.losses`, so each method's effect is
+  gradient descent on one method's loss from `nst.methods`, so each method's effect is
   visible: linear moves every point by one vector, BN shifts and stretches each axis,
   poly (Gram) applies one 2×2 matrix to every point, the Gaussian W2 (meancov) one
   affine map, sliced Wasserstein and Gaussian MMD move each point on its own. Clouds
@@ -30,6 +30,9 @@ from .errors import NSTError
 from .features import VGGFeatures
 from .images import ImageSource, load_tensor
 from .methods import METHOD_NAMES, get_method
+from .methods.bn import mean_std
+from .methods.poly import gram, gram_distance
+from .methods.swd import sliced_wasserstein
 from .objective import feature_matrix
 
 __all__ = [
@@ -46,13 +49,11 @@ __all__ = [
     "TOY_PRESETS",
     "TOY_SOURCE_PRESETS",
     "TOY_POINTS",
-    "TOY_SCHEDULE",
     "TOY_DIRECTIONS",
     "TOY_GAPS",
     "TOY_STATS",
     "DRAWN_POINTS",
     "DRAWN_LIMIT",
-    "ToySchedule",
     "ToyFrame",
     "toy_cloud",
     "toy_pair",
@@ -140,7 +141,7 @@ def identity_check(layer: str, x: Tensor, y: Tensor, *, max_positions: int = IDE
     xs = _subsample(x.double(), max_positions, generator)  # (N, ≤max_positions)
     ys = _subsample(y.double(), max_positions, generator)
     n = x.shape[0]
-    gram_loss = losses.gram_distance(losses.gram(xs), losses.gram(ys), n) / 4
+    gram_loss = gram_distance(gram(xs), gram(ys), n) / 4
     mmd2 = losses.mmd2(xs, ys, losses.poly_kernel(0.0, 2))
     return IdentityCheck(layer, n, x.shape[1], y.shape[1], xs.shape[1], ys.shape[1],
                          float(gram_loss), float(mmd2))
@@ -186,7 +187,7 @@ def channel_stats(style: Tensor, other: Tensor, *, labels: tuple[str, str] = ("s
 
     These are the statistics BN matching aligns. Rows: `{"rank", "channel", "image", "mean", "std"}`.
     """
-    stats = {labels[0]: losses.mean_std(style.double()), labels[1]: losses.mean_std(other.double())}
+    stats = {labels[0]: mean_std(style.double()), labels[1]: mean_std(other.double())}
     top = torch.argsort(stats[labels[0]][0], descending=True)[:channels]
     return [{"rank": rank, "channel": int(c), "image": label,
              "mean": float(stats[label][0][c]), "std": float(stats[label][1][c])}
@@ -202,12 +203,13 @@ def distance_rows(style: Mapping[str, Tensor], others: Mapping[str, Mapping[str,
     Options (poly c, the Gaussian estimator) come from `settings` (default: `Settings()`);
     random parts are drawn from `seed`. Rows: `{"method", "layer", <label of each other image>: value}`.
     """
-    options = (settings or Settings()).method_options()
+    settings = settings or Settings()
     generator = torch.Generator().manual_seed(seed)
     rows: list[dict[str, float | str]] = []
     for method in METHOD_NAMES:
+        m = get_method(method)
         for layer, y in style.items():
-            term = get_method(method).build(y, generator=generator, **options)
+            term = m.build(y, m.options_for(settings), generator=generator)
             row: dict[str, float | str] = {"method": method, "layer": layer}
             for label, feats in others.items():
                 row[label] = float(term(feats[layer], torch.Generator().manual_seed(seed)))
@@ -232,32 +234,6 @@ DRAWN_POINTS = (3, 1000)
 DRAWN_LIMIT = 10.0
 
 
-@dataclass(frozen=True)
-class ToySchedule:
-    """Learning rate and number of gradient steps of one method in the playground."""
-
-    lr: float
-    steps: int
-
-
-# Each visibly closes its own gap within the steps given, on every pair of presets: linear
-# and BN shrink theirs by (1 − lr) per step (13 % left after 50 steps, 0.2 % after 150);
-# poly brings every entry of E[xxᵀ] within about 5 % in 30 steps and 1 % in 200 (its
-# slow direction is the thin one of the cloud); Gaussian MMD removes most of the shape
-# difference in its first 10 steps and refines it after (a smaller lr leaves more points
-# stranded where the kernel no longer reaches them). The Gaussian W2 (meancov) moves every
-# point the share lr of the way to its image under the optimal affine map, so its gap also
-# shrinks by (1 − lr) per step. Sliced Wasserstein moves every point towards its quantile
-# match along each direction: at lr 0.05 its loss falls below 1 % of the start within 65
-# steps and below 0.1 % by 150 on every pair (at 0.5 it is done in 5 steps, too fast to watch).
-TOY_SCHEDULE: dict[str, ToySchedule] = {
-    "linear": ToySchedule(0.04, 150),
-    "bn": ToySchedule(0.04, 150),
-    "poly": ToySchedule(0.5, 200),
-    "gaussian": ToySchedule(0.8, 200),
-    "swd": ToySchedule(0.05, 150),
-    "meancov": ToySchedule(0.04, 150),
-}
 # Sliced Wasserstein in the playground: this many directions, evenly spaced over half a turn
 # (d and −d give the same 1-D distance), so no direction of the plane is favoured.
 TOY_DIRECTIONS = 16
@@ -369,7 +345,7 @@ def toy_loss(method: str, x: Tensor, y: Tensor) -> Tensor:
         sigma2 = losses.mean_sq_distance(x, y).detach().clamp_min(1e-12)
         return losses.mmd2(x, y, losses.gaussian_kernel(sigma2))
     if method == "swd":
-        return losses.sliced_wasserstein(x, y, _toy_directions(x.dtype).to(x.device))
+        return sliced_wasserstein(x, y, _toy_directions(x.dtype).to(x.device))
     return get_method(method).loss(x, y)
 
 
@@ -392,7 +368,7 @@ def _step_scale(method: str, x: Tensor, y: Tensor) -> float:
     """
     m = x.shape[1]
     if method == "poly":
-        top = max(float(torch.linalg.matrix_norm(losses.gram(p), ord=2)) for p in (x, y))
+        top = max(float(torch.linalg.matrix_norm(gram(p), ord=2)) for p in (x, y))
         return m / max(top, 1e-12)
     if method == "gaussian":
         return m * float(losses.mean_sq_distance(x, y).clamp_min(1e-12))
@@ -414,9 +390,11 @@ def toy_descent(source: Tensor, target: Tensor, method: str, *, lr: float | None
 
     x_i ← x_i − lr · s · ∂L/∂x_i with s from `_step_scale`. Yields the start (step 0),
     every step up to 2·`every` (the first steps move the most), then every `every` steps,
-    and the last step. Defaults from `TOY_SCHEDULE`.
+    and the last step. Defaults from the method's `toy` schedule (`nst.methods`).
     """
-    schedule = TOY_SCHEDULE[get_method(method).name]
+    schedule = get_method(method).toy
+    if schedule is None:
+        raise NSTError(f"method {method!r} has no schedule for the playground")
     lr = schedule.lr if lr is None else lr
     steps = schedule.steps if steps is None else steps
     x = source.detach().clone()
@@ -441,8 +419,8 @@ def toy_gaps(x: Tensor, y: Tensor, sigma2: float) -> dict[str, float]:
     covariance), ‖Ĝ_x − Ĝ_y‖_F (Ĝ = E[xxᵀ] = Σ + μμᵀ), and the square root of the
     Gaussian-kernel MMD² with the fixed bandwidth `sigma2`.
     """
-    (mx, sx), (my, sy) = losses.mean_std(x), losses.mean_std(y)
-    gx, gy = losses.gram(x), losses.gram(y)  # (2, 2) each
+    (mx, sx), (my, sy) = mean_std(x), mean_std(y)
+    gx, gy = gram(x), gram(y)  # (2, 2) each
     cov_gap = (gx - torch.outer(mx, mx)) - (gy - torch.outer(my, my))  # (2, 2)
     mmd2 = losses.mmd2(x, y, losses.gaussian_kernel(sigma2)).clamp_min(0)
     return {"mean": float((mx - my).norm()), "std": float((sx - sy).norm()), "cov": float(cov_gap.norm()),
@@ -451,7 +429,7 @@ def toy_gaps(x: Tensor, y: Tensor, sigma2: float) -> dict[str, float]:
 
 def toy_stats(points: Tensor) -> dict[str, float]:
     """Means, per-axis stds and second moments E[x²], E[xy], E[y²] of `points` `(2, M)` (keys `TOY_STATS`)."""
-    mean, std = losses.mean_std(points)
-    g = losses.gram(points)  # (2, 2)
+    mean, std = mean_std(points)
+    g = gram(points)  # (2, 2)
     values = (*mean.tolist(), *std.tolist(), float(g[0, 0]), float(g[0, 1]), float(g[1, 1]))
     return dict(zip(TOY_STATS, values))

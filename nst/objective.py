@@ -59,10 +59,9 @@ class Objective:
         weights = settings.layer_weights or (1.0,) * len(settings.style_layers)
         self.layer_weights = {l: w / sum(weights) for l, w in zip(settings.style_layers, weights) if w > 0}
         self.layers = set(self.layer_weights) | ({CONTENT_LAYER} if self.alpha > 0 else set())
-        options = settings.method_options()
         # One seeded generator draws every term's fixed random parts (Fourier frequencies).
         generator = torch.Generator().manual_seed(settings.seed)
-        paintings = painting_weights(settings, len(styles))
+        paintings = painting_weights(settings, len(styles), masked=regions is not None)
         with torch.no_grad():
             feats = [self.features(s) for s in styles]
             photo = self.features(content) if self.alpha > 0 or regions is not None else {}
@@ -73,8 +72,8 @@ class Objective:
             def term(method: str, layer: str) -> StyleTerm:
                 features = [feature_matrix(f[layer]) for f in feats]
                 if found is None:
-                    return _style_term(method, features, paintings, settings.style_blend, generator, options)
-                return _region_term(method, features, found[layer], photo[layer][0, 0].numel(), generator, options)
+                    return _style_term(method, features, paintings, settings, generator)
+                return _region_term(method, features, found[layer], photo[layer][0, 0].numel(), settings, generator)
 
             self.terms: dict[str, dict[str, StyleTerm]] = {
                 m: {l: term(m, l) for l in self.layer_weights} for m in self.betas}
@@ -110,11 +109,19 @@ class Objective:
         return total, terms
 
 
-def painting_weights(settings: Settings, count: int) -> list[float]:
-    """`settings.style_weights` for `count` paintings, normalised to sum to 1 (default: equal)."""
+def painting_weights(settings: Settings, count: int, *, masked: bool = False) -> list[float]:
+    """`settings.style_weights` for `count` paintings, normalised to sum to 1 (default: equal).
+
+    Several paintings blended as a mixture (`masked` False: no regions, which give each
+    painting its own term) need methods that take column weights: a plain two-argument
+    loss (`nst.methods.register_method`) is refused here, before any work.
+    """
     weights = settings.style_weights or (1.0,) * count
     if len(weights) != count:
         raise NSTError(f"style_weights has {len(weights)} entries; give one per painting ({count})")
+    if count > 1 and settings.style_blend == "mixture" and not masked:
+        for method in fusion_weights(settings.method, settings.mix):
+            get_method(method).check_mixture()
     return [w / sum(weights) for w in weights]
 
 
@@ -150,27 +157,30 @@ class _Regions:
 
 
 def _region_term(method: str, features: list[Tensor], regions: dict[int, Tensor], positions: int,
-                 generator: torch.Generator, options: dict) -> StyleTerm:
+                 settings: Settings, generator: torch.Generator) -> StyleTerm:
     """Method `method`'s term at one layer of `positions` positions with `regions` (painting
     index → its positions there, `nst.regions.layer_regions`), against the paintings'
-    feature matrices `(N, M_k)`."""
-    build = get_method(method).build
-    return _Regions([(build(features[k], generator=generator, **options), where) for k, where in regions.items()],
+    feature matrices `(N, M_k)`, with its options from `settings`."""
+    m = get_method(method)
+    options = m.options_for(settings)
+    return _Regions([(m.build(features[k], options, generator=generator), where) for k, where in regions.items()],
                     positions)
 
 
-def _style_term(method: str, features: list[Tensor], weights: list[float], blend: str,
-                generator: torch.Generator, options: dict) -> StyleTerm:
-    """Method `method`'s term at one layer for the paintings' feature matrices `(N, M_k)`.
+def _style_term(method: str, features: list[Tensor], weights: list[float], settings: Settings,
+                generator: torch.Generator) -> StyleTerm:
+    """Method `method`'s term at one layer for the paintings' feature matrices `(N, M_k)`,
+    painting k weighing `weights[k]`, with its options from `settings`.
 
-    One painting: its own term. Several, "mixture": one term whose target is the mixture
-    of their distributions, painting k holding weight w_k (`nst.methods.pool`); "sum": the
-    weighted sum of one scale-free term per painting.
+    One painting: its own term. Several, "mixture" (`settings.style_blend`): one term whose
+    target is the mixture of their distributions, painting k holding weight w_k
+    (`nst.methods.pool`); "sum": the weighted sum of one scale-free term per painting.
     """
-    build = get_method(method).build
+    m = get_method(method)
+    options = m.options_for(settings)
     if len(features) == 1:
-        return build(features[0], generator=generator, **options)
-    if blend == "sum":
-        return _WeightedSum([build(f, generator=generator, **options) for f in features], weights)
+        return m.build(features[0], options, generator=generator)
+    if settings.style_blend == "sum":
+        return _WeightedSum([m.build(f, options, generator=generator) for f in features], weights)
     y, p = pool(features, weights)
-    return build(y, weights=p, generator=generator, **options)
+    return m.build(y, options, weights=p, generator=generator)

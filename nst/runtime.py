@@ -2,7 +2,8 @@
 
 A step costs about `overhead + per_pixel · pixels` (one forward and backward pass of
 the VGG and the loss), so the real loop timed at two sizes fixes the line for a
-device; the Gaussian MMD's extra cost per pixel is timed apart. `step_times` times
+device; the extra cost per pixel of the methods that declare one (the Gaussian MMD,
+`Method.extra_per_pixel`) is timed apart. `step_times` times
 every step of a real run (the benchmark uses it).
 """
 
@@ -21,7 +22,7 @@ from PIL import Image
 from .config import Settings
 from .features import VGGFeatures
 from .images import ImageSource
-from .methods import fusion_weights
+from .methods import METHODS, fusion_weights
 from .stylize import iter_stylize
 
 __all__ = ["SpeedModel", "describe_device", "measure_speed", "step_times"]
@@ -98,7 +99,8 @@ def _time_step(extractor: VGGFeatures, size: int, method: str, steps: int = 2) -
 
 
 def measure_speed(extractor: VGGFeatures, sizes: tuple[int, int] | None = None) -> SpeedModel:
-    """Time the loop at two sizes with Gram matching, and the Gaussian MMD at the larger; fit the line.
+    """Time the loop at two sizes with Gram matching, and each costlier method (the Gaussian MMD) at
+    the larger; fit the line.
 
     The default sizes are 64 and 128 px on a CPU, 256 and 1024 px on a GPU (where small
     images cost no more than kernel launches). The weights' values do not matter, so a
@@ -108,6 +110,7 @@ def measure_speed(extractor: VGGFeatures, sizes: tuple[int, int] | None = None) 
     t_small, t_large = (_time_step(extractor, size, "poly") for size in (small, large))
     per_pixel = max(t_large - t_small, 0.0) / (large * large - small * small)
     overhead = max(t_small - per_pixel * small * small, 0.0)
-    extra = max(_time_step(extractor, large, "gaussian") - t_large, 0.0) / (large * large)
-    return SpeedModel(overhead=overhead, per_pixel=per_pixel, extra_per_pixel=(("gaussian", extra),))
+    extra = tuple((m.name, max(_time_step(extractor, large, m.name) - t_large, 0.0) / (large * large))
+                  for m in METHODS.values() if m.extra_per_pixel > 0)
+    return SpeedModel(overhead=overhead, per_pixel=per_pixel, extra_per_pixel=extra)
 

@@ -183,7 +183,8 @@ def iter_stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource
     """
     settings = settings or Settings()
     styles = paintings(style)
-    painting_weights(settings, len(styles))  # a weight count that does not fit is told before any image loads
+    # A weight count that does not fit, or a method that cannot blend the paintings, is told before any image loads.
+    painting_weights(settings, len(styles), masked=mask is not None)
     labels = None if mask is None else read_mask(mask)
     if labels is not None:
         check_labels(labels, len(styles))

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from . import losses
+from .methods.poly import gram, gram_distance
 from .config import CONTENT_LAYER, STYLE_LAYERS
 from .features import VGGFeatures
 from .objective import feature_matrix
@@ -58,9 +59,9 @@ def measure(extractor: VGGFeatures, content: Tensor, style: Tensor, result: Tens
         c, s, r = (extractor(t, (*layers, CONTENT_LAYER)) for t in (content, style, result))
     closed = {}
     for layer in layers:
-        g_s = losses.gram(feature_matrix(s[layer]))
-        gap = losses.gram_distance(losses.gram(feature_matrix(c[layer])), g_s, 1).clamp_min(1e-30)
-        closed[layer] = float(1 - losses.gram_distance(losses.gram(feature_matrix(r[layer])), g_s, 1) / gap)
+        g_s = gram(feature_matrix(s[layer]))
+        gap = gram_distance(gram(feature_matrix(c[layer])), g_s, 1).clamp_min(1e-30)
+        closed[layer] = float(1 - gram_distance(gram(feature_matrix(r[layer])), g_s, 1) / gap)
     p = c[CONTENT_LAYER].float()
     change = float(losses.content(r[CONTENT_LAYER].float(), p) / losses.content(torch.zeros_like(p), p))
     return Yardstick(sum(closed.values()) / len(closed), colour_gap_closed(content, style, result), change, closed)

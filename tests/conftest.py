@@ -5,6 +5,7 @@ weights, written in the hub's own layout, so the real loading code is exercised.
 from __future__ import annotations
 
 import os
+import runpy
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,6 +23,7 @@ import torch  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
 from nst.features import random_extractor  # noqa: E402
+from nst.methods import isolated_registry  # noqa: E402
 from nst.weights import SOURCES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +78,17 @@ def content_path() -> Path:
 @pytest.fixture
 def style_path() -> Path:
     return ROOT / "examples" / "style" / "starry_night.jpg"
+
+
+CUSTOM_DISTANCE = ROOT / "examples" / "custom_distance.py"
+
+
+@pytest.fixture
+def energy() -> dict:
+    """examples/custom_distance.py run as a user would (`runpy`): "energy" is registered for this
+    test only. Returns the file's namespace (its `energy` loss, `POSITIONS`)."""
+    with isolated_registry():
+        yield runpy.run_path(str(CUSTOM_DISTANCE))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import torch
 from torch.testing import assert_close
 
 from benchmarks.baseline import Baseline, tutorial_gram
-from nst import losses
+from nst.methods.poly import poly
 from nst.images import load_tensor
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1")
@@ -21,7 +21,7 @@ def test_the_tutorial_gram_loss_is_poly_divided_by_n_squared():
     g = torch.Generator().manual_seed(0)
     x, s = torch.rand(1, 6, 5, 4, generator=g), torch.rand(1, 6, 5, 4, generator=g)
     mse = torch.nn.functional.mse_loss(tutorial_gram(x), tutorial_gram(s))
-    assert_close(mse, losses.poly(x.reshape(6, -1), s.reshape(6, -1)) / 6**2)
+    assert_close(mse, poly(x.reshape(6, -1), s.reshape(6, -1)) / 6**2)
     assert_close(tutorial_gram(x)[0, 1], (x[0, 0] * x[0, 1]).sum() / (6 * 20))  # Σ_m x_0m x_1m / (N·M)
 
 
@@ -33,7 +33,7 @@ def test_the_baseline_s_style_loss_is_the_library_s_poly_on_the_same_layers(extr
                                             antialias=True)
     with torch.no_grad():
         x, s = extractor(image, LAYERS), extractor(style, LAYERS)
-    expected = sum(losses.poly(x[k][0].flatten(1), s[k][0].flatten(1)) / x[k].shape[1] ** 2 for k in LAYERS)
+    expected = sum(poly(x[k][0].flatten(1), s[k][0].flatten(1)) / x[k].shape[1] ** 2 for k in LAYERS)
     assert_close(style_loss, expected, rtol=1e-4, atol=0)
     assert content_loss == 0  # the image starts as the content photo
     assert len(baseline.style_losses) == len(LAYERS) and len(baseline.content_losses) == 1

@@ -16,6 +16,8 @@ from nst.__main__ import build_parser, main, settings_from_args
 from nst.methods import METHODS
 from nst.weights import load_extractor
 
+from conftest import CUSTOM_DISTANCE
+
 
 def test_defaults_come_from_the_library():
     args = build_parser().parse_args(["c.jpg", "s.jpg", "--device", "cuda"])
@@ -154,3 +156,64 @@ def test_a_mask_that_cannot_apply_is_told_before_any_weights_lookup(tmp_path, co
     assert main([str(content_path), str(style_path), "--mask", str(tmp_path / "mask.png"),
                  "-o", str(tmp_path / "o.png")]) == 2
     assert capsys.readouterr().err.strip() == message
+
+
+PLUGIN = str(CUSTOM_DISTANCE)
+
+
+def test_a_plugin_s_distance_runs_from_the_command_line(tmp_path, content_path, style_path, capsys):
+    """--plugin examples/custom_distance.py --method energy: a real run whose energy term falls; the
+    registration lasts for the run only."""
+    finals = []
+    for steps in (1, 5):
+        out = tmp_path / f"energy{steps}.png"
+        assert main([str(content_path), str(style_path), "--plugin", PLUGIN, "--method", "energy", "-o", str(out),
+                     "--size", "40", "--steps", str(steps), "--quiet", "--device", "cpu"]) == 0
+        assert Image.open(out).size == (40, 27)
+        record = json.loads(out.with_suffix(".json").read_text())
+        assert record["settings"]["method"] == "energy" and record["gamma"] == 5.0
+        finals.append(record["final_losses"]["energy"])
+    assert finals[1] < 0.9 * finals[0]
+    assert "energy" not in METHODS
+
+
+def test_a_plugin_s_method_is_among_the_choices_and_in_a_fusion(tmp_path, content_path, style_path, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--plugin", PLUGIN, "--help"])
+    assert done.value.code == 0
+    assert "{linear,poly,gaussian,bn,swd,meancov,energy}" in capsys.readouterr().out
+    out = tmp_path / "fused.png"
+    assert main([str(content_path), str(style_path), "--plugin", PLUGIN, "--mix", "energy=0.5,poly=0.5", "-o",
+                 str(out), "--size", "32", "--steps", "2", "--quiet", "--device", "cpu"]) == 0
+    assert set(json.loads(out.with_suffix(".json").read_text())["final_losses"]) == {"content", "energy", "poly",
+                                                                                   "tv", "total"}
+    assert "energy" not in METHODS  # gone with the run: without --plugin the name is not a choice again
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["c.jpg", "s.jpg", "--method", "energy"])
+
+
+@pytest.mark.parametrize("source, message", [
+    (None, "error: plugin {path}: no such file"),
+    ("1 / 0\n", "error: plugin {path} failed on import: ZeroDivisionError: division by zero"),
+    ("import nst\nnst.register_method('poly', lambda x, y: x.sum(), gamma=1.0, doc='')\n",
+     "error: plugin {path} failed on import: NSTError: method 'poly' is already registered; choose another name"),
+])
+def test_a_plugin_that_cannot_load_gives_one_line(tmp_path, content_path, style_path, capsys, source, message):
+    path = tmp_path / "mine.py"
+    if source is not None:
+        path.write_text(source)
+    assert main([str(content_path), str(style_path), "--plugin", str(path), "-o", str(tmp_path / "o.png")]) == 2
+    assert capsys.readouterr().err.strip() == message.format(path=path)
+
+
+def test_a_plain_loss_over_a_mixture_of_paintings_is_told_before_any_weights_lookup(tmp_path, content_path,
+                                                                                    style_path, capsys, monkeypatch):
+    import nst.__main__ as cli
+
+    monkeypatch.setattr(cli, "load_extractor", lambda *a, **k: pytest.fail("looked for weights first"))
+    other = str(style_path.parent / "the_scream.jpg")
+    assert main([str(content_path), str(style_path), other, "--plugin", PLUGIN, "--method", "energy",
+                 "-o", str(tmp_path / "o.png")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: method 'energy' is a plain two-argument loss: it cannot target a mixture of paintings; "
+        "use style_blend 'sum' (--blend sum) or one painting")

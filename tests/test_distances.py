@@ -13,6 +13,9 @@ from torch.testing import assert_close
 from nst import explain, losses
 from nst.errors import NSTError
 from nst.methods import METHODS
+from nst.methods.bn import bn
+from nst.methods.meancov import bures_wasserstein, mean_cov, mean_cov_factor
+from nst.methods.swd import sliced_wasserstein, unit_directions
 
 
 def cloud(n, m, seed, shift=0.0, scale=1.0):
@@ -21,7 +24,7 @@ def cloud(n, m, seed, shift=0.0, scale=1.0):
 
 
 def directions(k, n, seed):
-    return losses.unit_directions(k, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return unit_directions(k, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
 # --- sliced Wasserstein ----------------------------------------------------------------
@@ -36,13 +39,13 @@ def test_one_direction_in_one_dimension_is_the_exact_w2_of_equal_samples():
     brute = w2_by_permutations(x[0].tolist(), y[0].tolist())
     for sign in (1.0, -1.0):  # d and −d: the same 1-D distance
         d = torch.tensor([[sign]], dtype=torch.float64)
-        assert losses.sliced_wasserstein(x, y, d).item() == pytest.approx(brute, rel=1e-12)
+        assert sliced_wasserstein(x, y, d).item() == pytest.approx(brute, rel=1e-12)
 
 
 def test_sw_is_the_mean_over_directions_of_each_projection_s_w2():
     x, y, d = cloud(3, 6, 2), cloud(3, 6, 3, shift=-0.3), directions(4, 3, 0)
     brute = sum(w2_by_permutations((dk @ x).tolist(), (dk @ y).tolist()) for dk in d) / 4
-    assert losses.sliced_wasserstein(x, y, d).item() == pytest.approx(brute, rel=1e-12)
+    assert sliced_wasserstein(x, y, d).item() == pytest.approx(brute, rel=1e-12)
 
 
 @pytest.mark.parametrize("mx, my", [(7, 11), (13, 5), (4, 9)])
@@ -53,16 +56,16 @@ def test_unequal_sizes_compare_with_the_target_s_interpolated_quantiles(mx, my):
         px, py = np.sort(dk @ x.numpy()), np.sort(dk @ y.numpy())
         q = np.interp((np.arange(mx) + 0.5) / mx, (np.arange(my) + 0.5) / my, py)  # clamps outside [p_0, p_last]
         total += np.mean((px - q) ** 2)
-    assert losses.sliced_wasserstein(x, y, d).item() == pytest.approx(total / len(d), rel=1e-12)
+    assert sliced_wasserstein(x, y, d).item() == pytest.approx(total / len(d), rel=1e-12)
 
 
 def test_sw_is_zero_only_at_the_same_distribution():
     x, d = cloud(4, 30, 6), directions(8, 4, 2)
     shuffled = x[:, torch.randperm(30, generator=torch.Generator().manual_seed(0))]
     # Not exactly 0: the projection of shuffled columns may round in another order (seen: 2.6e-33).
-    assert losses.sliced_wasserstein(x, shuffled, d).item() == pytest.approx(0, abs=1e-24)
-    assert losses.sliced_wasserstein(x, torch.cat([x, x], dim=1), d).item() == pytest.approx(0, abs=1e-12)
-    assert losses.sliced_wasserstein(x, x * 1.1, d).item() > 1e-3
+    assert sliced_wasserstein(x, shuffled, d).item() == pytest.approx(0, abs=1e-24)
+    assert sliced_wasserstein(x, torch.cat([x, x], dim=1), d).item() == pytest.approx(0, abs=1e-12)
+    assert sliced_wasserstein(x, x * 1.1, d).item() > 1e-3
 
 
 def test_unit_directions_are_unit_and_seeded():
@@ -77,7 +80,7 @@ def test_swd_term_divides_by_the_blank_map_s_value():
     y, x = cloud(5, 40, 7).relu(), cloud(5, 40, 8, shift=0.2).relu()
     term = METHODS["swd"].build(y, generator=torch.Generator().manual_seed(0))
     assert term.directions.shape == (5, 5)  # K = N by default
-    expected = losses.sliced_wasserstein(x, y, term.directions) / (term.directions @ y).square().mean()
+    expected = sliced_wasserstein(x, y, term.directions) / (term.directions @ y).square().mean()
     assert_close(term(x), expected, rtol=1e-12, atol=0)
     for m in (1, 17, 40, 300):
         assert term(torch.zeros(5, m, dtype=torch.float64)).item() == pytest.approx(1.0, rel=1e-12)
@@ -85,12 +88,13 @@ def test_swd_term_divides_by_the_blank_map_s_value():
 
 def test_swd_term_is_a_fixed_function_with_its_own_number_of_directions():
     y, x = cloud(6, 50, 9), cloud(6, 35, 10)
-    build = lambda **o: METHODS["swd"].build(y, generator=torch.Generator().manual_seed(3), **o)  # noqa: E731
-    term = build(swd_directions=11)
+    swd = METHODS["swd"]
+    build = lambda **o: swd.build(y, swd.options(**o), generator=torch.Generator().manual_seed(3))  # noqa: E731
+    term = build(directions=11)
     assert term.directions.shape == (11, 6)
-    assert term(x) == term(x.clone()) == build(swd_directions=11)(x)
+    assert term(x) == term(x.clone()) == build(directions=11)(x)
     with pytest.raises(NSTError, match="swd_directions must be at least 1"):
-        build(swd_directions=0)
+        build(directions=0)
 
 
 def test_swd_registry_loss_is_fixed_and_zero_at_the_target():
@@ -121,8 +125,8 @@ def test_gaussian_w2_matches_a_denman_beavers_square_root():
     root = sqrtm_denman_beavers(sy)
     assert np.allclose(root @ root, sy, atol=1e-12)
     w2 = np.sum((mx - my) ** 2) + np.trace(sx + sy - 2 * sqrtm_denman_beavers(root @ sx @ root))
-    assert losses.bures_wasserstein(x, y).item() == pytest.approx(w2 / 4, rel=1e-9)
-    assert losses.bures_wasserstein(y, x).item() == pytest.approx(w2 / 4, rel=1e-9)  # a distance is symmetric
+    assert bures_wasserstein(x, y).item() == pytest.approx(w2 / 4, rel=1e-9)
+    assert bures_wasserstein(y, x).item() == pytest.approx(w2 / 4, rel=1e-9)  # a distance is symmetric
 
 
 @pytest.mark.parametrize("my", [3, 6, 40])  # fewer positions than channels: a singular Σy
@@ -134,8 +138,8 @@ def test_gaussian_w2_with_a_singular_target_matches_eigenvalues_of_the_product(m
     # Σy has rank my − 1: the other eigenvalues are zero, which rounding turns into ±1e-16 (√: 1e-8).
     cross = np.sqrt(np.where(eigenvalues > 1e-10 * eigenvalues.max(), eigenvalues, 0)).sum()
     w2 = np.sum((mx - ny) ** 2) + np.trace(sx) + np.trace(sy) - 2 * cross
-    assert losses.bures_wasserstein(x, y).item() == pytest.approx(w2 / 6, rel=1e-9)
-    mu, factor = losses.mean_cov_factor(y)
+    assert bures_wasserstein(x, y).item() == pytest.approx(w2 / 6, rel=1e-9)
+    mu, factor = mean_cov_factor(y)
     assert factor.shape[1] <= min(6, my)
     assert_close(factor @ factor.T, torch.from_numpy(sy), rtol=0, atol=1e-12)
 
@@ -143,7 +147,7 @@ def test_gaussian_w2_with_a_singular_target_matches_eigenvalues_of_the_product(m
 def test_gaussian_w2_in_one_dimension_is_the_closed_form():
     x, y = cloud(1, 50, 15, shift=2.0, scale=0.5), cloud(1, 70, 16, shift=-1.0, scale=3.0)
     expected = (x.mean() - y.mean()) ** 2 + (x.std(unbiased=False) - y.std(unbiased=False)) ** 2
-    assert_close(losses.bures_wasserstein(x, y), expected, rtol=1e-10, atol=0)
+    assert_close(bures_wasserstein(x, y), expected, rtol=1e-10, atol=0)
 
 
 def test_gaussian_w2_for_diagonal_covariances_is_the_bn_distance():
@@ -152,22 +156,22 @@ def test_gaussian_w2_for_diagonal_covariances_is_the_bn_distance():
     h8 = torch.kron(torch.kron(h2, h2), h2)  # (8, 8)
     x = torch.tensor([[0.5], [2.0], [1.0]], dtype=torch.float64) * h8[1:4] + torch.tensor([[1.0], [0.0], [3.0]])
     y = torch.tensor([[1.5], [0.2], [1.0]], dtype=torch.float64) * torch.cat([h8[5:8], h8[5:8]], 1) + 2.0
-    mu_x, cov_x = losses.mean_cov(x)
+    mu_x, cov_x = mean_cov(x)
     assert_close(cov_x, torch.diag(torch.tensor([0.25, 4.0, 1.0], dtype=torch.float64)), rtol=0, atol=1e-14)
     expected = ((mu_x - 2.0).square().sum() + torch.tensor([1.0, 1.8, 0.0], dtype=torch.float64).square().sum()) / 3
-    assert_close(losses.bures_wasserstein(x, y), expected, rtol=1e-10, atol=0)
-    assert_close(losses.bures_wasserstein(x, y), losses.bn(x, y), rtol=1e-6, atol=0)  # BN's σ has a 1e-8 floor
+    assert_close(bures_wasserstein(x, y), expected, rtol=1e-10, atol=0)
+    assert_close(bures_wasserstein(x, y), bn(x, y), rtol=1e-6, atol=0)  # BN's σ has a 1e-8 floor
 
 
 def test_gaussian_w2_is_zero_at_the_same_mean_and_covariance():
     x = cloud(5, 40, 17)
-    assert losses.bures_wasserstein(x, torch.cat([x, x.flip(1)], dim=1)).abs().item() < 1e-12
-    assert losses.bures_wasserstein(x, x + 0.1).item() == pytest.approx(5 * 0.01 / 5, rel=1e-9)  # a shift: the means
+    assert bures_wasserstein(x, torch.cat([x, x.flip(1)], dim=1)).abs().item() < 1e-12
+    assert bures_wasserstein(x, x + 0.1).item() == pytest.approx(5 * 0.01 / 5, rel=1e-9)  # a shift: the means
 
 
 def test_gaussian_w2_returns_the_input_dtype():
     x, y = cloud(3, 20, 18).float(), cloud(3, 20, 19).float()
-    assert losses.bures_wasserstein(x, y).dtype == torch.float32
+    assert bures_wasserstein(x, y).dtype == torch.float32
     assert METHODS["meancov"].build(y)(x).dtype == torch.float32
 
 
@@ -180,7 +184,7 @@ def test_meancov_gradient_is_finite_for_dead_channels(dead):
     else:
         x = torch.full_like(x, 0.3)
     x.requires_grad_(True)
-    for value in (METHODS["meancov"].build(y)(x), losses.bures_wasserstein(x, y)):
+    for value in (METHODS["meancov"].build(y)(x), bures_wasserstein(x, y)):
         (grad,) = torch.autograd.grad(value, x)
         assert torch.isfinite(value) and torch.isfinite(grad).all() and grad.abs().sum() > 0
 
@@ -189,7 +193,7 @@ def test_meancov_term_divides_by_mean_and_variance_of_the_target():
     y, x = cloud(4, 30, 22, shift=1.0), cloud(4, 30, 23)
     term = METHODS["meancov"].build(y)
     scale = (y.mean(1).square().sum() + y.var(1, unbiased=False).sum()) / 4
-    assert_close(term(x), losses.bures_wasserstein(x, y) / scale, rtol=1e-10, atol=0)
+    assert_close(term(x), bures_wasserstein(x, y) / scale, rtol=1e-10, atol=0)
 
 
 # --- the playground ---------------------------------------------------------------------
@@ -222,4 +226,4 @@ def test_toy_swd_compares_evenly_spaced_directions():
     src, tgt = explain.toy_pair("blob", "moons")
     angles = [k * math.pi / explain.TOY_DIRECTIONS for k in range(explain.TOY_DIRECTIONS)]
     d = torch.tensor([[math.cos(a), math.sin(a)] for a in angles])
-    assert_close(explain.toy_loss("swd", src, tgt), losses.sliced_wasserstein(src, tgt, d))
+    assert_close(explain.toy_loss("swd", src, tgt), sliced_wasserstein(src, tgt, d))

@@ -140,7 +140,7 @@ def test_gaussian_mmd_matches_the_whole_shape_ring_to_blob():
 def test_every_method_lowers_its_own_loss_also_on_drawn_points_around_the_origin(method):
     src, tgt = explain.toy_pair("clusters", "copy")
     frames = list(explain.toy_descent(src, tgt, method))
-    assert frames[-1].step == explain.TOY_SCHEDULE[method].steps
+    assert frames[-1].step == get_method(method).toy.steps
     assert frames[-1].loss < 0.1 * frames[0].loss
     heart = explain.default_drawing()
     drawn = torch.stack([heart[0] - 3, 5 * (heart[1] - 1.5)])
@@ -229,7 +229,8 @@ def test_distance_rows_are_the_methods_scale_free_terms():
     # Random parts (Fourier frequencies, slicing directions) come from one generator seeded 0, row by row.
     generator = torch.Generator().manual_seed(0)
     for r in rows:
-        term = get_method(r["method"]).build(style[r["layer"]], generator=generator, **Settings().method_options())
+        method = get_method(r["method"])
+        term = method.build(style[r["layer"]], method.options_for(Settings()), generator=generator)
         assert r["content"] == pytest.approx(float(term(content[r["layer"]])), rel=1e-9)
         assert r["style"] == pytest.approx(0, abs=1e-9)  # the Fourier estimate of MMD²(y, y) is exactly 0 too
         assert r["content"] > 0.05

@@ -15,7 +15,7 @@ from conftest import ROOT
 from nst import explain
 from nst.config import STYLE_LAYERS
 from nst.errors import NSTError
-from nst.methods import METHOD_NAMES
+from nst.methods import METHOD_NAMES, METHODS
 from webui import explain_frames as frames
 from webui import explain_tab as tab
 from webui.explain_handlers import Explainer, Playground
@@ -49,7 +49,7 @@ def test_toy_run_streams_frames_until_bn_has_matched_means_and_spreads():
     scatter, gaps, stats = shown[-1]["scatter"], shown[-1]["gaps"], shown[-1]["stats"]
     assert list(gaps.columns) == frames.TOY_GAP_COLUMNS
     steps = sorted(set(gaps["step"]))
-    assert len(shown) == len(steps) and steps[-1] == explain.TOY_SCHEDULE["bn"].steps
+    assert len(shown) == len(steps) and steps[-1] == METHODS["bn"].toy.steps
     final = gaps[gaps["step"] == gaps["step"].max()].set_index("statistic")["gap"]
     assert final[TOY_GAP_TITLES["mean"]] < 0.01 and final[TOY_GAP_TITLES["std"]] < 0.01
     target, source = stats.set_index("cloud").loc[frames.TARGET], stats.set_index("cloud").loc[frames.SOURCE]

@@ -6,8 +6,13 @@ import torch
 from torch.testing import assert_close
 
 from nst import NSTError, losses
-from nst import methods as methods_module
 from nst.methods import METHOD_NAMES, METHODS, mixture_weights, pool
+from nst.methods import gaussian as gaussian_module
+from nst.methods.bn import mean_std
+from nst.methods.gaussian import fourier_features, gaussian
+from nst.methods.meancov import mean_cov, mean_cov_factor
+from nst.methods.poly import gram
+from nst.methods.swd import quantiles, sorted_projections, sorted_weighted_projections, unit_directions
 
 N = 5
 
@@ -20,7 +25,8 @@ def features(seed: int, m: int, shift: float = 0.0) -> torch.Tensor:
 def term_value(name: str, y: torch.Tensor, x: torch.Tensor, weights: torch.Tensor | None = None, **options) -> float:
     """The term of `name` built on `y` (with `weights`) from generator seed 5, at `x`: every
     build draws the same random directions or frequencies."""
-    term = METHODS[name].build(y, generator=torch.Generator().manual_seed(5), weights=weights, **options)
+    method = METHODS[name]
+    term = method.build(y, method.options(**options), generator=torch.Generator().manual_seed(5), weights=weights)
     return term(x, torch.Generator().manual_seed(1)).item()
 
 
@@ -74,7 +80,7 @@ def test_uniform_weighted_quantiles_are_the_unweighted_ones(m, dtype):
     values = values.to(dtype)
     weights = torch.full((4, 24), 1 / 24, dtype=dtype)
     tolerance = 1e-12 if dtype == torch.float64 else 1e-6
-    assert_close(losses.quantiles(values, m, weights=weights), losses.quantiles(values, m),
+    assert_close(quantiles(values, m, weights=weights), quantiles(values, m),
                  rtol=tolerance, atol=tolerance)
 
 
@@ -82,11 +88,11 @@ def test_uniform_weighted_quantiles_are_the_unweighted_ones(m, dtype):
 
 @pytest.mark.parametrize("statistic", [
     lambda y, w: losses.channel_mean(y, weights=w),
-    lambda y, w: losses.gram(y, weights=w),
-    lambda y, w: losses.gram(y, 0.5, weights=w),
-    lambda y, w: losses.mean_std(y, weights=w),
-    lambda y, w: losses.fourier_features(y, torch.randn(8, N, generator=torch.Generator().manual_seed(0),
-                                                        dtype=torch.float64), 0.7, weights=w),
+    lambda y, w: gram(y, weights=w),
+    lambda y, w: gram(y, 0.5, weights=w),
+    lambda y, w: mean_std(y, weights=w),
+    lambda y, w: fourier_features(y, torch.randn(8, N, generator=torch.Generator().manual_seed(0),
+                                                 dtype=torch.float64), 0.7, weights=w),
     lambda y, w: losses.mean_sq_distance(features(4, 9), y, y_weights=w),
 ], ids=["mean", "gram", "gram_c", "mean_std", "fourier", "mean_sq_distance"])
 def test_weighted_statistics_are_those_of_the_replicated_columns(statistic):
@@ -100,15 +106,15 @@ def test_weighted_covariance_factor_is_that_of_the_replicated_columns(n):
     paintings = [torch.rand(n, 2, generator=torch.Generator().manual_seed(6), dtype=torch.float64),
                  torch.rand(n, 1, generator=torch.Generator().manual_seed(7), dtype=torch.float64) + 0.5]
     y, p = pool(paintings, (0.25, 0.75))
-    mu, factor = losses.mean_cov_factor(y, weights=p)
+    mu, factor = mean_cov_factor(y, weights=p)
     assert factor.shape[1] <= n
     assert (factor.shape[1] == 3) == (3 <= n)  # no eigh when there are no more positions than channels
-    ref_mu, ref_cov = losses.mean_cov(replicate(paintings, [1, 6]))  # columns 1/8 and 6/8
+    ref_mu, ref_cov = mean_cov(replicate(paintings, [1, 6]))  # columns 1/8 and 6/8
     assert_close(mu, ref_mu)
     assert_close(factor @ factor.T, ref_cov)
 
 
-@pytest.mark.parametrize("name, options", [("linear", {}), ("poly", {}), ("poly", {"poly_c": 0.5}), ("bn", {}),
+@pytest.mark.parametrize("name, options", [("linear", {}), ("poly", {}), ("poly", {"c": 0.5}), ("bn", {}),
                                            ("meancov", {}), ("gaussian", {})])
 @pytest.mark.parametrize("mx", [7, 18])
 def test_mixture_term_is_the_term_of_the_replicated_target(name, options, mx):
@@ -125,9 +131,9 @@ def test_swd_quantile_points_are_centred_on_the_replicated_copies():
     row; there the replicated quantile line has the value v_j too."""
     paintings, w, copies = RATIONAL
     y, p = pool(paintings, w)
-    directions = losses.unit_directions(6, N, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    values, sorted_w = losses.sorted_weighted_projections(y, directions, p)
-    rep = losses.sorted_projections(replicate(paintings, copies), directions)  # (6, 18)
+    directions = unit_directions(6, N, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    values, sorted_w = sorted_weighted_projections(y, directions, p)
+    rep = sorted_projections(replicate(paintings, copies), directions)  # (6, 18)
     rep_levels = (np.arange(18) + 0.5) / 18
     points = (sorted_w.cumsum(1) - sorted_w / 2).numpy()
     for k in range(6):
@@ -139,7 +145,7 @@ def test_swd_quantile_points_are_centred_on_the_replicated_copies():
     for m in (4, 18, 50):
         levels = (np.arange(m) + 0.5) / m
         expected = np.stack([np.interp(levels, points[k], values[k].numpy()) for k in range(6)])
-        np.testing.assert_allclose(losses.quantiles(values, m, weights=sorted_w).numpy(), expected, rtol=1e-12)
+        np.testing.assert_allclose(quantiles(values, m, weights=sorted_w).numpy(), expected, rtol=1e-12)
 
 
 def test_swd_mixture_term_approaches_the_replicated_target():
@@ -161,7 +167,7 @@ def test_fourier_keeps_a_sample_of_the_mixture_above_its_position_cap(monkeypatc
     y, p = pool([big1, big2], (0.2, 0.8))
     x = features(3, 200)
     exact = term_value("gaussian", y, x, p)  # 3000 positions, under the default cap
-    monkeypatch.setattr(methods_module, "_FOURIER_STYLE_POSITIONS", 1000)
+    monkeypatch.setattr(gaussian_module, "_FOURIER_STYLE_POSITIONS", 1000)
     sampled = term_value("gaussian", y, x, p)
     assert sampled == pytest.approx(exact, rel=0.05)
     assert abs(term_value("gaussian", y, x, torch.flip(p, (0,))) / exact - 1) > 0.3
@@ -203,8 +209,8 @@ def test_pairs_never_draw_a_column_of_weight_zero():
     x = features(3, 30)
     for seed in range(200):
         generator = torch.Generator().manual_seed(seed)
-        assert losses.gaussian(x, y, num_pairs=50, sigma2=1.0, y_weights=p, generator=generator).isfinite()
-    term = METHODS["gaussian"].build(y, weights=p, gaussian_estimator="pairs")
+        assert gaussian(x, y, num_pairs=50, sigma2=1.0, y_weights=p, generator=generator).isfinite()
+    term = METHODS["gaussian"].build(y, METHODS["gaussian"].options(estimator="pairs"), weights=p)
     assert term(x, torch.Generator().manual_seed(0)).isfinite()
 
 
@@ -216,7 +222,7 @@ def test_pairs_estimate_the_mixture_mmd(paintings, w, copies):
     """The mean over seeds of the pairs estimate is the quadratic MMD² against the replicated target."""
     y, p = pool(paintings, w)
     x = features(3, 30) * 1.2
-    draws = torch.stack([losses.gaussian(x, y, num_pairs=400, y_weights=p, generator=torch.Generator().manual_seed(s))
+    draws = torch.stack([gaussian(x, y, num_pairs=400, y_weights=p, generator=torch.Generator().manual_seed(s))
                          for s in range(400)])
     target = replicate(paintings, copies)
     exact = losses.mmd2(x, target, losses.gaussian_kernel(losses.mean_sq_distance(x, target)))

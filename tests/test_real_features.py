@@ -23,7 +23,8 @@ import pytest
 import torch
 from PIL import Image
 
-from nst import NSTError, Settings, explain, iter_stylize, load_extractor, losses
+from nst import NSTError, Settings, explain, iter_stylize, load_extractor
+from nst.methods.poly import gram, gram_distance
 from nst.colors import luminance_as_rgb, prepare_colors
 from nst.features import CAFFE_INPUT, random_extractor
 from nst.images import load_image, to_tensor
@@ -232,13 +233,13 @@ def test_keeping_the_photo_s_colours_still_moves_its_features_towards_the_painti
 def test_the_checks_fail_for_a_broken_loss(paper_net, judge, monkeypatch, broken):
     real = METHODS["poly"]
 
-    def build(y, **options):
-        term = real.build(y, **options)
+    def broken_term(y, options, **kwargs):
+        term = real.term(y, options, **kwargs)
         if broken == "sign flipped":
             return lambda x, generator=None: -term(x, generator)
         return lambda x, generator=None: term(x.detach(), generator) + 0 * x.sum()
 
-    monkeypatch.setitem(METHODS, "poly", dataclasses.replace(real, build=build))
+    monkeypatch.setitem(METHODS, "poly", dataclasses.replace(real, term=broken_term))
     steps = list(iter_stylize(*PAIR, Settings(method="poly", size=SIZE, steps=STEPS // 2), extractor=paper_net))
     problems = style_moved(steps, paper_net, ["poly"], judge)
     assert any("independent judge" in problem for problem in problems), problems
@@ -272,7 +273,7 @@ def _gram_gap(paper_net, image, positions, painting, layer="relu3_1"):
         inside = torch.nn.functional.interpolate(positions[None, None].float(), size=f.shape[-2:], mode="area")
         x = f[0].flatten(1)[:, inside.flatten() == 1]
         y = paper_net(painting, {layer})[layer][0].flatten(1)
-    return float(losses.gram_distance(losses.gram(x), losses.gram(y), 1))
+    return float(gram_distance(gram(x), gram(y), 1))
 
 
 def test_regions_take_their_own_painting_and_unpainted_parts_keep_the_photo(paper_net, tmp_path):

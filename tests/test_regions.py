@@ -174,3 +174,32 @@ def test_each_finer_scale_starts_from_the_photo_where_no_painting_governs(extrac
     gap = (fine_start - photo).abs().mean(dim=(0, 1, 2))  # per column
     assert float(gap[32:].max()) < 1e-4  # unpainted: the photo
     assert float(gap[:32].mean()) > 0.05  # painted: the coarse result (from noise), not the photo
+
+
+def test_a_registered_method_matches_each_region_to_its_painting(extractor, images, energy):
+    """A plain loss under a mask: (M_r / M) · loss(x_r, y) / loss(0_r, y) for the left third, from the formula."""
+    content, style = images
+    labels = torch.zeros(content.shape[-2:], dtype=torch.long)
+    labels[:, : labels.shape[1] // 3] = 1
+    objective = Objective(extractor, content, style, Settings(method="energy", style_layers=("relu2_1",)), labels)
+    x = feature_matrix(extractor(content.flip(-1), {"relu2_1"})["relu2_1"]).double()  # (N, M)
+    y = feature_matrix(extractor(style, {"relu2_1"})["relu2_1"]).double()
+    h, w = extractor(content, {"relu2_1"})["relu2_1"].shape[-2:]
+    inside = torch.zeros(h, w, dtype=torch.bool)
+    inside[:, : w // 3] = True
+    inside = inside.flatten()
+    loss = energy["energy"]
+    expected = inside.float().mean() * loss(x[:, inside], y) / loss(torch.zeros_like(x[:, inside]), y)
+    assert_close(objective.terms["energy"]["relu2_1"](x.float()).double(), expected, rtol=1e-4, atol=0)
+
+
+def test_a_registered_method_runs_with_a_mask_of_two_paintings(extractor, energy):
+    """With a mask each painting has its own term, so a plain loss needs no mixture: no refusal."""
+    from conftest import ROOT
+    examples = ROOT / "examples"
+    paintings = [examples / "style" / "starry_night.jpg", examples / "style" / "the_scream.jpg"]
+    steps = list(iter_stylize(examples / "content" / "chelsea_cat.jpg", paintings,
+                              Settings(method="energy", size=40, steps=3), mask=examples / "masks" /
+                              "chelsea_cat_thirds.png", extractor=extractor))
+    assert steps[-1].losses["energy"] < steps[0].losses["energy"]
+    assert steps[-1].image.shape[-2:] == (27, 40)

@@ -113,7 +113,7 @@ def _playground() -> dict[str, gr.components.Component | dict[str, gr.Button]]:
                                  x_lim=limits[:2], y_lim=limits[2:], title="Point clouds", x_title="channel 1",
                                  y_title="channel 2", elem_id="toy-scatter", **plot)
         gaps = gr.LinePlot(start_gaps(src, tgt), x="step", y="gap", color="statistic", color_map=GAP_COLORS,
-                           x_lim=[0, max(s.steps for s in explain.TOY_SCHEDULE.values())], y_lim=[0, GAP_CEILING],
+                           x_lim=[0, max(m.toy.steps for m in METHODS.values() if m.toy)], y_lim=[0, GAP_CEILING],
                            title="Gap left in each statistic (1 = at the start)", x_title="gradient step",
                            y_title="gap left", elem_id="toy-gaps", **plot)
     stats = gr.Dataframe(toy_stats_frame(src, tgt), label="Statistics of the two clouds", interactive=False,

@@ -28,6 +28,7 @@ import torch
 
 from nst.config import Settings
 from nst.errors import NSTError
+from nst.methods import METHODS
 from nst.runtime import SpeedModel, describe_device
 
 from .text import format_seconds
@@ -52,10 +53,12 @@ _START_SECONDS = 15
 _MARGIN = 1.5
 
 # Measured on one NVIDIA H200 with the loop of `nst.stylize` (poly up to 2048 px: 7.4 ms
-# at 256 px, 47 ms at 2048; Gaussian MMD 359 ms at 2048). A ZeroGPU slice holds 3 of the
+# at 256 px, 47 ms at 2048; each costlier method's extra cost per pixel is its
+# `Method.extra_per_pixel`, measured there too). A ZeroGPU slice holds 3 of the
 # 7 compute slices of an H200, so its per-pixel costs are taken 7/3 times higher. Used
 # where no GPU can be timed in advance: the main process of a ZeroGPU Space.
-_H200_SPEED = SpeedModel(overhead=0.0068, per_pixel=1.43e-8, extra_per_pixel=(("gaussian", 1.15e-7),))
+_H200_SPEED = SpeedModel(overhead=0.0068, per_pixel=1.43e-8, extra_per_pixel=tuple(
+    (m.name, m.extra_per_pixel) for m in METHODS.values() if m.extra_per_pixel > 0))
 ZERO_GPU_SPEED = SpeedModel(overhead=_H200_SPEED.overhead, per_pixel=_H200_SPEED.per_pixel * 7 / 3,
                             extra_per_pixel=tuple((m, c * 7 / 3) for m, c in _H200_SPEED.extra_per_pixel))
 
