@@ -1,7 +1,7 @@
 """Calibration of the defaults on real features: final terms and the yardstick per method and γ.
 
     python -m benchmarks.calibrate [--weights auto] [--judge vgg16-caffe] [--size 256] [--steps 100]
-        [--gammas 1 2 5 10 20] [--methods linear poly ...] [--images DIR] [--json FILE]
+        [--gammas 1 2 5 10 20] [--methods linear poly ...] [--plugin FILE.py] [--images DIR] [--json FILE]
 
 Runs every method at every γ on the six example pairs (the rows of the README gallery,
 `examples/gallery.json`) from the content photo, and prints per method and γ the means over
@@ -10,7 +10,9 @@ yardstick of `nst.yardstick` (share of the Gram gap closed, share of the mean-co
 closed, content change) twice: measured on the network that was optimised (the self-judge)
 and on an independent network (`--judge`, by default Oxford's VGG-16), so that no method
 scores by exploiting the features it was optimised on. `--judge none` skips the second.
-Other `Settings` fields keep their defaults (`--set name=value` changes one).
+Other `Settings` fields keep their defaults (`--set name=value` changes one). `--plugin FILE.py`
+loads a file that registers a distance of one's own (as the CLI's), so its γ can be chosen the
+same way: `--plugin examples/custom_distance.py --methods energy`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ import torch
 
 from nst import Settings, iter_stylize, load_extractor
 from nst.images import save_png
-from nst.methods import METHOD_NAMES
+from nst.__main__ import load_plugin
+from nst.errors import NSTError
+from nst.methods import METHOD_NAMES, get_method
 from nst.paper import figure_cells, load_manifest
 from nst.stylize import prepare_images
 from nst.weights import JUDGE_NETWORK
@@ -74,12 +78,21 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--gammas", type=float, nargs="+", default=[1, 2, 5, 10, 20])
-    parser.add_argument("--methods", nargs="+", choices=METHOD_NAMES, default=list(METHOD_NAMES))
+    parser.add_argument("--methods", nargs="+", default=list(METHOD_NAMES), help="default: every built-in method")
+    parser.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
+                        help="a file that registers methods with nst.register_method (repeatable)")
     parser.add_argument("--pairs", type=int, nargs="+", default=None, help="indices of the pairs to use")
     parser.add_argument("--set", type=parse_setting, action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--images", type=Path, help="save every result here")
     parser.add_argument("--json", type=Path, help="write the table here")
     args = parser.parse_args()
+    try:  # a bad plugin or an unknown method stops here, in one line, before any weights load
+        for path in args.plugin:
+            load_plugin(path)
+        for method in args.methods:
+            get_method(method)
+    except NSTError as exc:
+        parser.error(str(exc))
     extractor = load_extractor(args.weights)
     judge = None if args.judge == "none" else load_extractor(args.judge, device=extractor.device)
     pairs = example_pairs()
