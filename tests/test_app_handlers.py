@@ -151,7 +151,8 @@ def test_settings_round_trip_through_the_record_and_the_controls(stylizer, conte
     assert settings.style_layers == ("relu1_1", "relu3_1")  # VGG order, whatever the ticking order
     assert settings.layer_weights == (2.0, 1.0) and settings.lr == 0.05 and settings.gamma == 20.0
     assert settings.precision == "bf16"
-    record = json.loads(json.dumps(stylizer.record(Request(content_path, [style_path, style_path], settings)).to_dict()))
+    inputs = Request(content_path, [style_path, style_path], settings)
+    record = json.loads(json.dumps(stylizer.record(inputs).to_dict()))
     assert RunRecord.from_dict(record).settings == settings
     assert record["device"].startswith("CPU (") and record["weights"] == load_extractor("auto", device="cpu").weights_name
     back = Controls.from_settings(settings)
@@ -173,7 +174,8 @@ def test_restoring_a_run_from_the_gallery(stylizer, tmp_path, content_path, styl
                 for m, g, p in (("bn", 2.0, "bf16"), ("linear", 50.0, "fp32"))]
     history: list = []
     for i, s in enumerate(settings):
-        record = dataclasses.replace(stylizer.record(Request(content_path, style_path, s)), steps_done=s.steps).to_dict()
+        finished = dataclasses.replace(stylizer.record(Request(content_path, style_path, s)), steps_done=s.steps)
+        record = finished.to_dict()
         remembered = stylizer.remember(str(tmp_path / f"{i}.png"), record, history)
         history, gallery = remembered["history"], remembered["gallery"]
     assert [c for _, c in gallery["value"]] == ["linear · γ 50", "bn · γ 2"]  # newest first
