@@ -12,15 +12,21 @@ from .config import LIMITS, STYLE_LAYERS, Settings
 from .errors import NSTError
 from .features import InputConvention, VGGFeatures, random_extractor
 from .methods import METHOD_NAMES, METHODS, get_method, register_method
+from .record import RunRecord, run_record
+from .request import Request
 from .stylize import Result, Step, iter_stylize, stylize
+from .version import __version__
 from .weights import load_extractor, load_weights
 
 __all__ = [
+    "__version__",
     "LIMITS",
     "METHODS",
     "METHOD_NAMES",
     "NSTError",
+    "Request",
     "Result",
+    "RunRecord",
     "STYLE_LAYERS",
     "Settings",
     "Step",
@@ -32,5 +38,6 @@ __all__ = [
     "load_weights",
     "random_extractor",
     "register_method",
+    "run_record",
     "stylize",
 ]

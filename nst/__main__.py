@@ -9,8 +9,8 @@ are among --method's choices; they are registered for this run only.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
-import json
 import sys
 from pathlib import Path
 
@@ -18,10 +18,10 @@ import torch
 
 from .config import CPU_COARSEST, CPU_PRESET, INT_FIELDS, STYLE_LAYERS, Settings, field_spec
 from .errors import NSTError
-from .images import load_image, save_png
+from .images import save_png
 from .methods import METHODS, isolated_registry
-from .objective import painting_weights
-from .regions import MASK_HELP, check_mask
+from .regions import MASK_HELP
+from .request import Request
 from .stylize import stylize
 from .weights import WEIGHTS_HELP, default_device, load_extractor
 
@@ -177,32 +177,20 @@ def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     try:
         args = parser.parse_args(argv)
         settings = settings_from_args(args)
-        photo = load_image(args.content, name="content image")  # bad input is told at once, before weights load
         styles = [*args.style, *args.more_styles]
         if not styles:
             raise NSTError("give a style image (a painting) after the content photo, or --style PAINTING")
-        painting_weights(settings, len(styles), masked=args.mask is not None)
-        for k, style in enumerate(styles, start=1):
-            load_image(style, name="style image" if len(styles) == 1 else f"style image {k}")
-        if args.mask is not None:
-            check_mask(args.mask, len(styles), photo.size)
+        request = Request(args.content, styles, settings, mask=args.mask)  # bad input is told before weights load
         extractor = load_extractor(args.weights, pooling=settings.pooling, device=args.device)
-        result = stylize(args.content, styles, settings, mask=args.mask, extractor=extractor,
-                         progress=not args.quiet)
+        result = stylize(request, extractor=extractor, progress=not args.quiet)
     except NSTError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     path = save_png(result.image, args.output)
-    record = {"output": str(path), "seconds": round(result.seconds, 2), "device": result.device,
-              "network": extractor.label, "weights": result.weights, "optimizer": settings.optimizer_used(),
-              "gamma": settings.gamma_used(), "scales": settings.scale_plan(), "styles": [str(s) for s in styles],
-              "mask": args.mask,
-              "final_losses": {k: v[-1] for k, v in result.history.items()}}
-    print(json.dumps(record))
-    Path(path).with_suffix(".json").write_text(json.dumps({**record, "settings": json.loads(settings.to_json())},
-                                                          indent=2))
+    record = dataclasses.replace(result.record, output=str(path))
+    print(record.to_json(indent=None))
+    path.with_suffix(".json").write_text(record.to_json() + "\n", encoding="utf-8")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -223,11 +223,17 @@ class Settings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
-        """Inverse of `dataclasses.asdict` (JSON turns tuples into lists)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        """Inverse of `dataclasses.asdict` (JSON turns tuples into lists). Untrusted: unknown
+        names and values of the wrong JSON type are refused in one line."""
+        if not isinstance(data, dict):
+            raise NSTError(f"settings must be a JSON object, got {type(data).__name__}")
+        fields = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
         if unknown:
-            raise NSTError(f"unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
+            raise NSTError(f"unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(fields))}")
+        for name, value in data.items():
+            if not _has_type(value, fields[name]):
+                raise NSTError(f"{name}: {value!r} is not of type {fields[name]}")
         fixed = dict(data)
         for key in ("style_layers", "layer_weights", "style_weights"):
             if fixed.get(key) is not None:
@@ -235,6 +241,23 @@ class Settings:
         if "mix" in fixed:
             fixed["mix"] = tuple((str(m), float(w)) for m, w in fixed["mix"])
         return cls(**fixed)
+
+
+def _has_type(value: Any, annotation: str) -> bool:
+    """Whether a JSON value fits a field's annotation ("int", "float | None", "tuple[str, ...]",
+    "tuple[tuple[str, float], ...]"); lists stand for tuples, and ints for floats."""
+    base, _, optional = annotation.partition(" | ")
+    if value is None:
+        return optional == "None"
+    if base == "tuple[str, float]":  # a fusion's (method, weight) pair
+        return (isinstance(value, (list, tuple)) and len(value) == 2 and isinstance(value[0], str)
+                and _has_type(value[1], "float"))
+    if base.endswith(", ...]"):
+        inner = base[len("tuple["):-len(", ...]")]
+        return isinstance(value, (list, tuple)) and all(_has_type(v, inner) for v in value)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, {"int": int, "float": (int, float), "str": str}[base])
 
 
 # Fields that hold whole numbers, default or not; annotations are strings here (postponed

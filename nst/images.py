@@ -21,7 +21,8 @@ from torch import Tensor
 from .config import LIMITS
 from .errors import NSTError
 
-__all__ = ["ImageSource", "check_image_file", "load_image", "load_tensor", "to_rgb", "resize_long_edge", "to_tensor", "to_pil", "save_png"]
+__all__ = ["ImageSource", "check_image_file", "load_image", "load_tensor", "fit_tensor", "check_fits", "to_rgb",
+           "resize_long_edge", "to_tensor", "to_pil", "save_png"]
 
 ImageSource = Union[str, os.PathLike, bytes, BinaryIO, Image.Image]
 
@@ -82,15 +83,24 @@ def load_image(source: ImageSource, *, name: str = "image") -> Image.Image:
 
 def load_tensor(source: ImageSource, size: int, device: torch.device | str = "cpu", *,
                 name: str = "image") -> Tensor:
-    """`load_image`, resized to long edge `size`, as `(1, 3, H, W)` in [0, 1] on `device`.
+    """`load_image`, resized to long edge `size`, as `(1, 3, H, W)` in [0, 1] on `device` (`fit_tensor`)."""
+    return fit_tensor(load_image(source, name=name), size, device, name=name)
 
-    Refuses a short edge under `LIMITS.min_size`: VGG halves it four times before relu5_1.
-    """
-    img = resize_long_edge(load_image(source, name=name), size)
-    if min(img.size) < LIMITS.min_size:
-        raise NSTError(f"{name} is {img.size[0]}x{img.size[1]} at size {size}: its short edge must be at "
+
+def fit_tensor(img: Image.Image, size: int, device: torch.device | str = "cpu", *, name: str = "image") -> Tensor:
+    """An upright RGB image (`load_image`) resized to long edge `size`, as `(1, 3, H, W)` in [0, 1]
+    on `device`; refused as `check_fits` says."""
+    check_fits(img, size, name=name)
+    return to_tensor(resize_long_edge(img, size), device)
+
+
+def check_fits(img: Image.Image, size: int, *, name: str = "image") -> None:
+    """Refuse an image whose short edge would be under `LIMITS.min_size` at long edge `size`:
+    VGG halves it four times before relu5_1."""
+    w, h = _long_edge_size(img.size, size)
+    if min(w, h) < LIMITS.min_size:
+        raise NSTError(f"{name} is {w}x{h} at size {size}: its short edge must be at "
                        f"least {LIMITS.min_size} px (VGG halves it four times); use a larger size")
-    return to_tensor(img, device)
 
 
 def _check_pixels(img: Image.Image, name: str) -> None:
@@ -118,10 +128,15 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 def resize_long_edge(img: Image.Image, size: int) -> Image.Image:
     """Resize so that the longer edge is `size` pixels, keeping the aspect ratio (Lanczos)."""
-    w, h = img.size
-    scale = size / max(w, h)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    new = _long_edge_size(img.size, size)
     return img if new == img.size else img.resize(new, Image.Resampling.LANCZOS)
+
+
+def _long_edge_size(shape: tuple[int, int], size: int) -> tuple[int, int]:
+    """(width, height) `shape` scaled so that its longer edge is `size`."""
+    w, h = shape
+    scale = size / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def to_tensor(img: Image.Image, device: torch.device | str = "cpu") -> Tensor:

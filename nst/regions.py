@@ -24,7 +24,7 @@ from .errors import NSTError
 from .images import ImageSource, load_image
 
 __all__ = ["PALETTE", "NO_PAINTING", "MASK_HELP", "palette_hex", "read_mask", "labels_from_rgb", "check_labels",
-           "check_shape", "check_mask", "painted", "fit_labels", "layer_regions"]
+           "check_shape", "painted", "fit_labels", "layer_regions"]
 
 # (name, RGB) of paintings 1, 2, …: the six corners of the RGB cube that are neither black nor white.
 PALETTE: tuple[tuple[str, tuple[int, int, int]], ...] = (
@@ -89,14 +89,6 @@ def check_shape(labels: Tensor, shape: tuple[int, int]) -> None:
     if abs((w / h) / (width / height) - 1) > _ASPECT_TOLERANCE:
         raise NSTError(f"the mask is {w}x{h} but the photo is {width}x{height} here: draw the mask on the photo, "
                        "at its shape")
-
-
-def check_mask(source: ImageSource, paintings: int, photo_size: tuple[int, int]) -> None:
-    """Refuse at once a mask that `iter_stylize` would refuse: unreadable, painting no region or
-    one for a painting not given, or not of the photo's shape; `photo_size` is (width, height)."""
-    labels = read_mask(source)
-    check_labels(labels, paintings)
-    check_shape(labels, (photo_size[1], photo_size[0]))
 
 
 def fit_labels(labels: Tensor, shape: tuple[int, int]) -> Tensor:

@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Generator, Iterator, Sequence
 
 import torch
@@ -25,13 +25,14 @@ from .config import DEFAULT_LR, Settings
 from .errors import NSTError
 from .features import VGGFeatures
 from .images import ImageSource, load_tensor, to_pil
-from .objective import Objective, painting_weights
-from .regions import NO_PAINTING, check_labels, fit_labels, read_mask
+from .objective import Objective
+from .record import RunRecord, run_record
+from .regions import NO_PAINTING
+from .request import Request
 from .weights import load_extractor
 
-__all__ = ["NOISE_AMPLITUDE", "LBFGS_MAX_STEP", "Step", "Result", "prepare_images", "paintings", "initial_image", "upsample",
-           "iter_stylize",
-           "stylize", "step_seed"]
+__all__ = ["NOISE_AMPLITUDE", "LBFGS_MAX_STEP", "Step", "Result", "prepare_images", "as_request", "initial_image",
+           "upsample", "iter_stylize", "stylize", "step_seed"]
 
 # Breaks the symmetry of the flat start (the official code's noise: ±0.1 grey levels, 0.0004).
 NOISE_AMPLITUDE = 0.05
@@ -58,14 +59,11 @@ class Step:
 
 @dataclass(frozen=True)
 class Result:
-    """A finished run: the image, the loss history per term, and how it was made."""
+    """A finished run: the image, the loss history per term, and its record (how it was made)."""
 
     image: Image.Image
-    settings: Settings
-    history: dict[str, list[float]] = field(default_factory=dict)
-    seconds: float = 0.0
-    device: str = ""
-    weights: str = ""
+    history: dict[str, list[float]]
+    record: RunRecord
 
 
 def step_seed(seed: int, step: int) -> int:
@@ -80,18 +78,15 @@ def prepare_images(content: ImageSource, style: ImageSource, size: int,
             load_tensor(style, size, device, name="style image"))
 
 
-def paintings(style: ImageSource | Sequence[ImageSource]) -> list[ImageSource]:
-    """The style argument as a list: one painting, or several (a list or tuple of them)."""
-    found = list(style) if isinstance(style, (list, tuple)) else [style]
-    if not found:
-        raise NSTError("give at least one style image")
-    return found
-
-
-def _load_paintings(styles: list[ImageSource], size: int, device: torch.device) -> list[Tensor]:
-    if len(styles) == 1:
-        return [load_tensor(styles[0], size, device, name="style image")]
-    return [load_tensor(s, size, device, name=f"style image {k}") for k, s in enumerate(styles, start=1)]
+def as_request(content: ImageSource | Request, style: ImageSource | Sequence[ImageSource] | None = None,
+               settings: Settings | None = None, mask: ImageSource | None = None) -> Request:
+    """`content` when it is a `Request` already (then nothing else may be given), else the
+    `Request` of these inputs."""
+    if isinstance(content, Request):
+        if style is not None or settings is not None or mask is not None:
+            raise NSTError("a Request holds its paintings, settings and mask: give the Request alone")
+        return content
+    return Request(content, style, settings, mask=mask)
 
 
 def initial_image(content: Tensor, style: Tensor, init: str, seed: int,
@@ -163,12 +158,15 @@ def _deterministic_cudnn() -> contextlib.AbstractContextManager:
     return torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True)
 
 
-def iter_stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource], settings: Settings | None = None,
-                 *, mask: ImageSource | None = None, extractor: VGGFeatures | None = None, weights: str = "auto",
+def iter_stylize(content: ImageSource | Request, style: ImageSource | Sequence[ImageSource] | None = None,
+                 settings: Settings | None = None, *, mask: ImageSource | None = None,
+                 extractor: VGGFeatures | None = None, weights: str = "auto",
                  device: str | torch.device | None = None) -> Iterator[Step]:
     """Optimise an image whose VGG feature distributions match `style`'s, keeping `content`.
 
-    `style` is one painting or a list of them (blended as `settings.style_blend` says, with
+    Takes a `Request`, or the photo, the paintings, the settings and the mask it is made
+    of (`as_request`; the images are read and checked before the first step). `style` is
+    one painting or a list of them (blended as `settings.style_blend` says, with
     `settings.style_weights`), or with a `mask` (an image of the photo's shape, `nst.regions`)
     each painting in the region painted in its colour and none where the mask is black,
     white or transparent. Yields a `Step` after each of `settings.steps` steps. With
@@ -181,23 +179,17 @@ def iter_stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource
     `device` (CUDA when present). Raises `NSTError` for bad images or when the loss stops
     being finite.
     """
-    settings = settings or Settings()
-    styles = paintings(style)
-    # A weight count that does not fit, or a method that cannot blend the paintings, is told before any image loads.
-    painting_weights(settings, len(styles), masked=mask is not None)
-    labels = None if mask is None else read_mask(mask)
-    if labels is not None:
-        check_labels(labels, len(styles))
+    request = as_request(content, style, settings, mask)
+    settings = request.settings
     extractor = extractor or load_extractor(weights, pooling=settings.pooling, device=device)
     start = time.perf_counter()
     image: Tensor | None = None
     coarse_content: Tensor | None = None
     done = 0
     for size, count in settings.scale_plan():
-        photo = load_tensor(content, size, extractor.device, name="content image")
-        prepared = [prepare_colors(settings.colors, photo, p) for p in _load_paintings(styles, size, extractor.device)]
+        photo, paintings, regions = request.at(size, extractor.device)
+        prepared = [prepare_colors(settings.colors, photo, p) for p in paintings]
         content_t, style_t = prepared[0][0], [s for _, s in prepared]
-        regions = None if labels is None else fit_labels(labels, tuple(content_t.shape[-2:]))
         if image is None:
             image = initial_image(content_t, style_t[0], settings.init, settings.seed, extractor.convention.mean_rgb())
         else:
@@ -267,14 +259,16 @@ def _optimise(objective: Objective, start_image: Tensor, settings: Settings, don
     return image.detach().clamp(0, 1)
 
 
-def stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource], settings: Settings | None = None, *,
-            mask: ImageSource | None = None, extractor: VGGFeatures | None = None, weights: str = "auto",
-            device: str | torch.device | None = None, progress: bool = True) -> Result:
+def stylize(content: ImageSource | Request, style: ImageSource | Sequence[ImageSource] | None = None,
+            settings: Settings | None = None, *, mask: ImageSource | None = None,
+            extractor: VGGFeatures | None = None, weights: str = "auto", device: str | torch.device | None = None,
+            progress: bool = True) -> Result:
     """Run `iter_stylize` to the end, with a tqdm progress bar unless `progress=False`."""
-    settings = settings or Settings()
+    request = as_request(content, style, settings, mask)
+    settings = request.settings
     extractor = extractor or load_extractor(weights, pooling=settings.pooling, device=device)
-    steps = iter_stylize(content, style, settings, mask=mask, extractor=extractor)
-    last = next(steps)  # loads and checks both images before a progress bar appears
+    steps = iter_stylize(request, extractor=extractor)
+    last = next(steps)
     history: dict[str, list[float]] = {}
     plan = settings.scale_plan()
     ends = list(itertools.accumulate(count for _, count in plan))  # the last step of each scale
@@ -290,4 +284,5 @@ def stylize(content: ImageSource, style: ImageSource | Sequence[ImageSource], se
             bar.set_postfix(loss=f"{step.losses['total']:.4g}")
             bar.update(1)
             last = step
-    return Result(last.pil(), settings, history, last.elapsed, str(extractor.device), extractor.weights_name)
+    record = run_record(request, extractor, steps_done=last.step, final_losses=last.losses, seconds=last.elapsed)
+    return Result(last.pil(), history, record)

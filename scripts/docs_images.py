@@ -105,8 +105,8 @@ def paintings(args: argparse.Namespace) -> None:
         sheet.paste(tile, (k * (shown.width + 8), 0))
     out = DOCS / "paintings.jpg"
     sheet.save(out, quality=88)
-    print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size // 1024} KB); blend {blend.seconds:.0f} s, "
-          f"regions {regions.seconds:.0f} s")
+    print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size // 1024} KB); blend {blend.record.seconds:.0f} s, "
+          f"regions {regions.record.seconds:.0f} s")
 
 
 def _free_port() -> int:

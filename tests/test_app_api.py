@@ -120,7 +120,7 @@ def test_a_paper_cell_renders_on_demand_through_the_app(client, paper_cache):
     image, record = client.predict("2", 1, 2, api_name="/paper_cell")
     assert max(Image.open(image).size) == PAPER_SIZE
     assert (record["figure"], record["row"], record["column"]) == ("2", 1, 2)
-    assert record["settings"]["method"] == "poly" and record["settings"]["gamma"] == 0.1
+    assert record["run"]["settings"]["method"] == "poly" and record["run"]["settings"]["gamma"] == 0.1
     assert (paper_cache / "fig2" / "r1_c2.png").is_file()
 
 

@@ -3,6 +3,7 @@ checkpoint, found by load_extractor("auto"); every image here is test output."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -20,6 +21,8 @@ from conftest import ROOT
 from nst.config import CPU_PRESET, Settings, field_spec
 from nst.errors import NSTError
 from nst.methods import METHODS
+from nst.record import RunRecord, run_record
+from nst.request import Request
 from nst.runtime import SpeedModel
 from nst.weights import how_to_provide, load_extractor
 from webui import stylize_handlers as handlers
@@ -70,7 +73,8 @@ def test_a_run_streams_intermediate_images_then_the_final_one(stylizer, content_
     assert np.abs(first - last).mean() > 0.5  # the optimisation moved the pixels
     assert last.std() > 1  # not a flat image
     final_record = frames[-1]["record"]
-    assert final_record["seconds"] > 0 and final_record["size"] == list(images[-1].size)
+    assert final_record["seconds"] > 0 and final_record["steps_done"] == 6
+    assert RunRecord.from_dict(final_record).paintings == (str(style_path),)
     default = load_extractor("auto", device="cpu")  # what the app runs on with no flags: the paper's VGG-19
     assert final_record["weights"] == default.weights_name
     assert all("record" not in frame for frame in frames[:-1])  # the record is sent at the start and at the end
@@ -90,7 +94,7 @@ def test_a_run_streams_intermediate_images_then_the_final_one(stylizer, content_
 
 def test_every_step_is_reported_but_images_are_throttled(content_path, style_path):
     settings = Settings(size=32, steps=5, style_layers=("relu1_1",))
-    frames = list(stream_frames(str(content_path), str(style_path), settings, "auto", "cpu", interval=1e9))
+    frames = list(stream_frames(Request(content_path, style_path, settings), "auto", "cpu", interval=1e9))
     assert [f.step for f in frames] == [1, 2, 3, 4, 5]
     assert [f.step for f in frames if f.image is not None] == [1, 5]  # the first step, then only the last
     assert frames[-1].final and not any(f.final for f in frames[:-1])
@@ -98,8 +102,8 @@ def test_every_step_is_reported_but_images_are_throttled(content_path, style_pat
 
 def test_the_page_gets_the_frames_with_images_and_every_step_s_losses(content_path, style_path):
     settings = Settings(size=32, steps=5, style_layers=("relu1_1",))
-    shown = list(Stylizer(SharedModel("auto", "cpu"), interval=1e9).frames(str(content_path), str(style_path),
-                                                                          settings))
+    shown = list(Stylizer(SharedModel("auto", "cpu"), interval=1e9).frames(Request(content_path, style_path,
+                                                                                  settings)))
     assert [s.frame.step for s in shown] == [1, 5]
     assert [step for s in shown for step, _ in s.losses] == [1, 2, 3, 4, 5]
 
@@ -135,7 +139,7 @@ def test_closing_the_generator_stops_the_loop_and_the_last_image_is_kept(stylize
     assert stylizer.remember(str(path), record, history)["history"] == history
 
 
-def test_settings_round_trip_through_the_record_and_the_controls(stylizer):
+def test_settings_round_trip_through_the_record_and_the_controls(stylizer, content_path, style_path):
     values = controls(method="bn", gamma=20.0, content_weight=0.0, style_layers=["relu3_1", "relu1_1"], size=96,
                       steps=12, init="noise", seed=7, fuse_with="poly", fusion_balance=0.25, optimizer="adam",
                       lr=0.05, layer_weights="2, 1", precision="bf16", colors="match", scales="2",
@@ -147,8 +151,9 @@ def test_settings_round_trip_through_the_record_and_the_controls(stylizer):
     assert settings.style_layers == ("relu1_1", "relu3_1")  # VGG order, whatever the ticking order
     assert settings.layer_weights == (2.0, 1.0) and settings.lr == 0.05 and settings.gamma == 20.0
     assert settings.precision == "bf16"
-    record = json.loads(json.dumps(stylizer._record(settings)))
-    assert Settings.from_dict(record["settings"]) == settings
+    inputs = Request(content_path, [style_path, style_path], settings)
+    record = json.loads(json.dumps(stylizer.record(inputs).to_dict()))
+    assert RunRecord.from_dict(record).settings == settings
     assert record["device"].startswith("CPU (") and record["weights"] == load_extractor("auto", device="cpu").weights_name
     back = Controls.from_settings(settings)
     assert back.to_settings() == settings
@@ -164,12 +169,13 @@ def test_defaults_of_the_controls_come_from_the_library():
     assert Stylizer.default_gamma("gaussian") == METHODS["gaussian"].default_gamma
 
 
-def test_restoring_a_run_from_the_gallery(stylizer, tmp_path):
+def test_restoring_a_run_from_the_gallery(stylizer, tmp_path, content_path, style_path):
     settings = [Controls(**controls(method=m, gamma=g, precision=p)).to_settings()
                 for m, g, p in (("bn", 2.0, "bf16"), ("linear", 50.0, "fp32"))]
     history: list = []
     for i, s in enumerate(settings):
-        record = {**stylizer._record(s), "seconds": 1.0}
+        finished = dataclasses.replace(stylizer.record(Request(content_path, style_path, s)), steps_done=s.steps)
+        record = finished.to_dict()
         remembered = stylizer.remember(str(tmp_path / f"{i}.png"), record, history)
         history, gallery = remembered["history"], remembered["gallery"]
     assert [c for _, c in gallery["value"]] == ["linear · γ 50", "bn · γ 2"]  # newest first
@@ -431,9 +437,11 @@ def test_the_loss_table_has_the_same_terms_without_a_content_term():
     assert dict(zip(table["term"], table["value"])) == {"content": 0.0, "style": 1.5, "total": 1.5}
 
 
-def test_caption_names_a_fusion():
+def test_caption_names_a_fusion(extractor, content_path, style_path):
     settings = Settings(method="bn", mix=(("bn", 0.5), ("poly", 0.5)), gamma=10.0)
-    assert caption({"settings": json.loads(settings.to_json()), "seconds": 1}) == "bn+poly · γ 10"
+    record = run_record(Request(content_path, style_path, settings), extractor, steps_done=settings.steps)
+    assert caption(record.to_dict()) == "bn+poly · γ 10"
+    assert caption(dataclasses.replace(record, steps_done=1).to_dict()) == "bn+poly · γ 10 (stopped)"
 
 
 def test_the_examples_are_public_domain_files_that_exist():
@@ -479,7 +487,7 @@ def test_handlers_name_only_components_of_the_page(page, content_path, style_pat
     for outputs in run(str(content_path), str(style_path), progress=no_progress, **controls(steps=2)):
         shown |= set(outputs)
     assert shown == set(page.components("result", "losses", "record", "status"))
-    record = {**stylizer._record(Settings(size=32, steps=1)), "seconds": 1.0}
+    record = stylizer.record(Request(content_path, style_path, Settings(size=32, steps=1))).to_dict()
     history = stylizer.remember(str(tmp_path / "a.png"), record, [])["history"]
     restored = page.bind(stylizer.restore)(history, gr.SelectData(None, {"index": 0, "value": None}))
     assert set(restored) == set(page.components("result", "record", *Controls.names())) - {page.controls["mask"]}

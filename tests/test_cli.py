@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst import STYLE_LAYERS, Settings
+import nst
+from nst import STYLE_LAYERS, RunRecord, Settings
 from nst.config import CPU_PRESET
 from nst.__main__ import build_parser, main, settings_from_args
 from nst.methods import METHODS
@@ -49,13 +50,16 @@ def test_cli_writes_an_image_and_a_record(tmp_path, content_path, style_path, ca
                  "--steps", "2", "--quiet", "--device", "cpu"])
     assert code == 0
     assert Image.open(out).size == (40, 27)
-    record = json.loads(out.with_suffix(".json").read_text())
+    record = RunRecord.from_json(out.with_suffix(".json").read_text())
     default = load_extractor("auto", device="cpu")  # no --weights: the paper's VGG-19 where it is installed
-    assert record["settings"]["method"] == "bn" and record["weights"] == default.weights_name
-    assert set(record["final_losses"]) == {"content", "bn", "tv", "total"}
-    assert record["network"] == default.label and record["optimizer"] == "lbfgs"
-    assert record["settings"]["gamma"] is None and record["gamma"] == METHODS["bn"].default_gamma  # γ left unset
-    assert json.loads(capsys.readouterr().out)["output"] == str(out)
+    assert record.settings.method == "bn" and record.weights == default.weights_name
+    assert set(record.final_losses) == {"content", "bn", "tv", "total"}
+    assert record.network == default.label and record.optimizer == "lbfgs"
+    assert record.settings.gamma is None and record.gamma == METHODS["bn"].default_gamma  # γ left unset
+    assert (record.content, record.paintings, record.regions) == (str(content_path), (str(style_path),), None)
+    assert (record.output, record.steps_done, record.scales, record.device) == (str(out), 2, ((40, 2),), "cpu")
+    assert record.version == nst.__version__ and record.seconds > 0
+    assert RunRecord.from_json(capsys.readouterr().out) == record  # the stdout line is the same record
 
 
 def test_the_progress_bar_names_the_scale_it_is_on(tmp_path, content_path, style_path, capsys):
@@ -121,7 +125,7 @@ def test_several_paintings_blend_and_a_weight_count_that_does_not_fit_is_told_at
                  "-o", str(out), "--size", "32", "--steps", "2", "--quiet", "--device", "cpu"])
     assert code == 0 and Image.open(out).size == (32, 21)
     record = json.loads(out.with_suffix(".json").read_text())
-    assert record["styles"] == [str(style_path), other]
+    assert record["paintings"] == [str(style_path), other]
     assert record["settings"]["style_weights"] == [0.7, 0.3] and record["settings"]["style_blend"] == "sum"
     capsys.readouterr()
     assert main([str(content_path), str(style_path), "--style-weights", "1,2", "-o", str(out)]) == 2
@@ -139,7 +143,7 @@ def test_a_mask_paints_each_painting_into_its_region(tmp_path, content_path, sty
     code = main([str(content_path), str(style_path), other, "--mask", str(tmp_path / "mask.png"), "-o", str(out),
                  "--size", "32", "--steps", "2", "--quiet", "--device", "cpu"])
     assert code == 0 and Image.open(out).size == (32, 21)
-    assert json.loads(out.with_suffix(".json").read_text())["mask"] == str(tmp_path / "mask.png")
+    assert json.loads(out.with_suffix(".json").read_text())["regions"] == str(tmp_path / "mask.png")
 
 
 @pytest.mark.parametrize("colour, size, message", [

@@ -19,6 +19,7 @@ from nst import paper
 from nst.config import STYLE_LAYERS, Settings
 from nst.errors import NSTError
 from nst.methods import METHOD_NAMES, METHODS, fusion_weights
+from nst.record import RunRecord
 from nst.weights import load_extractor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,16 +113,18 @@ def test_runner_renders_a_2x2_subset_writes_grid_and_records_and_resumes(
         on_disk = json.loads(cell.record_path(tmp_path).read_text(encoding="utf-8"))
         assert on_disk == record
         assert record["hash"] == paper.cell_hash(cell)
-        assert Settings.from_dict(record["settings"]) == cell.settings
-        assert record["weights"] == extractor.weights_name and record["device"] == "cpu"
-        assert record["content"] == str(cell.content.relative_to(ROOT))  # inside the working directory: relative
+        made = RunRecord.from_dict(record["run"])
+        assert made == done.run and made.settings == cell.settings and made.steps_done == 2
+        assert made.weights == extractor.weights_name and made.device == "cpu"
+        assert made.content == str(cell.content.relative_to(ROOT))  # inside the working directory: relative
+        assert made.paintings == (str(cell.style.relative_to(ROOT)),) and made.output == png.name
         methods = set(fusion_weights(cell.settings.method, cell.settings.mix))
         expected_terms = methods | {"tv", "total"} | ({"content"} if cell.settings.content_weight > 0 else set())
-        assert set(record["final_losses"]) == expected_terms == set(record["first_losses"])
+        assert set(made.final_losses) == expected_terms == set(record["first_losses"])
         unset = cell.settings.gamma is None and not cell.settings.mix  # Figure 1 leaves γ to the method
-        assert record["gamma"] == (METHODS[cell.settings.method].default_gamma if unset else cell.settings.gamma)
-        assert record["peak_total"] == max(record["first_losses"]["total"], record["final_losses"]["total"])
-        assert record["seconds"] > 0
+        assert made.gamma == (METHODS[cell.settings.method].default_gamma if unset else cell.settings.gamma)
+        assert record["peak_total"] == max(record["first_losses"]["total"], made.final_losses["total"])
+        assert made.seconds > 0
 
     grid = Image.open(run.grid)
     assert run.grid.name == "grid_rows0-1_cols0-1.png"
@@ -162,7 +165,7 @@ def test_cache_follows_the_image_bytes_and_the_weights(tmp_path: Path, extractor
     assert paper.find_cell(cell, tmp_path / "out") == done  # any weights
     assert paper.find_cell(cell, tmp_path / "out", weights="hub:other-weights") is None
     assert paper.find_cell(cell.with_run(48, 2), tmp_path / "out") is None  # a cache holds one size and steps
-    assert done.record["content"] == str(content.resolve())  # outside the working directory (ROOT): absolute
+    assert done.run.content == str(content.resolve())  # outside the working directory (ROOT): absolute
     Image.open(content).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(content)
     assert paper.find_cell(cell, tmp_path / "out", weights=extractor.weights_name) is None
 
@@ -206,7 +209,7 @@ def test_rendering_reports_every_step_then_the_finished_cell(tmp_path: Path, ext
     done = progress[-1].rendered
     assert done.png == cell.png(tmp_path) and done.weights == extractor.weights_name
     assert done.record == json.loads(cell.record_path(tmp_path).read_text(encoding="utf-8"))
-    assert done.record["final_losses"] == progress[-1].step.losses
+    assert done.run.final_losses == progress[-1].step.losses
     assert sorted(p.name for p in cell.png(tmp_path).parent.iterdir()) == ["r0_c0.json", "r0_c0.png"]  # no .tmp left
 
 
@@ -221,7 +224,8 @@ def test_cli_main_renders_resumes_and_reports(tmp_path: Path, capsys: pytest.Cap
     assert Path(report["grid"]).is_file()
     record = json.loads((tmp_path / "fig2" / "r3_c6.json").read_text(encoding="utf-8"))
     last_column = json.loads(MANIFEST.read_text(encoding="utf-8"))["figures"]["2"]["columns"][6]
-    assert record["settings"]["method"] == "bn" and record["settings"]["gamma"] == last_column["settings"]["gamma"]
+    settings = RunRecord.from_dict(record["run"]).settings
+    assert settings.method == "bn" and settings.gamma == last_column["settings"]["gamma"]
     assert paper.main([*argv, "--resume"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["rendered"] == 0
     assert render_counter[0] == 2

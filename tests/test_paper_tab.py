@@ -174,7 +174,7 @@ def test_the_app_finds_what_the_runner_wrote_and_the_runner_resumes_what_the_app
 
     app = tab_cells.PaperCells(model, manifest, _paths(tmp_path / "app"))
     *frames, final = app.show("1", 3, 0)
-    assert render_counter[0] == 2 and final["record"]["settings"]["size"] == SIZE
+    assert render_counter[0] == 2 and final["record"]["run"]["settings"]["size"] == SIZE
     resume = ["1", "--manifest", str(MANIFEST), "--out", str(tmp_path / "app" / "cache"), "--size", str(SIZE),
               "--steps", str(STEPS), "--rows", "3", "--columns", "0", "--device", "cpu", "--quiet", "--resume"]
     capsys.readouterr()
@@ -191,9 +191,9 @@ def test_cell_renders_on_demand_then_comes_from_the_cache(apps, render_counter: 
     assert apps["gpu"][requested:] == [asked]  # rendering asks for a GPU
     assert max(Image.open(image).size) == SIZE
     assert (record["figure"], record["row"], record["column"]) == ("1", 0, 1)
-    assert record["settings"]["layer_weights"] == [1.0, 1.0, 0.0, 0.0, 0.0]
-    assert record["settings"]["size"] == SIZE and record["settings"]["steps"] == STEPS
-    assert record["weights"] == load_extractor("auto", device="cpu").weights_name  # the shared model's
+    assert record["run"]["settings"]["layer_weights"] == [1.0, 1.0, 0.0, 0.0, 0.0]
+    assert record["run"]["settings"]["size"] == SIZE and record["run"]["settings"]["steps"] == STEPS
+    assert record["run"]["weights"] == load_extractor("auto", device="cpu").weights_name  # the shared model's
     assert (apps["cache"] / "fig1" / "r0_c1.png").is_file()
     again, same = client.predict("1", 0, 1, api_name="/paper_cell")
     assert render_counter[0] == 1 and same == record
@@ -208,7 +208,7 @@ def test_prerendered_cell_is_served_without_rendering(apps, render_counter: list
     requested = len(apps["gpu"])
     image, record = apps["client"].predict("3", 0, 0, api_name="/paper_cell")
     assert render_counter[0] == 0 and len(apps["gpu"]) == requested
-    assert record["settings"]["size"] == PRE_SIZE and max(Image.open(image).size) == PRE_SIZE
+    assert record["run"]["settings"]["size"] == PRE_SIZE and max(Image.open(image).size) == PRE_SIZE
     gallery = apps["client"].predict(api_name="/paper_fig3_gallery")
     assert gallery[0]["caption"].endswith("(random test weights, not a stylization)")
 
@@ -219,7 +219,7 @@ def test_section_button_streams_and_refreshes_the_gallery(apps, render_counter: 
     assert render_counter[0] == 1 and len(outputs) >= 2
     assert outputs[0][1]["status"] == "rendering: step 1 of 2"
     image, record, gallery = job.result()
-    assert "status" not in record and record["settings"]["mix"] == [["linear", 0.25], ["gaussian", 0.75]]
+    assert "status" not in record and record["run"]["settings"]["mix"] == [["linear", 0.25], ["gaussian", 0.75]]
     assert len(gallery) == 4 * 5 and "not rendered" not in gallery[2 * 5 + 3]["caption"]
 
 
@@ -230,7 +230,7 @@ def test_without_weights_the_message_shows_and_rendered_cells_still_do(apps, ren
         bare.predict("2", 0, 0, api_name="/paper_cell")
     assert len(apps["gpu"]) == requested  # refused before a GPU is asked for
     _, record = bare.predict("3", 0, 0, api_name="/paper_cell")
-    assert record["settings"]["size"] == PRE_SIZE and render_counter[0] == 0
+    assert record["run"]["settings"]["size"] == PRE_SIZE and render_counter[0] == 0
 
 
 def test_bad_cell_index_is_a_one_line_error(apps) -> None:

@@ -56,7 +56,10 @@ def test_result_records_history_and_provenance(extractor, content_path, style_pa
     result = stylize(content_path, style_path, Settings(size=32, steps=4), extractor=extractor, progress=False)
     assert set(result.history) == {"content", "poly", "tv", "total"}
     assert all(len(v) == 4 for v in result.history.values())
-    assert result.device == "cpu" and result.weights.startswith("random")
+    record = result.record
+    assert record.device == "cpu" and record.weights.startswith("random") and record.steps_done == 4
+    assert record.final_losses == {name: values[-1] for name, values in result.history.items()}
+    assert record.settings == Settings(size=32, steps=4) and record.paintings == (str(style_path),)
 
 
 def test_bf16_precision_runs(extractor, content_path, style_path):

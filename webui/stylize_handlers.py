@@ -14,9 +14,8 @@ that reaches the wall-time cap (`webui.limits`) ends with its last image and a n
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
-import itertools
-import json
 import logging
 import math
 import time
@@ -28,11 +27,11 @@ import pandas as pd
 from PIL import Image
 
 from nst.config import Settings
-from nst.objective import painting_weights
 from nst.errors import NSTError
-from nst.images import ImageSource, load_image
+from nst.images import ImageSource
 from nst.methods import METHODS
-from nst.regions import PALETTE, check_mask, painted, read_mask
+from nst.record import RunRecord, run_record
+from nst.request import Request
 from nst.stylize import iter_stylize
 from nst.weights import load_extractor
 
@@ -85,23 +84,21 @@ class Shown:
         return self.frame.image
 
 
-def _reservation(content: ImageSource, style: ImageSource, settings: Settings, weights: str = "auto",
-                 device: str | None = None, interval: float = 0.5, max_seconds: float = math.inf,
-                 mask: ImageSource | None = None) -> int:
+def _reservation(inputs: Request, weights: str = "auto", device: str | None = None, interval: float = 0.5,
+                 max_seconds: float = math.inf) -> int:
     """`webui.gpu.reservation` for `stream_frames` called with the same arguments."""
-    return gpu.reservation(settings)
+    return gpu.reservation(inputs.settings)
 
 
 @gpu.gpu(duration=_reservation)
-def stream_frames(content: ImageSource, style: ImageSource, settings: Settings, weights: str = "auto",
-                  device: str | None = None, interval: float = 0.5, max_seconds: float = math.inf,
-                  mask: ImageSource | None = None) -> Iterator[Frame]:
-    """Run the optimisation and yield a `Frame` after every step, with the image at step 1, then at
-    most every `interval` seconds, and at the last step: the last of `steps`, or the first to
+def stream_frames(inputs: Request, weights: str = "auto", device: str | None = None, interval: float = 0.5,
+                  max_seconds: float = math.inf) -> Iterator[Frame]:
+    """Run the optimisation of `inputs` and yield a `Frame` after every step, with the image at step 1,
+    then at most every `interval` seconds, and at the last step: the last of `steps`, or the first to
     reach `max_seconds`. A frame per step lets the caller stop the run at any step."""
-    extractor = load_extractor(weights, pooling=settings.pooling, device=device)
+    extractor = load_extractor(weights, pooling=inputs.settings.pooling, device=device)
     last_shown = -math.inf
-    steps = iter_stylize(content, style, settings, mask=mask, extractor=extractor)
+    steps = iter_stylize(inputs, extractor=extractor)
     try:
         for step in steps:
             now = time.monotonic()
@@ -137,12 +134,13 @@ def loss_table(history: list[tuple[int, dict[str, float]]], content_weight: floa
 
 
 def caption(record: dict[str, Any]) -> str:
-    """'poly · γ 5' or 'bn+poly · γ 5 (stopped)' for the gallery of earlier runs."""
-    settings = Settings.from_dict(record["settings"])
+    """'poly · γ 5' or 'bn+poly · γ 5 (stopped)' for the gallery of earlier runs (`record`: a
+    `RunRecord.to_dict`)."""
+    run = RunRecord.from_dict(record)
+    settings = run.settings
     names = "+".join(m for m, _ in settings.mix) if settings.mix else settings.method
-    gamma = settings.gamma_used()
-    finished = "seconds" in record and record.get("steps_done", settings.steps) == settings.steps
-    return f"{names} · γ {gamma:g}" + ("" if finished else " (stopped)")
+    finished = run.steps_done == settings.steps
+    return f"{names} · γ {run.gamma:g}" + ("" if finished else " (stopped)")
 
 
 class Stylizer:
@@ -155,18 +153,31 @@ class Stylizer:
         self.interval = interval
         self.limits = limits or RunLimits()
         self.visitors = visitors or Visitors(self.limits.per_visitor)
-        self._runs = itertools.count(1)
 
     # ----- the stream, shared by the page and the API
 
-    def frames(self, content: str | None, style: str | None | list[str | None], settings: Settings,
-               request: gr.Request | None = None, mask: ImageSource | None = None) -> Iterator[Shown]:
+    def inputs(self, content: str | None, style: str | None | list[str | None], settings: Settings,
+               mask: ImageSource | None = None) -> Request:
+        """The run's images read and checked once, refused at once before a GPU is reserved:
+        missing images, a mask that cannot apply, no weights, over a cap."""
+        with one_line_errors():
+            paintings = style if isinstance(style, list) else [style]
+            if content is None or paintings[0] is None:
+                missing = " and ".join(n for n, v in (("content image", content), ("style image", paintings[0]))
+                                       if v is None)
+                raise NSTError(f"add a {missing} first (the content image sets the output's shape)")
+            inputs = Request(content, paintings, settings, mask=mask)
+            self.limits.check(settings)
+            self.model(settings.pooling)
+            gpu.refuse_if_too_long(settings)
+            return inputs
+
+    def frames(self, inputs: Request, request: gr.Request | None = None) -> Iterator[Shown]:
         """The frames of `stream_frames` that carry an image, with every library error as a
         one-line error; the run ends at the step where its visitor stops it."""
         with one_line_errors():
-            self._preflight(content, style, settings, mask)
-            start = functools.partial(stream_frames, content, style, settings, self.model.weights,
-                                      str(self.model.device), self.interval, self.limits.max_seconds, mask)
+            start = functools.partial(stream_frames, inputs, self.model.weights, str(self.model.device),
+                                      self.interval, self.limits.max_seconds)
             pending: list[tuple[int, dict[str, float]]] = []
             frame: Frame | None = None
             with contextlib.closing(self.visitors.until_stopped(session_of(request), start)) as stream:
@@ -184,35 +195,20 @@ class Stylizer:
             if frame is not None and not frame.final:  # the stream ended early: its visitor stopped it
                 _LOG.info("run stopped by its visitor after step %d of %d", frame.step, frame.steps)
 
-    def _preflight(self, content: str | None, style: str | None | list[str | None], settings: Settings,
-                   mask: ImageSource | None = None) -> None:
-        """Refuse at once, before a GPU is reserved: missing images, a mask that cannot apply,
-        no weights, over a cap."""
-        paintings = style if isinstance(style, list) else [style]
-        painting_weights(settings, len(paintings))
-        if content is None or paintings[0] is None:
-            missing = " and ".join(n for n, v in (("content image", content), ("style image", paintings[0]))
-                                   if v is None)
-            raise NSTError(f"add a {missing} first (the content image sets the output's shape)")
-        if mask is not None:
-            check_mask(mask, len(paintings), load_image(content, name="content image").size)
-        self.limits.check(settings)
-        self.model(settings.pooling)
-        gpu.refuse_if_too_long(settings)
-
     @takes_controls
     def stylize(self, content: str | None, style: str | None, progress: gr.Progress = gr.Progress(),
                 request: gr.Request | None = None, **controls: Any) -> Iterator[Image.Image]:
         """Stylize `content` with the style of `style`; yields the image as it improves, then the final one."""
         settings = _settings(controls, self.model.device.type)
-        for shown in self.frames(content, _paintings(style, controls), settings, request, _mask(controls)):
+        inputs = self.inputs(content, _paintings(style, controls), settings, _mask(controls))
+        for shown in self.frames(inputs, request):
             _report(progress, shown.frame)
             yield shown.image
 
     def example(self, content: str, style: str, method: str, gamma: float) -> Iterator[Image.Image]:
         """An example pair with the device's default size and steps and the library's other defaults."""
         settings = Settings(method=method, gamma=float(gamma), **self.model.defaults).on_device(self.model.device.type)
-        for shown in self.frames(content, style, settings):
+        for shown in self.frames(self.inputs(content, style, settings)):
             yield shown.image
 
     # ----- the page
@@ -222,38 +218,28 @@ class Stylizer:
             request: gr.Request | None = None, **controls: Any) -> Iterator[Outputs]:
         """The Stylize button: yields the result, losses, record and status while the run goes on."""
         settings = _settings(controls, self.model.device.type)
-        mask = _mask(controls)
-        record = self._record(settings, mask)
+        inputs = self.inputs(content, _paintings(style, controls), settings, _mask(controls))
+        record = self.record(inputs)
         history: list[tuple[int, dict[str, float]]] = []
         # The plot keeps the previous curve until this run has data (an empty table would blank it).
-        yield {"result": None, "record": record, "status": "Starting…"}
-        for shown in self.frames(content, _paintings(style, controls), settings, request, mask):
+        yield {"result": None, "record": record.to_dict(), "status": "Starting…"}
+        for shown in self.frames(inputs, request):
             frame = shown.frame
             history.extend(shown.losses)
             _report(progress, frame)
             outputs = {"result": shown.image, "status": _status(frame),
                        "losses": loss_table(history, settings.content_weight, settings.tv_weight)}
             if frame.final:
-                record = {**record, "size": list(shown.image.size), "seconds": round(frame.elapsed, 2),
-                          "steps_done": frame.step, "final_losses": history[-1][1]}
-                outputs["record"] = record
+                record = dataclasses.replace(record, steps_done=frame.step, final_losses=history[-1][1],
+                                             seconds=round(frame.elapsed, 3))
+                outputs["record"] = record.to_dict()
             yield outputs
 
-    def _record(self, settings: Settings, mask: ImageSource | None = None) -> dict[str, Any]:
-        """What reproduces the run: the settings, the device, the weights, and the paintings
-        that have a region when regions are painted (no image data)."""
-        try:
-            extractor = self.model(settings.pooling)
-            network, weights = extractor.label, extractor.weights_name
-        except NSTError:
-            network, weights = "unavailable", f"unavailable ({self.model.weights})"
-        record = {"run": next(self._runs), "settings": json.loads(settings.to_json()),
-                  "device": self.model.device_name, "network": network, "weights": weights,
-                  "optimizer": settings.optimizer_used()}
-        if mask is not None:
-            with contextlib.suppress(NSTError):  # an unreadable mask is told by the run itself
-                record["regions"] = {f"painting {k}": PALETTE[k - 1][0] for k in painted(read_mask(mask))}
-        return record
+    def record(self, inputs: Request) -> RunRecord:
+        """The record of running `inputs` here, before its first step: the settings, the device,
+        the network and weights, the inputs by name (no image data)."""
+        with one_line_errors():
+            return run_record(inputs, self.model(inputs.settings.pooling), device=self.model.device_name)
 
     def remember(self, result: str | None, record: dict[str, Any] | None,
                  history: list[dict[str, Any]]) -> Outputs:
@@ -262,9 +248,11 @@ class Stylizer:
         Gives the new history and the gallery: newest first, captioned, shown once there is a run.
         """
         history = list(history or [])
-        if result and record and not any(h["record"]["run"] == record["run"] for h in history):
+        # A run is remembered once: the success event after a Stop brings the same image and record again.
+        if result and record and not any(h["record"] == record for h in history):
             history = [{"image": result, "record": record}, *history][:_HISTORY_LENGTH]
-        items = [(h["image"], caption(h["record"])) for h in history]
+        with one_line_errors():  # the record comes back from the page: an API client may send anything
+            items = [(h["image"], caption(h["record"])) for h in history]
         return {"history": history, "gallery": gr.update(value=items, visible=bool(items))}
 
     def stop(self, result: str | None, record: dict[str, Any] | None, history: list[dict[str, Any]],
@@ -282,7 +270,8 @@ class Stylizer:
     def restore(self, history: list[dict[str, Any]], evt: gr.SelectData) -> Outputs:
         """A gallery click: that run's image, record and every control set as it was."""
         entry = history[evt.index]
-        controls = Controls.from_settings(Settings.from_dict(entry["record"]["settings"])).values()
+        with one_line_errors():
+            controls = Controls.from_settings(RunRecord.from_dict(entry["record"]).settings).values()
         del controls["mask"]  # the regions stay painted on the photo as they are
         return {"result": entry["image"], "record": entry["record"], **controls}
 

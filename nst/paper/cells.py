@@ -1,17 +1,17 @@
 """One cell: rendering it, its record, and finding it once it is finished.
 
 A finished cell is a PNG with a JSON record beside it (`fig<N>/r<i>_c<j>.png` and
-`.json` in an output folder): parameters, first and final loss per term, seconds,
-device and weights, and a hash of the parameters and input images. `find_cell` is the
-one reader of that format; the figure runner's `--resume` and the app both look cells
-up through it.
+`.json` in an output folder): where the cell sits in its figure, a hash of its parameters
+and input images, its first losses and the highest total seen, and under "run" the run's
+`nst.RunRecord` (settings, final losses, seconds, device, network and weights).
+`find_cell` is the one reader of that format; the figure runner's `--resume` and the app
+both look cells up through it.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
-import datetime
 import functools
 import hashlib
 import json
@@ -20,19 +20,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import torch
-
 from ..errors import NSTError
 from ..features import VGGFeatures
 from ..images import save_png
+from ..record import RunRecord, read_json, run_record
+from ..request import Request
 from ..stylize import Step, iter_stylize
 from .manifest import Cell
 
-__all__ = ["RECORD_VERSION", "RenderedCell", "CellProgress", "cell_hash", "find_cell", "iter_render_cell",
+__all__ = ["RECORD_VERSION", "CELL_KEYS", "RenderedCell", "CellProgress", "cell_hash", "find_cell", "iter_render_cell",
            "render_cell"]
 
-# Bump when the record layout or the meaning of a hash changes: old cells then re-render.
+# Bump when the meaning of a hash changes: old cells then re-render. A record of another
+# layout is not found either (`find_cell`), so it re-renders too.
 RECORD_VERSION = 1
+# The keys of a cell's record besides "run".
+CELL_KEYS = ("figure", "row", "column", "row_label", "column_label", "hash", "first_losses", "peak_total")
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,14 @@ class RenderedCell:
     record: dict[str, Any]
 
     @property
+    def run(self) -> RunRecord:
+        """The run that made it (`find_cell` checked it)."""
+        return RunRecord.from_dict(self.record["run"])
+
+    @property
     def weights(self) -> str:
         """The weights that made it (`VGGFeatures.weights_name`)."""
-        return str(self.record.get("weights", ""))
+        return self.run.weights
 
 
 @dataclass(frozen=True)
@@ -93,17 +101,25 @@ def find_cell(cell: Cell, folder: str | os.PathLike, *, weights: str | None = No
 
 def _finished(cell: Cell, folder: Path, weights: str | None, *, any_run: bool) -> RenderedCell | None:
     png, record_path = cell.png(folder), cell.record_path(folder)
-    if not png.is_file():
+    if not png.is_file() or not record_path.is_file():
         return None
     try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-        if any_run:
-            cell = cell.with_run(record["settings"]["size"], record["settings"]["steps"])
-    except (OSError, ValueError, KeyError, TypeError, NSTError):  # no record, or not one of ours
+        record = read_json(record_path, name="cell record")
+        run = _check_record(record)
+    except NSTError:  # not one of ours, or of an older layout
         return None
-    if record.get("hash") != cell_hash(cell) or (weights is not None and record.get("weights") != weights):
+    if any_run:
+        cell = cell.with_run(run.settings.size, run.settings.steps)
+    if record["hash"] != cell_hash(cell) or (weights is not None and run.weights != weights):
         return None
     return RenderedCell(png, record)
+
+
+def _check_record(record: Any) -> RunRecord:
+    """The run of a cell's record; `NSTError` when it is not a cell's record."""
+    if not isinstance(record, dict) or set(record) != {*CELL_KEYS, "run"}:
+        raise NSTError(f"a cell record has the keys {', '.join(CELL_KEYS)} and run")
+    return RunRecord.from_dict(record["run"])
 
 
 def iter_render_cell(cell: Cell, folder: str | os.PathLike, extractor: VGGFeatures) -> Iterator[CellProgress]:
@@ -116,17 +132,20 @@ def iter_render_cell(cell: Cell, folder: str | os.PathLike, extractor: VGGFeatur
     if extractor.pooling != cell.settings.pooling:
         raise NSTError(f"{cell.name} needs a network with {cell.settings.pooling} pooling; "
                        f"the extractor has {extractor.pooling}")
+    inputs = Request(_display(cell.content), _display(cell.style), cell.settings)
     first: Step | None = None
     last: Step | None = None
     peak = float("-inf")
-    for last in iter_stylize(cell.content, cell.style, cell.settings, extractor=extractor):
+    for last in iter_stylize(inputs, extractor=extractor):
         first = first or last
         peak = max(peak, last.losses["total"])
         yield CellProgress(last)
     assert first is not None and last is not None  # Settings enforces steps >= 1
     png = cell.png(folder)
     os.replace(save_png(last.pil(), png.with_name(f".{png.name}.tmp")), png)
-    text = json.dumps(_record(cell, first, last, peak, extractor), indent=2, ensure_ascii=False) + "\n"
+    run = run_record(inputs, extractor, steps_done=last.step, final_losses=last.losses, seconds=last.elapsed,
+                     output=png.name)
+    text = json.dumps(_record(cell, first, peak, run), indent=2, ensure_ascii=False) + "\n"
     tmp = png.with_name(f".{png.stem}.json.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, cell.record_path(folder))
@@ -140,20 +159,13 @@ def render_cell(cell: Cell, folder: str | os.PathLike, extractor: VGGFeatures) -
     return last.rendered
 
 
-def _record(cell: Cell, first: Step, last: Step, peak: float, extractor: VGGFeatures) -> dict[str, Any]:
-    """The JSON record of a finished cell; `first_losses` and `peak_total` (the highest
-    total seen) show whether the loss went down throughout."""
-    return {
-        "figure": cell.figure, "row": cell.row, "column": cell.column,
-        "row_label": cell.row_label, "column_label": cell.column_label,
-        "image": f"{cell.name}.png", "content": _display(cell.content), "style": _display(cell.style),
-        "hash": cell_hash(cell), "settings": dataclasses.asdict(cell.settings),
-        "first_losses": first.losses, "final_losses": last.losses, "peak_total": peak,
-        "seconds": round(last.elapsed, 3),
-        "device": str(extractor.device), "network": extractor.label, "weights": extractor.weights_name,
-        "optimizer": cell.settings.optimizer_used(), "gamma": cell.settings.gamma_used(), "torch": torch.__version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
+def _record(cell: Cell, first: Step, peak: float, run: RunRecord) -> dict[str, Any]:
+    """The JSON record of a finished cell: its place in the figure, its hash, and its `run`;
+    `first_losses` and `peak_total` (the highest total seen) show whether the loss went
+    down throughout."""
+    return {"figure": cell.figure, "row": cell.row, "column": cell.column, "row_label": cell.row_label,
+            "column_label": cell.column_label, "hash": cell_hash(cell), "first_losses": first.losses,
+            "peak_total": peak, "run": run.to_dict()}
 
 
 def _display(path: Path) -> str:

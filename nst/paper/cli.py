@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> None:
         run = render_figure(manifest, cells, args.out, extractor, resume=args.resume, progress=not args.quiet)
         print(json.dumps({"figure": run.figure, "grid": str(run.grid), "cells": len(run.cells),
                           "rendered": run.rendered, "network": extractor.label, "weights": extractor.weights_name,
-                          "seconds": round(sum(r["seconds"] for r in run.records), 2)}))
+                          "seconds": round(sum(cell.run.seconds for cell in run.cells), 2)}))
 
 
 def main(argv: list[str] | None = None) -> int:

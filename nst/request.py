@@ -1,0 +1,89 @@
+"""One stylization request: the photo, the paintings, an optional mask and the `Settings`,
+read and checked once.
+
+Every caller (the CLI, the app, the figure runner, `nst.stylize`) builds one `Request`
+and every scale of the run takes its tensors from it (`Request.at`), so an input file is
+decoded once however many scales the run has. A refusal (an unreadable file, a weight
+count that does not fit the paintings, a mask that cannot apply, an image too small for
+the coarsest scale) is raised while it is built, before any weights load.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from .config import Settings
+from .errors import NSTError
+from .images import ImageSource, check_fits, fit_tensor, load_image
+from .objective import painting_weights
+from .regions import check_labels, check_shape, fit_labels, read_mask
+
+__all__ = ["Request", "paintings", "source_name"]
+
+
+def paintings(style: ImageSource | Sequence[ImageSource] | None) -> list[ImageSource]:
+    """The style argument as a list: one painting, or several (a list or tuple of them)."""
+    found = list(style) if isinstance(style, (list, tuple)) else [] if style is None else [style]
+    if not found:
+        raise NSTError("give at least one style image")
+    return found
+
+
+def source_name(source: ImageSource) -> str:
+    """How a record names an input: its path as given, a PIL image's file name, else "(in memory)"."""
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return getattr(source, "filename", "") or "(in memory)"
+
+
+class Request:
+    """The inputs of one run, decoded and checked once.
+
+    `content` and each painting are upright RGB `PIL.Image`s at their full size; `labels`
+    is the mask as `(H, W)` int64 region labels (`nst.regions`) or None. `names` hold what a
+    run record calls them (`source_name`).
+    """
+
+    def __init__(self, content: ImageSource, style: ImageSource | Sequence[ImageSource],
+                 settings: Settings | None = None, *, mask: ImageSource | None = None) -> None:
+        self.settings = settings or Settings()
+        sources = paintings(style)
+        # A weight count that does not fit, or a method that cannot blend the paintings, is told before any image loads.
+        painting_weights(self.settings, len(sources), masked=mask is not None)
+        self.content = load_image(content, name="content image")
+        self.paintings = tuple(load_image(s, name=_painting_name(k, len(sources))) for k, s in enumerate(sources, 1))
+        self.labels: Tensor | None = None
+        if mask is not None:
+            self.labels = read_mask(mask)
+            check_labels(self.labels, len(sources))
+            check_shape(self.labels, (self.content.height, self.content.width))
+        coarsest = self.settings.scale_plan()[0][0]
+        check_fits(self.content, coarsest, name="content image")
+        for k, painting in enumerate(self.paintings, start=1):
+            check_fits(painting, coarsest, name=_painting_name(k, len(self.paintings)))
+        self.content_name = source_name(content)
+        self.painting_names = tuple(source_name(s) for s in sources)
+        self.mask_name = None if mask is None else source_name(mask)
+        self._scaled: dict[tuple[int, str], tuple[Tensor, list[Tensor], Tensor | None]] = {}
+
+    def at(self, size: int, device: torch.device | str = "cpu") -> tuple[Tensor, list[Tensor], Tensor | None]:
+        """The photo `(1, 3, H, W)`, each painting `(1, 3, H_k, W_k)` (long edge `size`, in [0, 1],
+        on `device`) and the regions `(H, W)` fitted to the photo (None without a mask);
+        made once per size and device."""
+        key = (size, str(device))
+        if key not in self._scaled:
+            photo = fit_tensor(self.content, size, device, name="content image")
+            styles = [fit_tensor(p, size, device, name=_painting_name(k, len(self.paintings)))
+                      for k, p in enumerate(self.paintings, start=1)]
+            regions = None if self.labels is None else fit_labels(self.labels, tuple(photo.shape[-2:]))
+            self._scaled[key] = (photo, styles, regions)
+        return self._scaled[key]
+
+
+def _painting_name(k: int, count: int) -> str:
+    return "style image" if count == 1 else f"style image {k}"
+
