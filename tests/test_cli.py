@@ -175,7 +175,7 @@ def test_a_plugin_s_distance_runs_from_the_command_line(tmp_path, content_path, 
                      "--size", "40", "--steps", str(steps), "--quiet", "--device", "cpu"]) == 0
         assert Image.open(out).size == (40, 27)
         record = json.loads(out.with_suffix(".json").read_text())
-        assert record["settings"]["method"] == "energy" and record["gamma"] == 5.0
+        assert record["settings"]["method"] == "energy" and record["gamma"] == 10.0
         finals.append(record["final_losses"]["energy"])
     assert finals[1] < 0.9 * finals[0]
     assert "energy" not in METHODS
