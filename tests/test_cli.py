@@ -2,6 +2,7 @@
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ import nst
 from nst import STYLE_LAYERS, RunRecord, Settings
 from nst.config import CPU_PRESET
 from nst.__main__ import build_parser, main, settings_from_args
-from nst.methods import METHODS
+from nst.methods import METHODS, isolated_registry
 from nst.weights import load_extractor
 
 from conftest import CUSTOM_DISTANCE
@@ -168,6 +169,8 @@ PLUGIN = str(CUSTOM_DISTANCE)
 def test_a_plugin_s_distance_runs_from_the_command_line(tmp_path, content_path, style_path, capsys):
     """--plugin examples/custom_distance.py --method energy: a real run whose energy term falls; the
     registration lasts for the run only."""
+    with isolated_registry():  # the γ the file declares, read as Python sees it
+        gamma = runpy.run_path(PLUGIN)["nst"].methods.get_method("energy").default_gamma
     finals = []
     for steps in (1, 5):
         out = tmp_path / f"energy{steps}.png"
@@ -175,7 +178,7 @@ def test_a_plugin_s_distance_runs_from_the_command_line(tmp_path, content_path, 
                      "--size", "40", "--steps", str(steps), "--quiet", "--device", "cpu"]) == 0
         assert Image.open(out).size == (40, 27)
         record = json.loads(out.with_suffix(".json").read_text())
-        assert record["settings"]["method"] == "energy" and record["gamma"] == 10.0
+        assert record["settings"]["method"] == "energy" and record["gamma"] == gamma
         finals.append(record["final_losses"]["energy"])
     assert finals[1] < 0.9 * finals[0]
     assert "energy" not in METHODS

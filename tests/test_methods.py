@@ -248,9 +248,10 @@ def test_registering_a_taken_name_or_bad_arguments_is_refused(energy, name, loss
 
 
 def test_a_registered_method_works_in_settings_a_fusion_and_the_run(energy, extractor, content_path, style_path):
-    assert Settings(method="energy").gamma_used() == 10.0  # its gamma is the default γ
+    gamma = METHODS["energy"].default_gamma
+    assert 0 < gamma and Settings(method="energy").gamma_used() == gamma  # its gamma is the default γ
     fused = Settings(mix=(("energy", 0.5), ("poly", 0.5)), size=32, steps=4)
-    assert fused.gamma_used() == (5.0 + METHODS["poly"].default_gamma) / 2
+    assert fused.gamma_used() == (gamma + METHODS["poly"].default_gamma) / 2
     assert fused.optimizer_used() == "lbfgs"
     steps = list(iter_stylize(content_path, style_path, fused, extractor=extractor))
     assert set(steps[-1].losses) == {"content", "energy", "poly", "tv", "total"}
