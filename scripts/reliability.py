@@ -7,7 +7,7 @@ sends each case of `CASES` through `gradio_client` (or a raw upload), and rewrit
 table between the README's `<!-- reliability:start -->` and `<!-- reliability:end -->`
 markers with what each answer said. Cases that other tests check (Stop, a closed tab,
 load, memory, faults that cannot be caused from outside) are rows with their test named.
-`tests/test_reliability.py` sends the same cases on the test checkpoint and fails when
+`tests/e2e/test_reliability.py` sends the same cases on the test checkpoint and fails when
 the README's table differs from their answers. Timings and tracebacks found in the app's
 log are printed here, never written to the README (they vary).
 """
@@ -44,7 +44,7 @@ MISSING_WEIGHTS = "/nonexistent/vgg19.safetensors"
 # Caps read from the environment by the app: unset, so the table shows the defaults.
 CAP_VARIABLES = ("NST_MAX_RUN_SECONDS", "NST_MAX_PIXEL_STEPS", "NST_RUNS_PER_VISITOR", "NST_WEIGHTS")
 AREAS = ("Images", "Parameters", "Weights", "Load", "Cancellation", "Faults")
-THIS_TEST = "tests/test_reliability.py::test_each_input_gets_its_answer"
+THIS_TEST = "tests/e2e/test_reliability.py::test_each_input_gets_its_answer"
 
 File = Callable[[Path], Path]  # makes an input file in the case's temporary folder
 Send = Callable[[Client, Path], str]  # sends a case; what the user sees, in one line
@@ -204,7 +204,7 @@ CASES: tuple[Case, ...] = (
     Case("no-style", "Images", "no style image", "add a style image first", stylize(style=None)),
     Case("browser-corrupt", "Images", "a corrupt upload in the browser",
          "content image: not a readable image file; use a PNG, JPEG or WebP image (under the button)",
-         checked_by="tests/test_browser.py::test_a_corrupt_upload_shows_a_clear_message"),
+         checked_by="tests/e2e/test_browser.py::test_a_corrupt_upload_shows_a_clear_message"),
     Case("method", "Parameters", '`method="gram"`', _CHOICES, stylize(method="gram")),
     Case("fusion", "Parameters", 'a fusion with an unknown second method (`fuse_with="gram"`)', _CHOICES,
          stylize(fuse_with="gram")),
@@ -246,47 +246,52 @@ CASES: tuple[Case, ...] = (
          stylize(), app=NO_WEIGHTS),
     Case("weights-kept", "Weights", "every later request to an app whose weights lookup failed",
          "the same message at once: the lookup is not repeated until the app restarts",
-         checked_by="tests/test_app_handlers.py::test_a_failed_weights_lookup_is_kept_and_answered_at_once"),
+         checked_by="tests/webui/test_stylize_handlers.py::"
+                    "test_a_failed_weights_lookup_is_kept_and_answered_at_once"),
     Case("weights-offline", "Weights", "looking for weights without network",
          "the message on how to provide weights, after one short connection attempt per host "
          "(no waiting through download retries)",
-         checked_by="tests/test_weights.py::test_without_network_the_lookup_ends_after_one_probe_per_host"),
+         checked_by="tests/nst/test_weights.py::test_without_network_the_lookup_ends_after_one_probe_per_host"),
     Case("queue-holds", "Load", "as many clients at once as the queue holds (16)",
-         "each gets its own result; one run at a time, the others wait their turn", checked_by="tests/test_load.py"),
+         "each gets its own result; one run at a time, the others wait their turn",
+         checked_by="tests/e2e/test_load.py"),
     Case("queue-full", "Load", "4 clients more than the queue holds, behind a running request",
          "Queue is full! Please try again. (gradio_client's words); the 16 queued ones complete",
-         checked_by="tests/test_load.py"),
+         checked_by="tests/e2e/test_load.py"),
     Case("memory", "Load", "20 runs one after another, every third cancelled after its first image",
          "each answered; the server's memory stays near its level after the first run",
-         checked_by="tests/test_load.py"),
+         checked_by="tests/e2e/test_load.py"),
     Case("visitor-cap", "Load", "a second run from a visitor whose first is still going",
          "you already have a run going: wait for it to end, or press Stop (other visitors are not held up)",
-         checked_by="tests/test_app_handlers.py::test_a_visitor_has_one_run_at_a_time_others_are_not_held_up"),
+         checked_by="tests/webui/test_stylize_handlers.py::"
+                    "test_a_visitor_has_one_run_at_a_time_others_are_not_held_up"),
     Case("zero-gpu-loan", "Load", "on ZeroGPU, a run that needs more GPU time than one loan",
          "this run needs … of GPU time, more than the 120 s ZeroGPU lends at once: lower the size or the steps",
-         checked_by="tests/test_app_handlers.py::test_on_zero_gpu_a_run_longer_than_the_gpu_loan_is_refused"),
+         checked_by="tests/webui/test_stylize_handlers.py::"
+                    "test_on_zero_gpu_a_run_longer_than_the_gpu_loan_is_refused"),
     Case("stop", "Cancellation", "Stop pressed during a run (browser)",
          "Stopped. The last image stays here and in your runs below.",
-         checked_by="tests/test_browser.py::test_upload_stylize_stop_and_screenshot"),
+         checked_by="tests/e2e/test_browser.py::test_upload_stylize_stop_and_screenshot"),
     Case("stop-step", "Cancellation", "Stop pressed: how far the run goes on",
          "it ends at the step it is in; another visitor's Stop does not end it",
-         checked_by="tests/test_app_handlers.py::test_stop_ends_the_visitor_s_run_at_the_current_step"),
+         checked_by="tests/webui/test_stylize_handlers.py::test_stop_ends_the_visitor_s_run_at_the_current_step"),
     Case("tab-closed", "Cancellation", "the browser tab closed during a run",
          "the run ends at its current step (the server's log says so), freeing the queue",
-         checked_by="tests/test_browser.py::test_closing_the_tab_stops_its_run"),
+         checked_by="tests/e2e/test_browser.py::test_closing_the_tab_stops_its_run"),
     Case("time-cap", "Cancellation", "a run reaching the time cap (`NST_MAX_RUN_SECONDS`, 300 s)",
          "Stopped at the time limit of one run here (… s), after step … of …: this is the image at that step. "
          "Lower the size or the steps for a full run.",
-         checked_by="tests/test_app_handlers.py::test_a_run_at_the_time_cap_ends_with_its_image_and_says_so"),
+         checked_by="tests/webui/test_stylize_handlers.py::"
+                    "test_a_run_at_the_time_cap_ends_with_its_image_and_says_so"),
     Case("layer-weights-nan", "Parameters", '`layer_weights="nan, 1, 1, 1, 1"`', "layer_weights must be finite",
          stylize(layer_weights="nan, 1, 1, 1, 1")),
     Case("non-finite", "Faults", "a loss that stops being finite during a run (no input within the ranges "
          "causes one: 196 combinations of the largest learning rates, weights and starts were tried)",
          "the loss stopped being finite at step …; try a smaller learning rate or Adam",
-         checked_by="tests/test_stylize.py::test_a_non_finite_loss_stops_with_a_clear_error"),
+         checked_by="tests/nst/test_stylize.py::test_a_non_finite_loss_stops_with_a_clear_error"),
     Case("out-of-memory", "Faults", "the device running out of memory during a run",
          "out of memory: choose a smaller output size or fewer style layers (the next run works)",
-         checked_by="tests/test_app_handlers.py::"
+         checked_by="tests/webui/test_stylize_handlers.py::"
                     "test_running_out_of_memory_answers_that_visitor_and_the_next_run_works"),
 )
 
@@ -357,9 +362,7 @@ def with_table(text: str, table: str) -> str:
 @contextlib.contextmanager
 def running_apps(workdir: Path, weights_args: tuple[str, ...]) -> Iterator[dict[str, App]]:
     """The app with weights (started with `weights_args`) and the app without, both running."""
-    if str(ROOT / "tests") not in sys.path:  # the tests' own launcher, as pytest finds it
-        sys.path.insert(0, str(ROOT / "tests"))
-    from app_server import running_app
+    from tests.e2e.app_server import running_app  # the tests' own launcher (the repository root is on the path)
 
     with contextlib.ExitStack() as stack:
         apps = {}

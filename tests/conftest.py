@@ -1,6 +1,7 @@
-"""Shared fixtures. Everything runs offline: the Hugging Face cache and torch hub folder
-point at a temporary directory holding a fake VGG-19 checkpoint with seeded random
-weights, written in the hub's own layout, so the real loading code is exercised."""
+"""Fixtures every folder of tests/ shares. Everything runs offline: the Hugging Face cache and
+torch hub folder point at a temporary directory holding a fake VGG-19 checkpoint with seeded
+random weights (tests/fakes.py), written in the hub's own layout, so the real loading code is
+exercised. The running app and the browser are in tests/e2e/conftest.py."""
 
 from __future__ import annotations
 
@@ -19,38 +20,13 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.pop("NST_WEIGHTS", None)
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
-from safetensors.torch import save_file  # noqa: E402
 
 from nst.features import random_extractor  # noqa: E402
 from nst.methods import isolated_registry  # noqa: E402
-from nst.weights import SOURCES  # noqa: E402
+from tests.fakes import write_fake_hub_checkpoint  # noqa: E402
+from tests.paths import EXAMPLES  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-pytest_plugins = ["figures"]  # tests/figures.py: figures printed in the run's terminal summary
-FAKE_REVISION = "0123456789abcdef0123456789abcdef01234567"
-FAKE_SEED = 1234
-HUB_REPO = SOURCES["vgg19"].hub_repo
-
-
-def fake_state_dict(seed: int = FAKE_SEED) -> dict[str, torch.Tensor]:
-    """`features.<i>.weight/bias` of a seeded random VGG-19, as the hub file names them."""
-    model = random_extractor(seed, last_layer="relu5_4")  # every convolution, like the real file
-    return {f"features.{k}": v.contiguous() for k, v in model.features.state_dict().items()}
-
-
-def write_fake_hub_checkpoint(hf_home: Path, seed: int = FAKE_SEED) -> Path:
-    """Write `model.safetensors` into `hf_home` in the layout `hf_hub_download` reads offline."""
-    repo_dir = Path(hf_home) / "hub" / f"models--{HUB_REPO.replace('/', '--')}"
-    snapshot = repo_dir / "snapshots" / FAKE_REVISION
-    snapshot.mkdir(parents=True, exist_ok=True)
-    (repo_dir / "refs").mkdir(exist_ok=True)
-    (repo_dir / "refs" / "main").write_text(FAKE_REVISION)
-    path = snapshot / "model.safetensors"
-    save_file(fake_state_dict(seed), str(path))
-    return path
-
-
+pytest_plugins = ["tests.figures"]  # the `figures` fixture: figures printed in the run's terminal summary
 FAKE_CHECKPOINT = write_fake_hub_checkpoint(_HOME / "hf")
 
 
@@ -72,23 +48,38 @@ def hf_home() -> Path:
 
 @pytest.fixture
 def content_path() -> Path:
-    return ROOT / "examples" / "content" / "chelsea_cat.jpg"
+    return EXAMPLES / "content" / "chelsea_cat.jpg"
 
 
 @pytest.fixture
 def style_path() -> Path:
-    return ROOT / "examples" / "style" / "starry_night.jpg"
-
-
-CUSTOM_DISTANCE = ROOT / "examples" / "custom_distance.py"
+    return EXAMPLES / "style" / "starry_night.jpg"
 
 
 @pytest.fixture
-def energy() -> dict:
+def other_style_path() -> Path:
+    """A second painting (The Scream): for two paintings blended, or a painting that differs."""
+    return EXAMPLES / "style" / "the_scream.jpg"
+
+
+@pytest.fixture(scope="session")
+def examples() -> Path:
+    """The repository's examples/ folder (photos, paintings, masks, the paper's manifest)."""
+    return EXAMPLES
+
+
+@pytest.fixture(scope="session")
+def custom_distance() -> Path:
+    """examples/custom_distance.py: a distance of one's own, as a plugin file (`--plugin`)."""
+    return EXAMPLES / "custom_distance.py"
+
+
+@pytest.fixture
+def energy(custom_distance: Path) -> dict:
     """examples/custom_distance.py run as a user would (`runpy`): "energy" is registered for this
     test only. Returns the file's namespace (its `energy` loss, `POSITIONS`)."""
     with isolated_registry():
-        yield runpy.run_path(str(CUSTOM_DISTANCE))
+        yield runpy.run_path(str(custom_distance))
 
 
 @pytest.fixture
@@ -105,17 +96,3 @@ def render_counter(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(cells, "iter_stylize", counting)
     return calls
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Headless Debian chromium driven by Playwright, shared by the browser tests."""
-    from app_server import CHROMIUM, CHROMIUM_ARGS, CHROMIUM_MISSING, REQUIRE_BROWSER
-
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if CHROMIUM is None:
-        (pytest.fail if REQUIRE_BROWSER else pytest.skip)(CHROMIUM_MISSING)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()

@@ -2,9 +2,9 @@
 in its terminal summary, under "figures", so they reach the CI log also when every test
 passes. Speed figures are printed, never asserted.
 
-Register it once, in tests/conftest.py: `pytest_plugins = ["figures"]` (or `-p figures`
-with tests/ on the path). A test takes the `figures` fixture and calls
-`figures.add("load: 16 clients at once", "p50 1.2 s")`.
+Registered once, in tests/conftest.py: `pytest_plugins = ["tests.figures"]` (or
+`-p tests.figures` from the repository root). A test in any folder takes the `figures`
+fixture and calls `figures.add("load: 16 clients at once", "p50 1.2 s")`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
 
 from nst import NSTError, Settings, iter_stylize, stylize
 from nst.images import load_tensor
@@ -188,11 +187,11 @@ def test_match_mode_optimises_towards_the_recoloured_painting(extractor, content
 
 @pytest.mark.parametrize("blend", ["mixture", "sum"])
 def test_two_copies_of_one_painting_or_a_zero_weight_give_that_painting_alone(extractor, content_path, style_path,
-                                                                           blend):
+                                                                           blend, other_style_path):
     settings = Settings(size=40, steps=3, style_layers=("relu1_1", "relu2_1"), style_blend=blend)
     alone = stylize(content_path, style_path, settings, extractor=extractor, progress=False)
     copies = stylize(content_path, [style_path, style_path], settings, extractor=extractor, progress=False)
-    other = ROOT / "examples" / "style" / "the_scream.jpg"
+    other = other_style_path
     zero = stylize(content_path, [style_path, other], settings.replace(style_weights=(1.0, 0.0)),
                    extractor=extractor, progress=False)
     both = stylize(content_path, [style_path, other], settings, extractor=extractor, progress=False)

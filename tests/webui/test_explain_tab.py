@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT
 from nst import explain
 from nst.config import STYLE_LAYERS
 from nst.errors import NSTError
 from nst.methods import METHOD_NAMES, METHODS
+from tests.paths import EXAMPLES
 from webui import explain_frames as frames
 from webui import explain_tab as tab
 from webui.explain_handlers import Explainer, Playground
@@ -23,7 +23,6 @@ from webui.model import SharedModel
 from webui.text import TOY_GAP_TITLES
 
 SIZE = 64  # analysis size for tests: every layer down to relu5_1 still has positions
-EXAMPLES = ROOT / "examples"
 
 
 def scatter_frame(update: gr.ScatterPlot) -> pd.DataFrame:

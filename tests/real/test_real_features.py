@@ -34,7 +34,7 @@ from nst.stylize import prepare_images
 from nst.weights import JUDGE_NETWORK, PAPER_NETWORK, load_weights
 from nst.yardstick import measure
 
-from conftest import ROOT
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.real
 

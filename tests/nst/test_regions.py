@@ -84,9 +84,7 @@ def test_a_layer_position_takes_the_label_covering_most_of_its_pixels(image_shap
 
 
 @pytest.fixture(scope="module")
-def images(extractor):
-    from conftest import ROOT
-    examples = ROOT / "examples"
+def images(extractor, examples):
     return prepare_images(examples / "content" / "chelsea_cat.jpg", examples / "style" / "starry_night.jpg", 48,
                           extractor.device)
 
@@ -193,10 +191,8 @@ def test_a_registered_method_matches_each_region_to_its_painting(extractor, imag
     assert_close(objective.terms["energy"]["relu2_1"](x.float()).double(), expected, rtol=1e-4, atol=0)
 
 
-def test_a_registered_method_runs_with_a_mask_of_two_paintings(extractor, energy):
+def test_a_registered_method_runs_with_a_mask_of_two_paintings(extractor, energy, examples):
     """With a mask each painting has its own term, so a plain loss needs no mixture: no refusal."""
-    from conftest import ROOT
-    examples = ROOT / "examples"
     paintings = [examples / "style" / "starry_night.jpg", examples / "style" / "the_scream.jpg"]
     steps = list(iter_stylize(examples / "content" / "chelsea_cat.jpg", paintings,
                               Settings(method="energy", size=40, steps=3), mask=examples / "masks" /

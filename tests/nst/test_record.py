@@ -10,13 +10,13 @@ import json
 import pytest
 
 import nst
-from conftest import ROOT
 from nst import NSTError, Request, RunRecord, Settings, run_record
 from nst.paper.cells import CELL_KEYS
 from nst.record import read_json
 from scripts.upgrade_records import NOT_RECORDED, main as upgrade_main, upgrade
+from tests.paths import EXAMPLES
 
-RENDERED = ROOT / "examples" / "paper" / "rendered"
+RENDERED = EXAMPLES / "paper" / "rendered"
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import torch
 from gradio.data_classes import FileData
 from PIL import Image
 
-from conftest import ROOT
 from nst.config import CPU_PRESET, Settings, field_spec
 from nst.errors import NSTError
 from nst.methods import METHODS
@@ -242,17 +241,17 @@ def test_an_upload_is_refused_from_its_header_before_gradio_decodes_it(tmp_path,
     ("seed", -3, "seed: -3 is not valid; give a number from 0 to 2147483647"),
     ("precision", "fp16", "precision: 'fp16' is not valid; choose from 'fp32', 'bf16'"),
 ])
-def test_a_control_refuses_what_it_cannot_take_naming_itself(name, value, message):
+def test_a_control_refuses_what_it_cannot_take_naming_itself(name, value, message, examples):
     with gr.Blocks():
-        page = stylize_tab.layout(Stylizer(SharedModel("auto", "cpu")), ROOT / "examples")
+        page = stylize_tab.layout(Stylizer(SharedModel("auto", "cpu")), examples)
     with pytest.raises(gr.Error) as info:
         page.controls[name].preprocess(value)
     assert info.value.message == message and not info.value.print_exception
 
 
-def test_gamma_takes_any_value_in_the_library_s_range(stylizer, content_path, style_path):
+def test_gamma_takes_any_value_in_the_library_s_range(stylizer, content_path, style_path, examples):
     with gr.Blocks():
-        page = stylize_tab.layout(stylizer, ROOT / "examples")
+        page = stylize_tab.layout(stylizer, examples)
     assert Controls(**controls(gamma=page.controls["gamma"].preprocess(7))).to_settings().gamma == 7
     for value, message in ((-1, "gamma must be between 0 and 10000, got -1.0"),
                            ("abc", "gamma: expected a number, got 'abc'")):
@@ -444,22 +443,22 @@ def test_caption_names_a_fusion(extractor, content_path, style_path):
     assert caption(dataclasses.replace(record, steps_done=1).to_dict()) == "bn+poly · γ 10 (stopped)"
 
 
-def test_the_examples_are_public_domain_files_that_exist():
-    sources = (ROOT / "examples" / "SOURCES.md").read_text()
+def test_the_examples_are_public_domain_files_that_exist(examples):
+    sources = (examples / "SOURCES.md").read_text()
     for content, style, method in stylize_tab.EXAMPLES:
-        assert (ROOT / "examples" / "content" / content).is_file()
-        assert (ROOT / "examples" / "style" / style).is_file()
+        assert (examples / "content" / content).is_file()
+        assert (examples / "style" / style).is_file()
         assert re.search(rf"`content/{content}`.*(Public domain|CC0)", sources)
         assert method in METHODS and METHODS[method].default_gamma in GAMMA_CHOICES
 
 
 @pytest.fixture(scope="module")
-def page():
+def page(examples):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(SharedModel, "speed", FIXED_SPEED)
         with gr.Blocks():
             yield stylize_tab.build_stylize_tab(Stylizer(SharedModel("auto", "cpu"), interval=0.0),
-                                                ROOT / "examples")
+                                                examples)
 
 
 def test_the_page_has_one_widget_per_control_starting_from_the_library_s_defaults(page):
@@ -471,13 +470,13 @@ def test_the_page_has_one_widget_per_control_starting_from_the_library_s_default
     assert start.on_device("cpu") == start.replace(scales=CPU_PRESET["scales"])
 
 
-def test_a_field_without_a_widget_is_refused_when_the_page_is_built(monkeypatch):
+def test_a_field_without_a_widget_is_refused_when_the_page_is_built(monkeypatch, examples):
     monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)
     more = stylize_tab._more_controls
     monkeypatch.setattr(stylize_tab, "_more_controls", lambda start: {k: v for k, v in more(start).items()
                                                                       if k != "precision"})
     with gr.Blocks(), pytest.raises(RuntimeError, match="precision"):
-        stylize_tab.layout(Stylizer(SharedModel("auto", "cpu")), ROOT / "examples")
+        stylize_tab.layout(Stylizer(SharedModel("auto", "cpu")), examples)
 
 
 def test_handlers_name_only_components_of_the_page(page, content_path, style_path, tmp_path):
@@ -495,8 +494,8 @@ def test_handlers_name_only_components_of_the_page(page, content_path, style_pat
 
 
 def test_a_second_painting_blends_in_and_a_weight_count_that_does_not_fit_is_refused(stylizer, content_path,
-                                                                                      style_path):
-    other = str(ROOT / "examples" / "style" / "the_scream.jpg")
+                                                                                      style_path, other_style_path):
+    other = str(other_style_path)
     one = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress, **controls(size=32, steps=3)))
     two = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
                                 **controls(size=32, steps=3, more_styles=[other], style_weights="1, 1")))
@@ -519,8 +518,8 @@ def _editor_value(content_path, strokes):
 
 
 def test_regions_painted_in_the_editor_or_given_as_a_file_reach_the_run(stylizer, content_path, style_path,
-                                                                       tmp_path):
-    other = str(ROOT / "examples" / "style" / "the_scream.jpg")
+                                                                       tmp_path, other_style_path):
+    other = str(other_style_path)
     plain = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
                                   **controls(size=32, steps=3)))[-1]
     two = _editor_value(content_path, [((255, 0, 0), 0, 0.5), ((0, 255, 0), 0.5, 1)])

@@ -17,17 +17,14 @@ import pytest
 from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from app_server import ROOT, requires_chromium, running_app
 from nst import paper
 from nst.images import load_tensor
 from nst.methods import METHODS
+from tests.paths import ARTIFACTS, EXAMPLES, ROOT
 
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CONTENT = ROOT / "examples" / "content" / "chelsea_cat.jpg"
-STYLE = ROOT / "examples" / "style" / "starry_night.jpg"
+CONTENT = EXAMPLES / "content" / "chelsea_cat.jpg"
+STYLE = EXAMPLES / "style" / "starry_night.jpg"
 RUN_TIMEOUT_MS = 90_000
-
-pytestmark = requires_chromium
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +34,7 @@ def app_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def app_url(app_dir):
+def app_url(app_dir, running_app):
     with running_app(app_dir) as url:
         yield url
 
@@ -190,7 +187,7 @@ def test_the_photo_s_colours_and_a_second_painting_reach_the_run(app_url, browse
     page = page_with_a_run_set_up(browser, app_url, 48, 3)
     page.locator("#colors").get_by_text("the photo's (stylize luminance only)").click()
     page.get_by_text("Several paintings: blend more styles in").click()
-    page.locator("#more-styles input[type=file]").set_input_files(str(ROOT / "examples" / "style" / "the_scream.jpg"))
+    page.locator("#more-styles input[type=file]").set_input_files(str(EXAMPLES / "style" / "the_scream.jpg"))
     page.locator("#style-weights textarea").fill("2, 1")
     page.locator("#style-blend").get_by_text("a sum of separate losses").click()
     start_run(page)

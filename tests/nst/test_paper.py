@@ -21,8 +21,8 @@ from nst.errors import NSTError
 from nst.methods import METHOD_NAMES, METHODS, fusion_weights
 from nst.record import RunRecord
 from nst.weights import load_extractor
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / paper.MANIFEST_PATH
 
 

@@ -14,7 +14,6 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT
 from nst import NSTError, Request, Settings, iter_stylize
 from nst.__main__ import main
 from nst.images import load_tensor
@@ -22,7 +21,6 @@ from nst.stylize import as_request
 from webui.model import SharedModel
 from webui.stylize_handlers import Stylizer
 
-OTHER = ROOT / "examples" / "style" / "the_scream.jpg"
 # The smallest three-scale run whose coarsest scale (25 px) keeps every short edge at 16 px or more.
 THREE_SCALES = {"size": 100, "steps": 3, "scales": 3}
 
@@ -54,22 +52,22 @@ def halves(tmp_path, content_path) -> Path:
 
 
 def test_a_request_decodes_each_file_once_and_every_scale_reuses_it(opened, extractor, content_path, style_path,
-                                                                    halves):
+                                                                    halves, other_style_path):
     opened.clear()  # the mask fixture read the photo's size
     settings = Settings(**THREE_SCALES)
-    request = Request(content_path, [style_path, OTHER], settings, mask=halves)
+    request = Request(content_path, [style_path, other_style_path], settings, mask=halves)
     steps = list(iter_stylize(request, extractor=extractor))
     assert [tuple(s.image.shape[-2:]) for s in steps] == [(17, 25), (33, 50), (67, 100)]
-    assert set(opened.values()) == {1} and set(opened) == {p.resolve() for p in (content_path, style_path, OTHER,
-                                                                                 halves)}
+    assert set(opened.values()) == {1} and set(opened) == {p.resolve() for p in (content_path, style_path,
+                                                                                 other_style_path, halves)}
     assert request.at(50) is request.at(50)  # made once per size
 
 
-def test_the_tensors_are_those_of_the_path_they_replace(content_path, style_path, halves):
-    request = Request(content_path, [style_path, OTHER], mask=halves)
+def test_the_tensors_are_those_of_the_path_they_replace(content_path, style_path, halves, other_style_path):
+    request = Request(content_path, [style_path, other_style_path], mask=halves)
     photo, paintings, regions = request.at(64)
     assert torch.equal(photo, load_tensor(content_path, 64, name="content image"))
-    assert torch.equal(paintings[1], load_tensor(OTHER, 64))
+    assert torch.equal(paintings[1], load_tensor(other_style_path, 64))
     assert regions.shape == photo.shape[-2:] and set(regions.unique().tolist()) == {1, 2}
 
 
@@ -97,23 +95,23 @@ def test_a_request_that_cannot_run_is_refused_while_it_is_built(content_path, st
 
 
 def test_the_cli_opens_each_input_at_most_twice_on_three_scales_with_a_mask(opened, tmp_path, content_path,
-                                                                            style_path, halves):
+                                                                            style_path, halves, other_style_path):
     out = tmp_path / "out.png"
     opened.clear()
-    code = main([str(content_path), str(style_path), str(OTHER), "--mask", str(halves), "-o", str(out),
+    code = main([str(content_path), str(style_path), str(other_style_path), "--mask", str(halves), "-o", str(out),
                  "--size", "100", "--steps", "3", "--scales", "3", "--quiet", "--device", "cpu"])
     assert code == 0 and Image.open(out).size == (100, 67)
-    inputs = {p.resolve() for p in (content_path, style_path, OTHER, halves)}
+    inputs = {p.resolve() for p in (content_path, style_path, other_style_path, halves)}
     assert inputs <= set(opened) and all(opened[p] <= 2 for p in inputs), opened
 
 
 def test_the_app_opens_each_input_at_most_twice_on_three_scales_with_a_mask(opened, content_path, style_path,
-                                                                            halves):
+                                                                            halves, other_style_path):
     stylizer = Stylizer(SharedModel("auto", "cpu"), interval=0.0)
     opened.clear()
     outputs = list(stylizer.run(str(content_path), str(style_path), progress=lambda *a, **k: None,
-                                method="poly", size=100, steps=3, scales="3", more_styles=[str(OTHER)],
+                                method="poly", size=100, steps=3, scales="3", more_styles=[str(other_style_path)],
                                 mask=str(halves)))
     assert outputs[-1]["result"].size == (100, 67) and outputs[-1]["record"]["regions"] == str(halves)
-    inputs = {p.resolve() for p in (content_path, style_path, OTHER, halves)}
+    inputs = {p.resolve() for p in (content_path, style_path, other_style_path, halves)}
     assert inputs <= set(opened) and all(opened[p] <= 2 for p in inputs), opened

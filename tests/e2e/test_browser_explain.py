@@ -9,24 +9,20 @@ standalone Blocks on conftest's fake hub checkpoint (seeded random weights): tes
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import gradio as gr
 import pytest
 
-from app_server import requires_chromium, running_app
+from tests.paths import ARTIFACTS, EXAMPLES
 from webui.explain_frames import SOURCE, TARGET
 from webui.explain_tab import build_explain_tab
 from webui.model import SharedModel
 
-ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_MS = 60_000
-
-pytestmark = requires_chromium
 
 
 @pytest.fixture(scope="module")
-def app_page(browser, tmp_path_factory):
+def app_page(browser, tmp_path_factory, running_app):
     with running_app(tmp_path_factory.mktemp("app-cwd")) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(url)
@@ -41,7 +37,7 @@ def page(browser):
 
     with gr.Blocks(title="Why it works") as demo:
         with gr.Tab("Why it works"):
-            build_explain_tab(SharedModel("auto", "cpu"), examples=ROOT / "examples")
+            build_explain_tab(SharedModel("auto", "cpu"), examples=EXAMPLES)
     demo.queue(default_concurrency_limit=1)
     _, local_url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, theme=THEME,
                                   css=CSS)
@@ -88,7 +84,7 @@ def test_toy_playground_animates_gaussian_mmd_and_screenshot(app_page):
     top = page.locator("#explain-intro").bounding_box()
     bottom = page.locator("#toy-stats").bounding_box()
     clip = {"x": 0, "y": top["y"] - 12, "width": 1280, "height": bottom["y"] + bottom["height"] - top["y"] + 24}
-    path = ROOT / "tests" / "artifacts" / "explain.png"
+    path = ARTIFACTS / "explain.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), clip=clip, full_page=True)
     assert path.stat().st_size > 50_000

@@ -9,7 +9,6 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from app_server import running_app
 from nst.config import field_spec
 from nst.weights import default_device
 from webui import paper_tab
@@ -26,7 +25,7 @@ def paper_cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory, paper_cache):
+def client(tmp_path_factory, paper_cache, running_app):
     with pytest.MonkeyPatch.context() as mp:
         # Paper cells rendered on demand: none pre-rendered, tiny, into a fresh cache, so the test renders one.
         mp.setenv(paper_tab.RENDERED_ENV, str(tmp_path_factory.mktemp("no-pre-rendered-cells")))

@@ -11,12 +11,12 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch.testing import assert_close
 
-from conftest import FAKE_SEED, HUB_REPO, fake_state_dict
 from nst import NSTError
 from nst import weights as W
 from nst.convert import main as convert_main
 from nst.features import CAFFE_INPUT, TORCHVISION_INPUT, InputConvention, conv_keys, random_extractor
 from nst.packaged import file_md5, keras_conv_names
+from tests.fakes import FAKE_SEED, HUB_REPO, fake_state_dict
 
 
 @pytest.fixture(autouse=True)

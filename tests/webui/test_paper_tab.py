@@ -18,10 +18,10 @@ from nst import paper
 from nst.config import Settings
 from nst.errors import NSTError
 from nst.weights import load_extractor
+from tests.paths import ROOT
 from webui import gpu, paper_cells as tab_cells, paper_tab
 from webui.model import SharedModel
 
-ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / paper.MANIFEST_PATH
 SIZE, STEPS = 32, 2
 PRE_SIZE = 40  # pre-rendered cells keep the size the runner used

@@ -1,5 +1,9 @@
 """Start `python app.py` in a subprocess on 127.0.0.1 for the API and browser tests, and find the browser.
 
+A plain module, not a fixture: tests/e2e/conftest.py hands `running_app` to the tests as a
+fixture and skips the browser tests without chromium; `scripts/reliability.py` imports it as
+`tests.e2e.app_server` (from the repository root) to start the apps behind the README's table.
+
 The subprocess inherits the test environment (conftest's temporary HF_HOME with the
 fake checkpoint, HF_HUB_OFFLINE, GRADIO_ANALYTICS_ENABLED=False) and runs from another
 directory, as the Space's examples must resolve relative to app.py.
@@ -18,9 +22,8 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
-import pytest
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 180
 # Debian's browser (`apt-get install -y chromium`); Playwright's own download cannot work offline.
 CHROMIUM = shutil.which("chromium")
@@ -29,7 +32,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
 CHROMIUM_MISSING = "chromium is not installed (apt-get install -y chromium)"
 # .ci/run sets it, so that a CI machine without chromium fails instead of skipping.
 REQUIRE_BROWSER = bool(os.environ.get("NST_REQUIRE_BROWSER"))
-requires_chromium = pytest.mark.skipif(CHROMIUM is None and not REQUIRE_BROWSER, reason=CHROMIUM_MISSING)
 
 
 def free_port() -> int:

@@ -18,8 +18,6 @@ from nst.__main__ import build_parser, main, settings_from_args
 from nst.methods import METHODS, isolated_registry
 from nst.weights import load_extractor
 
-from conftest import CUSTOM_DISTANCE
-
 
 def test_defaults_come_from_the_library():
     args = build_parser().parse_args(["c.jpg", "s.jpg", "--device", "cuda"])
@@ -163,10 +161,7 @@ def test_a_mask_that_cannot_apply_is_told_before_any_weights_lookup(tmp_path, co
     assert capsys.readouterr().err.strip() == message
 
 
-PLUGIN = str(CUSTOM_DISTANCE)
-
-
-def test_a_plugin_s_distance_runs_from_the_command_line(tmp_path, content_path, style_path, capsys):
+def test_a_plugin_s_distance_runs_from_the_command_line(tmp_path, content_path, style_path, capsys, custom_distance):
     """--plugin examples/custom_distance.py --method energy: a real run whose energy term falls; the
     registration lasts for the run only."""
     with isolated_registry():  # the γ the file declares, read as Python sees it
@@ -174,8 +169,8 @@ def test_a_plugin_s_distance_runs_from_the_command_line(tmp_path, content_path, 
     finals = []
     for steps in (1, 5):
         out = tmp_path / f"energy{steps}.png"
-        assert main([str(content_path), str(style_path), "--plugin", PLUGIN, "--method", "energy", "-o", str(out),
-                     "--size", "40", "--steps", str(steps), "--quiet", "--device", "cpu"]) == 0
+        assert main([str(content_path), str(style_path), "--plugin", str(custom_distance), "--method", "energy",
+                     "-o", str(out), "--size", "40", "--steps", str(steps), "--quiet", "--device", "cpu"]) == 0
         assert Image.open(out).size == (40, 27)
         record = json.loads(out.with_suffix(".json").read_text())
         assert record["settings"]["method"] == "energy" and record["gamma"] == gamma
@@ -184,14 +179,15 @@ def test_a_plugin_s_distance_runs_from_the_command_line(tmp_path, content_path, 
     assert "energy" not in METHODS
 
 
-def test_a_plugin_s_method_is_among_the_choices_and_in_a_fusion(tmp_path, content_path, style_path, capsys):
+def test_a_plugin_s_method_is_among_the_choices_and_in_a_fusion(tmp_path, content_path, style_path, capsys,
+                                                                 custom_distance):
     with pytest.raises(SystemExit) as done:
-        main(["--plugin", PLUGIN, "--help"])
+        main(["--plugin", str(custom_distance), "--help"])
     assert done.value.code == 0
     assert "{linear,poly,gaussian,bn,swd,meancov,energy}" in capsys.readouterr().out
     out = tmp_path / "fused.png"
-    assert main([str(content_path), str(style_path), "--plugin", PLUGIN, "--mix", "energy=0.5,poly=0.5", "-o",
-                 str(out), "--size", "32", "--steps", "2", "--quiet", "--device", "cpu"]) == 0
+    assert main([str(content_path), str(style_path), "--plugin", str(custom_distance), "--mix", "energy=0.5,poly=0.5",
+                 "-o", str(out), "--size", "32", "--steps", "2", "--quiet", "--device", "cpu"]) == 0
     assert set(json.loads(out.with_suffix(".json").read_text())["final_losses"]) == {"content", "energy", "poly",
                                                                                    "tv", "total"}
     assert "energy" not in METHODS  # gone with the run: without --plugin the name is not a choice again
@@ -214,12 +210,13 @@ def test_a_plugin_that_cannot_load_gives_one_line(tmp_path, content_path, style_
 
 
 def test_a_plain_loss_over_a_mixture_of_paintings_is_told_before_any_weights_lookup(tmp_path, content_path,
-                                                                                    style_path, capsys, monkeypatch):
+                                                                                    style_path, capsys, monkeypatch,
+                                                                                    custom_distance):
     import nst.__main__ as cli
 
     monkeypatch.setattr(cli, "load_extractor", lambda *a, **k: pytest.fail("looked for weights first"))
     other = str(style_path.parent / "the_scream.jpg")
-    assert main([str(content_path), str(style_path), other, "--plugin", PLUGIN, "--method", "energy",
+    assert main([str(content_path), str(style_path), other, "--plugin", str(custom_distance), "--method", "energy",
                  "-o", str(tmp_path / "o.png")]) == 2
     assert capsys.readouterr().err.strip() == (
         "error: method 'energy' is a plain two-argument loss: it cannot target a mixture of paintings; "

@@ -25,13 +25,13 @@ from gradio_client.client import Job
 from gradio_client.utils import Status
 from PIL import Image
 
-from app_server import ROOT, running_app
 from nst.config import LIMITS
 from nst.images import load_image
+from tests.paths import EXAMPLES
 from webui.gpu import QUEUE_SIZE
 
-CONTENTS = sorted((ROOT / "examples" / "content").glob("*.jpg"))
-STYLE = ROOT / "examples" / "style" / "starry_night.jpg"
+CONTENTS = sorted((EXAMPLES / "content").glob("*.jpg"))
+STYLE = EXAMPLES / "style" / "starry_night.jpg"
 SIZES = (32, 48)
 STEPS = 2
 METHOD = "bn"  # the cheapest method; its L-BFGS run leaves a 2-step result close to its content image
@@ -87,17 +87,17 @@ class App:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    yield from _app(tmp_path_factory, "load-app")
+def app(tmp_path_factory: pytest.TempPathFactory, running_app) -> Iterator[App]:
+    yield from _app(tmp_path_factory, running_app, "load-app")
 
 
 @pytest.fixture
-def fresh_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+def fresh_app(tmp_path_factory: pytest.TempPathFactory, running_app) -> Iterator[App]:
     """An app of its own: the memory test's first run must be the process's first."""
-    yield from _app(tmp_path_factory, "memory-app")
+    yield from _app(tmp_path_factory, running_app, "memory-app")
 
 
-def _app(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[App]:
+def _app(tmp_path_factory: pytest.TempPathFactory, running_app, name: str) -> Iterator[App]:
     workdir = tmp_path_factory.mktemp(name)
     with pytest.MonkeyPatch.context() as mp:
         # The server's streamed frames and results go to the test's temporary folder, not /tmp/gradio.
