@@ -2,9 +2,8 @@
 
 Both return (or yield) dicts `{name: value}` whose names are fields of
 `webui.explain_tab.ExplainPage`, so they run and can be checked without a server.
-The network's work is one function, `compute_features`, wrapped by `webui.gpu.gpu`:
-on ZeroGPU it runs in another process, so it takes plain, picklable arguments and
-returns CPU tensors.
+The network's work is a `webui.runs.Features` job of the run service, which refuses
+before a GPU is reserved and returns CPU tensors.
 """
 
 from __future__ import annotations
@@ -21,21 +20,17 @@ from PIL import Image
 from nst import explain, losses
 from nst.errors import NSTError
 from nst.images import ImageSource
-from nst.weights import load_extractor
 
 from .explain_frames import (CHANNEL_COLUMNS, DISTANCE_COLUMNS, IDENTITY_COLUMNS, PROJECTION_COLUMNS, channel_frame,
                              distance_frame, empty_frame, identity_frame, projection_frame, table_points,
                              toy_gaps_frame, toy_points_frame, toy_stats_frame)
 from .errors import visitor_error
-from nst.config import Settings
-
-from .gpu import gpu, reservation
 from .model import SharedModel
 from .page import Outputs
+from .runs import Features, Runs
 from .text import HINT
 
-__all__ = ["FRAME_PAUSE", "ASPECT", "plot_limits", "start_gaps", "Playground", "feature_seconds",
-           "compute_features", "Explainer"]
+__all__ = ["FRAME_PAUSE", "ASPECT", "plot_limits", "start_gaps", "Playground", "Explainer"]
 
 # Seconds between animation frames: the 40–50 frames of a run then take about three seconds.
 FRAME_PAUSE = 0.06
@@ -115,24 +110,6 @@ def start_gaps(src: torch.Tensor, tgt: torch.Tensor) -> pd.DataFrame:
 
 # ----- real features
 
-# Three forward passes (content, style, result) cost about as much as 1.5 optimizer steps
-# (a step is a forward and a backward pass), so a reservation for two steps covers them.
-def feature_seconds(weights: str, device: str, images: dict[str, ImageSource], size: int) -> int:
-    """Seconds of GPU to reserve for `compute_features` with the same arguments."""
-    return reservation(Settings(size=size, steps=2, scales=1))
-
-
-@gpu(duration=feature_seconds)
-def compute_features(weights: str, device: str, images: dict[str, ImageSource],
-                     size: int) -> dict[str, dict[str, torch.Tensor]]:
-    """label → layer → `(N, M)` CPU features of `images` (paths or PIL images) at long edge `size`.
-
-    `weights` and `device` name the network as `nst.weights.load_extractor` takes them
-    (it loads once per process).
-    """
-    return explain.layer_features(load_extractor(weights, device=device), images, size=size)
-
-
 def _source(value: Any) -> ImageSource | None:
     """An image as a gr.Image or the API gives it (path, PIL, array, FileData), or None when empty."""
     if value is None or (isinstance(value, str) and not value):
@@ -147,15 +124,15 @@ def _source(value: Any) -> ImageSource | None:
 class _Analysis:
     """The features of the images one request needs, and the line that says where they came from."""
 
-    def __init__(self, model: SharedModel, size: int, given: dict[str, ImageSource | None],
+    def __init__(self, runs: Runs, size: int, given: dict[str, ImageSource | None],
                  needed: Sequence[str]) -> None:
         if given["style"] is None or all(given[k] is None for k in ("content", "result")):
             raise NSTError(HINT)
         images = {k: v for k, v in given.items() if v is not None and k in needed}
         if len(images) < 2:  # the wanted second image is missing: compare with the one that is there
             images = {k: v for k, v in given.items() if v is not None}
-        extractor = model()  # no weights: say so before reserving a GPU
-        self.features = compute_features(model.weights, str(model.device), images, size)
+        [self.features] = runs.stream(runs.job(Features(images, size)), None)
+        extractor = runs.model()  # loaded by the run above: its name for the note
         self.note = (f"Features of {', '.join(images)} at {size} px long edge, "
                      f"network: {extractor.label} ({extractor.weights_name or 'unnamed weights'}).")
 
@@ -199,12 +176,12 @@ class Explainer:
     """
 
     def __init__(self, model: SharedModel, size: int = explain.ANALYSIS_SIZE) -> None:
-        self.model = model
+        self.runs = Runs(model)
         self.size = size
 
     def _analysis(self, content: Any, style: Any, result: Any, needed: Sequence[str] = IMAGES) -> _Analysis:
         given = {"content": _source(content), "style": _source(style), "result": _source(result)}
-        return _Analysis(self.model, self.size, given, needed)
+        return _Analysis(self.runs, self.size, given, needed)
 
     def identity(self, content: Any, style: Any, result: Any, compare: str = "result") -> Outputs:
         """Section 2: `status` and the `identity` table (`IDENTITY_COLUMNS`)."""

@@ -11,9 +11,9 @@
   lends at once (`MAX_SECONDS`); `refuse_if_too_long` turns away a run that would not
   fit before any GPU is asked for.
 - `gpu(duration)`: `spaces.GPU(duration=duration)` where the `spaces` package is
-  installed (it does nothing off ZeroGPU), a pass-through elsewhere. The decorated
-  function runs in another process on ZeroGPU: it takes plain, picklable arguments
-  (paths, names, `Settings`) and returns CPU data.
+  installed (it does nothing off ZeroGPU), a pass-through elsewhere. It decorates one
+  function, `webui.runs.run_on_gpu`, which runs in another process on ZeroGPU: it takes
+  a picklable `webui.runs.Job` and returns CPU data.
 
 Every estimate takes the run's `Settings`, so it follows its scale plan and its methods.
 """

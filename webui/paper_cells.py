@@ -3,16 +3,16 @@
 A cell is shown from the pre-rendered folder when a record there matches it (at
 whatever size and steps `python -m nst.paper` made it), else from the cache at this
 page's size and steps (`nst.paper.find_cell`). Otherwise a visitor's click renders it
-into the cache on the GPU (`render_on_gpu`), so a fresh Space fills its galleries as
-they are visited. `PaperCells` holds the tab's handlers, `FigureCells` those of one
-figure's section; both return `{field name: value}` (see `webui.page`).
+into the cache on the GPU (a `webui.runs.PaperCell` job of the run service), so a
+fresh Space fills its galleries as they are visited. `PaperCells` holds the tab's
+handlers, `FigureCells` those of one figure's section; both return `{field name: value}`
+(see `webui.page`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import os
 import tempfile
 from dataclasses import dataclass
@@ -24,19 +24,17 @@ from PIL import Image, ImageDraw, ImageFont
 
 from nst.config import field_spec
 from nst.errors import NSTError
-from nst.paper import (MANIFEST_PATH, RENDERED_DIR, Cell, CellProgress, Manifest, RenderedCell, figure_cells,
-                       find_cell, iter_render_cell)
+from nst.paper import MANIFEST_PATH, RENDERED_DIR, Cell, Manifest, RenderedCell, figure_cells, find_cell
 from nst.stylize import Step
-from nst.weights import load_extractor
 
 from .errors import one_line_errors
-from .gpu import gpu, refuse_if_too_long, reservation
 from .model import SharedModel
 from .page import Outputs
+from .runs import PaperCell, Runs
 from .visitors import Visitors, session_of
 
 __all__ = ["RENDERED_ENV", "CACHE_ENV", "SIZE_ENV", "STEPS_ENV", "PaperPaths", "allowed_paths",
-           "one_line", "cell_seconds", "render_on_gpu", "PaperCells", "FigureCells"]
+           "one_line", "PaperCells", "FigureCells"]
 
 RENDERED_ENV = "NST_PAPER_RENDERED"
 CACHE_ENV = "NST_PAPER_CACHE"
@@ -46,8 +44,6 @@ STEPS_ENV = "NST_PAPER_STEPS"
 # The paper's figures are made at one scale, as the paper made them, so a CPU renders them
 # smaller than the Stylize tab's coarse-to-fine preset: about 40 s a cell on two cores.
 CPU_CELL = {"size": 256, "steps": 100}
-# A streamed render shows about this many intermediate images.
-_PREVIEWS = 10
 
 # A cell on its way: the optimizer step just taken, or the finished cell.
 CellState = Step | RenderedCell
@@ -91,26 +87,6 @@ def allowed_paths(paths: PaperPaths) -> list[str]:
     return [str(paths.rendered), str(paths.cache)]
 
 
-def cell_seconds(weights: str, device: str, cell: Cell, cache: Path) -> int:
-    """GPU seconds to reserve for `render_on_gpu` of `cell` (`webui.gpu.reservation`)."""
-    return reservation(cell.settings)
-
-
-@gpu(duration=cell_seconds)
-def render_on_gpu(weights: str, device: str, cell: Cell, cache: Path) -> Iterator[CellProgress | None]:
-    """Render `cell` into `cache` on `device` with the extractor of `weights` (loaded here,
-    once per process): about `_PREVIEWS` intermediate steps, then the finished cell, with
-    images on the CPU; None for each step in between, where the caller may stop the render."""
-    extractor = load_extractor(weights, pooling=cell.settings.pooling, device=device)
-    every = max(1, cell.settings.steps // _PREVIEWS)
-    for progress in iter_render_cell(cell, cache, extractor):
-        step = progress.step
-        if progress.done or (step.step % every == 0 and step.step < step.steps):
-            yield CellProgress(dataclasses.replace(step, image=step.image.cpu()), progress.rendered)
-        else:
-            yield None
-
-
 def one_line(text: str) -> str:
     """A label on one line (the manifest breaks long ones for the grid)."""
     return " ".join(text.split())
@@ -131,7 +107,7 @@ class PaperCells:
         self.model = model
         self.manifest = manifest
         self.paths = paths
-        self.visitors = visitors or Visitors()
+        self.runs = Runs(model, visitors)
 
     @property
     def size(self) -> int:
@@ -165,10 +141,8 @@ class PaperCells:
         if found is not None:
             yield found
             return
-        refuse_if_too_long(cell.settings)
-        self.model(cell.settings.pooling)  # no weights: say so before asking for a GPU
-        start = functools.partial(render_on_gpu, self.model.weights, str(self.model.device), cell, self.paths.cache)
-        with contextlib.closing(self.visitors.until_stopped(session_of(request), start)) as stream:
+        stream = self.runs.stream(self.runs.job(PaperCell(cell, self.paths.cache)), session_of(request))
+        with contextlib.closing(stream):  # type: ignore[type-var]
             for progress in stream:
                 if progress is not None:
                     yield progress.rendered if progress.done else progress.step

@@ -1,24 +1,21 @@
 """Handlers of the Stylize tab: the page's `Controls` → `Settings` → a throttled stream of frames.
 
-The GPU work is one generator, `stream_frames`, wrapped by `webui.gpu.gpu` (`spaces.GPU`
-on ZeroGPU). It runs `nst.iter_stylize` and yields a `Frame` after every step, with the
-image at most every `interval` seconds (and at the last step), so the browser gets about
-two images a second whatever the step rate. `Stylizer` turns frames into what the page
-shows (image, loss curve, run record, status, progress), as `{name: value}` dicts named
-after the fields of `webui.stylize_tab.StylizePage`, and into the `/stylize` API's
-images. Between two steps it checks whether the visitor pressed Stop or left the page
-(`webui.visitors`), so a run ends within one step and the last image shown stays; a run
-that reaches the wall-time cap (`webui.limits`) ends with its last image and a notice.
+The run goes through the run service (`webui.runs`): a `Stylization` job yields a `Frame`
+after every step, with the image at most every `interval` seconds (and at the last step),
+so the browser gets about two images a second whatever the step rate. `Stylizer` turns
+frames into what the page shows (image, loss curve, run record, status, progress), as
+`{name: value}` dicts named after the fields of `webui.stylize_tab.StylizePage`, and into
+the `/stylize` API's images. The service ends a run at the step where its visitor pressed
+Stop or left the page (`webui.visitors`), so the last image shown stays; a run that
+reaches the wall-time cap (`webui.limits`) ends with its last image and a notice.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import logging
 import math
-import time
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -32,8 +29,6 @@ from nst.images import ImageSource
 from nst.methods import METHODS
 from nst.record import RunRecord, run_record
 from nst.request import Request
-from nst.stylize import iter_stylize
-from nst.weights import load_extractor
 
 from . import gpu
 from .controls import NO_FUSION, Controls, takes_controls
@@ -41,34 +36,17 @@ from .errors import one_line_errors, visitor_error
 from .limits import RunLimits
 from .model import SharedModel
 from .page import Outputs
+from .runs import Frame, Runs, Stylization
 from .text import format_seconds
 from .visitors import Visitors, session_of
 
-__all__ = ["Frame", "Shown", "stream_frames", "loss_table", "caption", "Stylizer"]
+__all__ = ["Shown", "loss_table", "caption", "Stylizer"]
 
 _LOG = logging.getLogger(__name__)
 # The longest Stop waits for the run to end: a step at 2048 px on two CPU cores takes about 20 s.
 STOP_WAIT = 30.0
 _HISTORY_LENGTH = 24
 _PLOT_POINTS = 300
-
-
-@dataclass(frozen=True)
-class Frame:
-    """What the GPU generator reports after every step: the losses of `step` of `steps` and,
-    every `interval` seconds and at the end, the image. `timed_out`: the run reached its
-    wall-time cap at this step, which ends it."""
-
-    step: int
-    steps: int
-    losses: dict[str, float]
-    image: Image.Image | None
-    elapsed: float
-    timed_out: bool = False
-
-    @property
-    def final(self) -> bool:
-        return self.step == self.steps or self.timed_out
 
 
 @dataclass(frozen=True)
@@ -82,34 +60,6 @@ class Shown:
     def image(self) -> Image.Image:
         assert self.frame.image is not None  # `Stylizer.frames` passes on only frames with an image
         return self.frame.image
-
-
-def _reservation(inputs: Request, weights: str = "auto", device: str | None = None, interval: float = 0.5,
-                 max_seconds: float = math.inf) -> int:
-    """`webui.gpu.reservation` for `stream_frames` called with the same arguments."""
-    return gpu.reservation(inputs.settings)
-
-
-@gpu.gpu(duration=_reservation)
-def stream_frames(inputs: Request, weights: str = "auto", device: str | None = None, interval: float = 0.5,
-                  max_seconds: float = math.inf) -> Iterator[Frame]:
-    """Run the optimisation of `inputs` and yield a `Frame` after every step, with the image at step 1,
-    then at most every `interval` seconds, and at the last step: the last of `steps`, or the first to
-    reach `max_seconds`. A frame per step lets the caller stop the run at any step."""
-    extractor = load_extractor(weights, pooling=inputs.settings.pooling, device=device)
-    last_shown = -math.inf
-    steps = iter_stylize(inputs, extractor=extractor)
-    try:
-        for step in steps:
-            now = time.monotonic()
-            timed_out = step.elapsed >= max_seconds and step.step < step.steps
-            show = now - last_shown >= interval or step.step == step.steps or timed_out
-            last_shown = now if show else last_shown
-            yield Frame(step.step, step.steps, step.losses, step.pil() if show else None, step.elapsed, timed_out)
-            if timed_out:
-                return
-    finally:
-        steps.close()  # frees the optimizer and targets now, also when the caller stops early
 
 
 def loss_table(history: list[tuple[int, dict[str, float]]], content_weight: float, tv_weight: float = 0.0,
@@ -153,13 +103,14 @@ class Stylizer:
         self.interval = interval
         self.limits = limits or RunLimits()
         self.visitors = visitors or Visitors(self.limits.per_visitor)
+        self.runs = Runs(model, self.visitors)
 
     # ----- the stream, shared by the page and the API
 
     def inputs(self, content: str | None, style: str | None | list[str | None], settings: Settings,
                mask: ImageSource | None = None) -> Request:
-        """The run's images read and checked once, refused at once before a GPU is reserved:
-        missing images, a mask that cannot apply, no weights, over a cap."""
+        """The run's images read and checked once, refused at once: missing images, a mask that
+        cannot apply, over a cap (the run service refuses the rest before a GPU is reserved)."""
         with one_line_errors():
             paintings = style if isinstance(style, list) else [style]
             if content is None or paintings[0] is None:
@@ -168,30 +119,33 @@ class Stylizer:
                 raise NSTError(f"add a {missing} first (the content image sets the output's shape)")
             inputs = Request(content, paintings, settings, mask=mask)
             self.limits.check(settings)
-            self.model(settings.pooling)
-            gpu.refuse_if_too_long(settings)
             return inputs
 
     def frames(self, inputs: Request, request: gr.Request | None = None) -> Iterator[Shown]:
-        """The frames of `stream_frames` that carry an image, with every library error as a
-        one-line error; the run ends at the step where its visitor stops it."""
+        """The run service's frames of `inputs` that carry an image, with every library error as a
+        one-line error. Raises here, before a GPU is reserved, for no weights or too long a run;
+        the run ends at the step where its visitor stops it."""
         with one_line_errors():
-            start = functools.partial(stream_frames, inputs, self.model.weights, str(self.model.device),
-                                      self.interval, self.limits.max_seconds)
+            job = self.runs.job(Stylization(inputs, self.interval, self.limits.max_seconds))
+            stream = self.runs.stream(job, session_of(request))
+        return self._shown(stream)
+
+    @staticmethod
+    def _shown(stream: Iterator[Frame]) -> Iterator[Shown]:
+        with one_line_errors(), contextlib.closing(stream):  # type: ignore[type-var]  # closing frees the slot now
             pending: list[tuple[int, dict[str, float]]] = []
             frame: Frame | None = None
-            with contextlib.closing(self.visitors.until_stopped(session_of(request), start)) as stream:
-                for frame in stream:
-                    pending.append((frame.step, frame.losses))
-                    if frame.image is not None:
-                        try:
-                            yield Shown(frame, tuple(pending))
-                        except GeneratorExit:  # Gradio cancelled the event: Stop, or the tab went away
-                            _LOG.info("run stopped by its visitor after step %d of %d", frame.step, frame.steps)
-                            raise
-                        pending = []
-                    if frame.timed_out:
-                        _LOG.info("run reached the time cap after step %d of %d", frame.step, frame.steps)
+            for frame in stream:
+                pending.append((frame.step, frame.losses))
+                if frame.image is not None:
+                    try:
+                        yield Shown(frame, tuple(pending))
+                    except GeneratorExit:  # Gradio cancelled the event: Stop, or the tab went away
+                        _LOG.info("run stopped by its visitor after step %d of %d", frame.step, frame.steps)
+                        raise
+                    pending = []
+                if frame.timed_out:
+                    _LOG.info("run reached the time cap after step %d of %d", frame.step, frame.steps)
             if frame is not None and not frame.final:  # the stream ended early: its visitor stopped it
                 _LOG.info("run stopped by its visitor after step %d of %d", frame.step, frame.steps)
 
@@ -220,10 +174,11 @@ class Stylizer:
         settings = _settings(controls, self.model.device.type)
         inputs = self.inputs(content, _paintings(style, controls), settings, _mask(controls))
         record = self.record(inputs)
+        frames = self.frames(inputs, request)  # refused here, before "Starting…", when it cannot run
         history: list[tuple[int, dict[str, float]]] = []
         # The plot keeps the previous curve until this run has data (an empty table would blank it).
         yield {"result": None, "record": record.to_dict(), "status": "Starting…"}
-        for shown in self.frames(inputs, request):
+        for shown in frames:
             frame = shown.frame
             history.extend(shown.losses)
             _report(progress, frame)

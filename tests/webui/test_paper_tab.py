@@ -19,7 +19,7 @@ from nst.config import Settings
 from nst.errors import NSTError
 from nst.weights import load_extractor
 from tests.paths import ROOT
-from webui import gpu, paper_cells as tab_cells, paper_tab
+from webui import gpu, paper_cells as tab_cells, paper_tab, runs
 from webui.model import SharedModel
 
 MANIFEST = ROOT / paper.MANIFEST_PATH
@@ -33,15 +33,15 @@ def manifest() -> paper.Manifest:
 
 
 def _record_gpu_requests(mp: pytest.MonkeyPatch, requests: list[int]) -> None:
-    """Stand in for `spaces.GPU(duration=cell_seconds)` around `render_on_gpu`: record the
+    """Stand in for `spaces.GPU(duration=...)` around `webui.runs.run_on_gpu`: record the
     seconds each call asks for, then render."""
-    real = tab_cells.render_on_gpu
+    real = runs.run_on_gpu
 
-    def recording(*args):
-        requests.append(tab_cells.cell_seconds(*args))
-        yield from real(*args)
+    def recording(job: runs.Job):
+        requests.append(job.seconds)
+        yield from real(job)
 
-    mp.setattr(tab_cells, "render_on_gpu", recording)
+    mp.setattr(runs, "run_on_gpu", recording)
 
 
 def _paths(tmp: Path, rendered: Path | None = None, size: int | None = SIZE,
@@ -127,9 +127,10 @@ def test_on_demand_size_and_steps_default_to_the_model_s_device(tmp_path: Path, 
 
 def test_the_gpu_reservation_follows_the_cell_s_size_steps_and_methods(manifest) -> None:
     cell = paper.figure_cells(manifest, "4", 256, 100, rows=[2], columns=[3])[0]  # linear + Gaussian
-    seconds = tab_cells.cell_seconds("auto", "cuda", cell, Path("cache"))
+    service = runs.Runs(SharedModel("auto", "cuda"))
+    seconds = service.job(runs.PaperCell(cell, Path("cache"))).seconds
     assert seconds == gpu.reservation(cell.settings) > gpu.reservation(cell.settings.replace(mix=(), method="linear"))
-    assert tab_cells.cell_seconds("auto", "cuda", cell.with_run(1024, 300), Path("cache")) > seconds
+    assert service.job(runs.PaperCell(cell.with_run(1024, 300), Path("cache"))).seconds > seconds
 
 
 def test_work_a_zero_gpu_reservation_would_cut_short_is_refused_before_asking(tmp_path, manifest, monkeypatch) -> None:

@@ -24,13 +24,13 @@ from nst.record import RunRecord, run_record
 from nst.request import Request
 from nst.runtime import SpeedModel
 from nst.weights import how_to_provide, load_extractor
-from webui import stylize_handlers as handlers
+from webui import runs
 from webui import stylize_tab
 from webui.controls import GAMMA_CHOICES, Controls
 from webui.gpu import MAX_SECONDS
 from webui.limits import RunLimits
 from webui.model import SharedModel
-from webui.stylize_handlers import Stylizer, caption, loss_table, stream_frames
+from webui.stylize_handlers import Stylizer, caption, loss_table
 from webui.guards import guard_image_upload
 
 
@@ -93,7 +93,8 @@ def test_a_run_streams_intermediate_images_then_the_final_one(stylizer, content_
 
 def test_every_step_is_reported_but_images_are_throttled(content_path, style_path):
     settings = Settings(size=32, steps=5, style_layers=("relu1_1",))
-    frames = list(stream_frames(Request(content_path, style_path, settings), "auto", "cpu", interval=1e9))
+    job = runs.Job(runs.Stylization(Request(content_path, style_path, settings), interval=1e9), "auto", "cpu", 60)
+    frames = list(runs.run_on_gpu(job))
     assert [f.step for f in frames] == [1, 2, 3, 4, 5]
     assert [f.step for f in frames if f.image is not None] == [1, 5]  # the first step, then only the last
     assert frames[-1].final and not any(f.final for f in frames[:-1])
@@ -110,7 +111,7 @@ def test_the_page_gets_the_frames_with_images_and_every_step_s_losses(content_pa
 def test_closing_the_generator_stops_the_loop_and_the_last_image_is_kept(stylizer, content_path, style_path,
                                                                          monkeypatch, tmp_path):
     seen = {"steps": 0, "closed": False}
-    real = handlers.iter_stylize
+    real = runs.iter_stylize
 
     def spy(*args, **kwargs):
         try:
@@ -120,7 +121,7 @@ def test_closing_the_generator_stops_the_loop_and_the_last_image_is_kept(stylize
         finally:
             seen["closed"] = True
 
-    monkeypatch.setattr(handlers, "iter_stylize", spy)
+    monkeypatch.setattr(runs, "iter_stylize", spy)
     run = stylizer.run(str(content_path), str(style_path), progress=no_progress, **controls(steps=500))
     outputs = [next(run) for _ in range(4)]  # start + 3 frames
     run.close()  # what Gradio does when Stop cancels the event
@@ -285,14 +286,14 @@ def test_without_weights_the_page_explains_and_stylize_fails_clearly(content_pat
 def counting_steps(monkeypatch) -> list[int]:
     """Counts the optimizer steps every run takes from now on."""
     steps = []
-    real = handlers.iter_stylize
+    real = runs.iter_stylize
 
     def spy(*args, **kwargs):
         for step in real(*args, **kwargs):
             steps.append(step.step)
             yield step
 
-    monkeypatch.setattr(handlers, "iter_stylize", spy)
+    monkeypatch.setattr(runs, "iter_stylize", spy)
     return steps
 
 
@@ -352,16 +353,16 @@ def test_too_much_work_is_refused_before_it_starts(content_path, style_path, mon
 
 def test_running_out_of_memory_answers_that_visitor_and_the_next_run_works(content_path, style_path, monkeypatch):
     stylizer = Stylizer(SharedModel("auto", "cpu"), interval=0.0)
-    real = handlers.stream_frames
+    real = runs.run_on_gpu
 
     def out_of_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         yield
 
-    monkeypatch.setattr(handlers, "stream_frames", out_of_memory)
+    monkeypatch.setattr(runs, "run_on_gpu", out_of_memory)
     with pytest.raises(gr.Error, match="out of memory: choose a smaller output size"):
         list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress, **controls()))
-    monkeypatch.setattr(handlers, "stream_frames", real)
+    monkeypatch.setattr(runs, "run_on_gpu", real)
     assert len(list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
                                      **controls(steps=2)))) >= 1
 
@@ -537,7 +538,7 @@ def test_regions_painted_in_the_editor_or_given_as_a_file_reach_the_run(stylizer
 
 
 def test_a_mask_that_cannot_apply_is_refused_before_the_run(stylizer, content_path, style_path, monkeypatch):
-    monkeypatch.setattr(handlers, "stream_frames", lambda *a, **k: pytest.fail("the run started"))
+    monkeypatch.setattr(runs, "run_on_gpu", lambda *a, **k: pytest.fail("the run started"))
     green = _editor_value(content_path, [((0, 255, 0), 0, 1)])
     with pytest.raises(gr.Error, match="the mask paints a region green, for painting 2, but only 1 painting was given"):
         next(stylizer.stylize(str(content_path), str(style_path), progress=no_progress, **controls(mask=green)))
