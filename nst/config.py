@@ -15,7 +15,7 @@ from typing import Any
 
 from .colors import COLOR_MODES
 from .errors import NSTError
-from .methods import balance_factor, fusion_weights, get_method
+from .methods import gamma_for, fusion_weights, get_method
 from .methods.gaussian import ESTIMATORS, GaussianOptions
 from .methods.poly import PolyOptions
 from .methods.swd import SWDOptions
@@ -108,7 +108,7 @@ class Settings:
 
     method: str = _spec("poly", "distribution-alignment method for the style term")
     mix: tuple[tuple[str, float], ...] = _spec((), "fusion: (method, weight) pairs; overrides method")
-    gamma: float | None = _spec(None, "balance factor: weight of style against content", lo=0.0, hi=1e4)
+    gamma: float | None = _spec(None, "style weight γ: how much the style counts against the content", lo=0.0, hi=1e4)
     content_weight: float = _spec(1.0, "content weight alpha; 0 gives pure style reconstruction",
                                   lo=0.0, hi=1e4)
     style_layers: tuple[str, ...] = _spec(STYLE_LAYERS, "VGG layers whose feature distributions are matched",
@@ -203,8 +203,8 @@ class Settings:
         return tuple(zip(sizes, counts))
 
     def gamma_used(self) -> float:
-        """The balance factor a run uses: `gamma`, or when unset its methods' defaults (`balance_factor`)."""
-        return balance_factor(self.gamma, self.method, self.mix)
+        """The style weight γ a run uses: `gamma`, or when unset its methods' defaults (`gamma_for`)."""
+        return gamma_for(self.gamma, self.method, self.mix)
 
     def optimizer_used(self) -> str:
         """The optimizer a run uses: `optimizer`, or for "auto" Adam when a style term is a sampled estimate."""

@@ -43,7 +43,7 @@ class Objective:
 
     Term names: "content", then one per style method (the layer-weighted mean of its
     scale-free terms), "tv" when its weight is positive, then "total". `gamma` is the
-    balance factor in use. `regions` `(H, W)` int64, at the content's size: 0 where no
+    style weight γ in use. `regions` `(H, W)` int64, at the content's size: 0 where no
     painting governs, k where painting k does (`nst.regions`); None: every painting
     everywhere, blended.
     """

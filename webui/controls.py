@@ -27,7 +27,7 @@ __all__ = ["AUTO", "NO_FUSION", "GAMMA_CHOICES", "Controls", "parse_numbers", "t
 NO_FUSION = "none"
 # A control's value for "let the library choose" (a `Settings` field left at None).
 AUTO = "auto"
-# Log-spaced balance factors; each method's default is added where missing.
+# Log-spaced style weights γ; each method's default is added where missing.
 GAMMA_CHOICES: tuple[float, ...] = tuple(sorted(
     {0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0} | {m.default_gamma for m in METHODS.values()}))
 

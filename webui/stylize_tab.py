@@ -133,7 +133,7 @@ def _method_controls(start: Controls) -> Widgets:
     gr.Markdown(method_guide(), latex_delimiters=LATEX_INLINE, elem_id="method-guide")
     gamma = gr.Dropdown([(f"{g:g}", g) for g in GAMMA_CHOICES], value=start.gamma, label="Style weight γ",
                         allow_custom_value=True,
-                        info="Balance factor: how much the style counts against the content (reset to the "
+                        info="How much the style counts against the content (reset to the "
                              "method's default when the method changes); type any other value")
     with gr.Accordion("Fusion: mix in a second method", open=False):
         fuse_with = gr.Dropdown([("none", NO_FUSION), *((m.title, m.name) for m in METHODS.values())],

@@ -41,7 +41,7 @@ from . import bn, gaussian, linear, meancov, poly, swd
 from .base import MIN_SCALE, Method, StyleTerm, ToySchedule, method_options
 
 __all__ = ["StyleTerm", "ToySchedule", "Method", "METHODS", "METHOD_NAMES", "get_method", "register_method",
-           "isolated_registry", "fusion_weights", "balance_factor", "mixture_weights", "pool"]
+           "isolated_registry", "fusion_weights", "gamma_for", "mixture_weights", "pool"]
 
 # The default γ of each module is calibrated on the paper's network, Oxford's VGG-19 (six example
 # pairs, 256 px, 100 steps; benchmarks/calibrate.py, table in the README): at these values every
@@ -185,7 +185,7 @@ def pool(features: Sequence[Tensor], weights: Sequence[float]) -> tuple[Tensor, 
     return y, p.to(y)
 
 
-def balance_factor(gamma: float | None, method: str, mix: tuple[tuple[str, float], ...] = ()) -> float:
+def gamma_for(gamma: float | None, method: str, mix: tuple[tuple[str, float], ...] = ()) -> float:
     """The γ a run uses: `gamma` when given, else the fusion-weighted mean of the methods' defaults."""
     if gamma is not None:
         return gamma

@@ -165,7 +165,7 @@ def test_a_plugin_s_distance_runs_from_the_command_line(tmp_path, content_path, 
     """--plugin examples/custom_distance.py --method energy: a real run whose energy term falls; the
     registration lasts for the run only."""
     with isolated_registry():  # the γ the file declares, read as Python sees it
-        gamma = runpy.run_path(PLUGIN)["nst"].methods.get_method("energy").default_gamma
+        gamma = runpy.run_path(str(custom_distance))["nst"].methods.get_method("energy").default_gamma
     finals = []
     for steps in (1, 5):
         out = tmp_path / f"energy{steps}.png"
