@@ -44,7 +44,7 @@ class RunRecord:
     weights: str  # `VGGFeatures.weights_name`
     content: str  # the photo, as `nst.request.source_name` names it
     paintings: tuple[str, ...]
-    regions: str | None  # the mask, or None without one
+    regions: str | None  # the mask and which colour went to which painting, or None without one
     output: str | None  # the image written, or None where none was
     steps_done: int  # fewer than `settings.steps` when the run was stopped
     final_losses: dict[str, float]  # every term at the last step done (empty before the first)

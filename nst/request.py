@@ -20,7 +20,7 @@ from .config import Settings
 from .errors import NSTError
 from .images import ImageSource, check_fits, fit_tensor, load_image
 from .objective import painting_weights
-from .regions import check_labels, check_shape, fit_labels, read_mask
+from .regions import PALETTE, check_labels, check_shape, fit_labels, painted, read_mask
 
 __all__ = ["Request", "paintings", "source_name"]
 
@@ -67,7 +67,7 @@ class Request:
             check_fits(painting, coarsest, name=_painting_name(k, len(self.paintings)))
         self.content_name = source_name(content)
         self.painting_names = tuple(source_name(s) for s in sources)
-        self.mask_name = None if mask is None else source_name(mask)
+        self.mask_name = None if mask is None else _mask_name(source_name(mask), self.labels)
         self._scaled: dict[tuple[int, str], tuple[Tensor, list[Tensor], Tensor | None]] = {}
 
     def at(self, size: int, device: torch.device | str = "cpu") -> tuple[Tensor, list[Tensor], Tensor | None]:
@@ -82,6 +82,12 @@ class Request:
             regions = None if self.labels is None else fit_labels(self.labels, tuple(photo.shape[-2:]))
             self._scaled[key] = (photo, styles, regions)
         return self._scaled[key]
+
+
+def _mask_name(name: str, labels: Tensor) -> str:
+    """The mask as a record names it: its name and which colour went to which painting,
+    e.g. "mask.png: red → painting 1, green → painting 2" (a reader sees the regions without the file)."""
+    return f"{name}: " + ", ".join(f"{PALETTE[k - 1][0]} → painting {k}" for k in painted(labels))
 
 
 def _painting_name(k: int, count: int) -> str:

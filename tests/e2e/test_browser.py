@@ -240,7 +240,8 @@ def test_regions_painted_on_the_photo_reach_the_run(app_url, browser):
     wait_for_status(page, "Done: 3 steps")
     page.get_by_text("Run settings (JSON, to reproduce a result)").click()
     record = re.sub(r"\s+", "", page.locator("#record").inner_text())
-    assert '"regions":"(inmemory)"' in record, record  # the strokes, as `nst.request.source_name` names them
+    # The strokes, as `nst.request.source_name` names them, and the colour that went to the one painting.
+    assert '"regions":"(inmemory):red→painting1"' in record, record
     page.close()
 
 

@@ -142,7 +142,8 @@ def test_a_mask_paints_each_painting_into_its_region(tmp_path, content_path, sty
     code = main([str(content_path), str(style_path), other, "--mask", str(tmp_path / "mask.png"), "-o", str(out),
                  "--size", "32", "--steps", "2", "--quiet", "--device", "cpu"])
     assert code == 0 and Image.open(out).size == (32, 21)
-    assert json.loads(out.with_suffix(".json").read_text())["regions"] == str(tmp_path / "mask.png")
+    assert json.loads(out.with_suffix(".json").read_text())["regions"] == \
+        f"{tmp_path / 'mask.png'}: red → painting 1, green → painting 2"
 
 
 @pytest.mark.parametrize("colour, size, message", [
