@@ -36,21 +36,6 @@ def gpu_calls(monkeypatch: pytest.MonkeyPatch) -> list[runs.Job]:
     return calls
 
 
-@pytest.fixture
-def steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The optimizer steps every stylization takes from now on."""
-    taken: list[int] = []
-    real = runs.iter_stylize
-
-    def counting(*args, **kwargs):
-        for step in real(*args, **kwargs):
-            taken.append(step.step)
-            yield step
-
-    monkeypatch.setattr(runs, "iter_stylize", counting)
-    return taken
-
-
 def _round_trip(job: runs.Job) -> runs.Job:
     return pickle.loads(pickle.dumps(job))
 

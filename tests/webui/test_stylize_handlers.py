@@ -283,22 +283,7 @@ def test_without_weights_the_page_explains_and_stylize_fails_clearly(content_pat
     assert estimate == ["No network is loaded here, so nothing can run yet: see the notice at the top of the page."]
 
 
-def counting_steps(monkeypatch) -> list[int]:
-    """Counts the optimizer steps every run takes from now on."""
-    steps = []
-    real = runs.iter_stylize
-
-    def spy(*args, **kwargs):
-        for step in real(*args, **kwargs):
-            steps.append(step.step)
-            yield step
-
-    monkeypatch.setattr(runs, "iter_stylize", spy)
-    return steps
-
-
-def test_stop_ends_the_visitor_s_run_at_the_current_step(content_path, style_path, monkeypatch):
-    steps = counting_steps(monkeypatch)
+def test_stop_ends_the_visitor_s_run_at_the_current_step(content_path, style_path, steps):
     stylizer = Stylizer(SharedModel("auto", "cpu"), interval=1e9)  # no image between the first and the last
     me, other = SimpleNamespace(session_hash="me"), SimpleNamespace(session_hash="other")
     run = stylizer.run(str(content_path), str(style_path), progress=no_progress, request=me, **controls(steps=500))
@@ -334,8 +319,7 @@ def test_a_visitor_has_one_run_at_a_time_others_are_not_held_up(content_path, st
                                      **controls(steps=2)))) >= 1
 
 
-def test_a_run_at_the_time_cap_ends_with_its_image_and_says_so(content_path, style_path, monkeypatch):
-    steps = counting_steps(monkeypatch)
+def test_a_run_at_the_time_cap_ends_with_its_image_and_says_so(content_path, style_path, steps):
     stylizer = Stylizer(SharedModel("auto", "cpu"), interval=1e9, limits=RunLimits(max_seconds=1e-9))
     outputs = list(stylizer.run(str(content_path), str(style_path), progress=no_progress, **controls(steps=50)))
     assert steps == [1] and outputs[-1]["result"].size == expected_size(content_path, 40)
@@ -343,8 +327,7 @@ def test_a_run_at_the_time_cap_ends_with_its_image_and_says_so(content_path, sty
     assert outputs[-1]["record"]["steps_done"] == 1 and caption(outputs[-1]["record"]).endswith("(stopped)")
 
 
-def test_too_much_work_is_refused_before_it_starts(content_path, style_path, monkeypatch):
-    steps = counting_steps(monkeypatch)
+def test_too_much_work_is_refused_before_it_starts(content_path, style_path, steps):
     stylizer = Stylizer(SharedModel("auto", "cpu"), limits=RunLimits(max_pixel_steps=40 * 40 * 10))
     with pytest.raises(gr.Error, match="40 px × 11 steps is more than one run may do here: at 40 px, at most 10"):
         list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress, **controls(steps=11)))
