@@ -1,6 +1,6 @@
 """The nst-mmd web app (also the Hugging Face Space's entry point).
 
-    python app.py [--host HOST] [--port PORT] [--share] [--weights PATH]
+    python app.py [--host HOST] [--port PORT] [--share] [--network PATH]
 
 This module only assembles the tabs and launches. Each tab lives in `webui` in one
 shape (a layout dataclass, a handler class, the wiring between them); the network is
@@ -26,7 +26,7 @@ import gradio as gr
 
 from nst.config import LIMITS
 from nst.errors import NSTError
-from nst.weights import WEIGHTS_HELP
+from nst.weights import NETWORK_HELP
 from webui.explain_tab import build_explain_tab
 from webui.gpu import QUEUE_SIZE
 from webui.limits import RunLimits
@@ -54,17 +54,17 @@ _LOG = logging.getLogger("webui.app")
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="amber")
 
 
-def build_demo(weights: str = "auto", device: str | None = None, paper: PaperPaths | None = None,
+def build_demo(network: str = "auto", device: str | None = None, paper: PaperPaths | None = None,
                limits: RunLimits | None = None) -> gr.Blocks:
-    """The whole app; `weights` as for `nst.weights.load_extractor`. `paper` (the Paper tab's
+    """The whole app; `network` as for `nst.weights.load_extractor`. `paper` (the Paper tab's
     paths) and `limits` (the caps of a run) default to what the `NST_*` variables say."""
     paper = paper or PaperPaths.from_env(ROOT)
     limits = limits or RunLimits.from_env()
-    model = SharedModel(weights, device)
+    model = SharedModel(network, device)
     visitors = Visitors(limits.per_visitor)  # one registry: a visitor's runs in every tab count together
     problem = model.preload()
     if problem is None:
-        _LOG.info("network: %s (%s) on %s", model.label, model().weights_name, model.device_name)
+        _LOG.info("network: %s (%s) on %s", model.label, model().source, model.device_name)
     else:
         _LOG.warning("no network, so Stylize cannot run: %s", problem.splitlines()[0])
     # Every streamed frame is a file in Gradio's cache: files older than an hour are
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "$GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or $GRADIO_SERVER_PORT)")
     parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
-    parser.add_argument("--weights", default="auto", metavar="NAME|PATH", help=WEIGHTS_HELP)
+    parser.add_argument("--network", default="auto", metavar="NAME|PATH", help=NETWORK_HELP)
     return parser
 
 
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     except NSTError as exc:
         print(f"app.py: {exc}", file=sys.stderr)
         return 2
-    demo = build_demo(weights=args.weights, paper=paper, limits=limits)
+    demo = build_demo(network=args.network, paper=paper, limits=limits)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS,
                 max_file_size=LIMITS.max_file_bytes, allowed_paths=allowed_paths(paper))
     return 0

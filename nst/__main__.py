@@ -23,9 +23,9 @@ from .methods import METHODS, isolated_registry
 from .regions import MASK_HELP
 from .request import Request
 from .stylize import stylize
-from .weights import WEIGHTS_HELP, default_device, load_extractor
+from .weights import NETWORK_HELP, default_device, load_extractor
 
-__all__ = ["build_parser", "load_plugin", "main", "parse_mix", "parse_weights"]
+__all__ = ["build_parser", "load_plugin", "main", "parse_fusion", "parse_weights"]
 
 # Settings fields exposed one-to-one as --flags (the rest have CLI-specific spellings).
 # Those in CPU_PRESET take the preset's value on a CPU when not given.
@@ -34,7 +34,7 @@ _PLAIN_FIELDS = ("gamma", "content_weight", "size", "steps", "scales", "optimize
                  "precision", "colors")
 
 
-def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
+def parse_fusion(text: str) -> tuple[tuple[str, float], ...]:
     """'bn=0.5,poly=0.5' → (('bn', 0.5), ('poly', 0.5))."""
     pairs = []
     for item in filter(None, (part.strip() for part in text.split(","))):
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("style", nargs="*", help="style image (a painting); give several to blend them")
     parser.add_argument("--style", dest="more_styles", action="append", default=[], metavar="PAINTING",
                         help="another painting to blend in (repeatable; added after the positional ones)")
-    parser.add_argument("--style-weights", type=parse_weights, default=None, metavar="W,W,…",
+    parser.add_argument("--painting-weights", type=parse_weights, default=None, metavar="W,W,…",
                         help="one weight per painting, e.g. 0.7,0.3 (default: equal)")
     blend = field_spec("style_blend")
     parser.add_argument("--blend", choices=blend["choices"], default=blend["default"],
@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     method = field_spec("method")
     parser.add_argument("--method", choices=tuple(METHODS), default=method["default"],
                         help=f"{method['help']} (default: {method['default']})")
-    parser.add_argument("--mix", type=parse_mix, default=field_spec("mix")["default"],
+    parser.add_argument("--fusion", type=parse_fusion, default=field_spec("fusion")["default"],
                         help="fusion of methods, e.g. bn=0.5,poly=0.5 (a convex combination; overrides --method)")
     parser.add_argument("--layers", type=int, default=len(field_spec("style_layers")["default"]),
                         choices=range(1, len(STYLE_LAYERS) + 1), metavar="K",
@@ -102,8 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_setting(parser, name)
     parser.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
                         help="a Python file that registers a distance of its own with nst.register_method "
-                             "(repeatable; its methods join --method and --mix)")
-    parser.add_argument("--weights", default="auto", help=WEIGHTS_HELP)
+                             "(repeatable; its methods join --method and --fusion)")
+    parser.add_argument("--network", default="auto", help=NETWORK_HELP)
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
@@ -121,8 +121,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     for name in ("size", "steps"):
         if values[name] is None:
             values[name] = CPU_PRESET[name] if device_type == "cpu" else field_spec(name)["default"]
-    settings = Settings(method=args.method, mix=args.mix, style_layers=STYLE_LAYERS[: args.layers],
-                        style_weights=args.style_weights, style_blend=args.blend, **values)
+    settings = Settings(method=args.method, fusion=args.fusion, style_layers=STYLE_LAYERS[: args.layers],
+                        painting_weights=args.painting_weights, style_blend=args.blend, **values)
     return settings.on_device(device_type)
 
 
@@ -181,7 +181,7 @@ def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         if not styles:
             raise NSTError("give a style image (a painting) after the content photo, or --style PAINTING")
         request = Request(args.content, styles, settings, mask=args.mask)  # bad input is told before weights load
-        extractor = load_extractor(args.weights, pooling=settings.pooling, device=args.device)
+        extractor = load_extractor(args.network, pooling=settings.pooling, device=args.device)
         result = stylize(request, extractor=extractor, progress=not args.quiet)
     except NSTError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -19,7 +19,7 @@ from torch import Tensor
 from .config import Settings
 from .errors import NSTError
 from .images import ImageSource, check_fits, fit_tensor, load_image
-from .objective import painting_weights
+from .objective import painting_shares
 from .regions import PALETTE, check_labels, check_shape, fit_labels, painted, read_mask
 
 __all__ = ["Request", "paintings", "source_name"]
@@ -53,7 +53,7 @@ class Request:
         self.settings = settings or Settings()
         sources = paintings(style)
         # A weight count that does not fit, or a method that cannot blend the paintings, is told before any image loads.
-        painting_weights(self.settings, len(sources), masked=mask is not None)
+        painting_shares(self.settings, len(sources), masked=mask is not None)
         self.content = load_image(content, name="content image")
         self.paintings = tuple(load_image(s, name=_painting_name(k, len(sources))) for k, s in enumerate(sources, 1))
         self.labels: Tensor | None = None

@@ -70,7 +70,7 @@ class SpeedModel:
 
     def run_seconds(self, settings: Settings, aspect: float = 1.0) -> float:
         """Seconds for the whole run `settings` describes: every scale of its plan, with its methods."""
-        methods = tuple(fusion_weights(settings.method, settings.mix))
+        methods = tuple(fusion_weights(settings.method, settings.fusion))
         return sum(self.estimate(size, count, methods, aspect) for size, count in settings.scale_plan())
 
 

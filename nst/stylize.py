@@ -167,7 +167,7 @@ def iter_stylize(content: ImageSource | Request, style: ImageSource | Sequence[I
     Takes a `Request`, or the photo, the paintings, the settings and the mask it is made
     of (`as_request`; the images are read and checked before the first step). `style` is
     one painting or a list of them (blended as `settings.style_blend` says, with
-    `settings.style_weights`), or with a `mask` (an image of the photo's shape, `nst.regions`)
+    `settings.painting_weights`), or with a `mask` (an image of the photo's shape, `nst.regions`)
     each painting in the region painted in its colour and none where the mask is black,
     white or transparent. Yields a `Step` after each of `settings.steps` steps. With
     `settings.colors` other than "style" the network sees the images of

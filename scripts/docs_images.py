@@ -1,4 +1,4 @@
-"""Make the README's pictures and the Paper tab's cells on the paper's VGG-19 (`--weights auto`).
+"""Make the README's pictures and the Paper tab's cells on the paper's VGG-19 (`--network auto`).
 
     python -m scripts.docs_images figures [--size 192] [--steps 100] [--cells examples/paper/rendered]
     python -m scripts.docs_images gallery [--size 256] [--steps 100] [--cells DIR]
@@ -53,7 +53,7 @@ NOISE_START_STEPS = {"1": 2}
 
 def _render(figure: str, manifest: Path, args: argparse.Namespace) -> Path:
     steps = args.steps * NOISE_START_STEPS.get(figure, 1)
-    argv = [figure, "--manifest", str(manifest), "--weights", args.weights, "--size", str(args.size),
+    argv = [figure, "--manifest", str(manifest), "--network", args.network, "--size", str(args.size),
             "--steps", str(steps), "--out", str(args.cells), "--resume"]
     if paper.main(argv) != 0:
         raise SystemExit(f"rendering figure {figure} failed")
@@ -94,8 +94,8 @@ def paintings(args: argparse.Namespace) -> None:
     photo, mask = examples / "content" / "chelsea_cat.jpg", examples / "masks" / "chelsea_cat_thirds.png"
     styles = [examples / "style" / "starry_night.jpg", examples / "style" / "the_scream.jpg"]
     settings = Settings(size=args.size, steps=args.steps)
-    blend = stylize(photo, styles, settings, weights=args.weights)
-    regions = stylize(photo, styles, settings, mask=mask, weights=args.weights)
+    blend = stylize(photo, styles, settings, weights=args.network)
+    regions = stylize(photo, styles, settings, mask=mask, weights=args.network)
     shown = resize_long_edge(load_image(photo), args.size)
     colours = load_image(mask).resize(shown.size, Image.Resampling.NEAREST)
     painted = colours.convert("L").point(lambda v: 255 if v > 0 else 0)  # black keeps the photo
@@ -119,7 +119,7 @@ def _start_app(weights: str, workdir: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port),
-                             "--weights", weights], cwd=workdir, env=env, stdout=open(workdir / "app.log", "w"),
+                             "--network", weights], cwd=workdir, env=env, stdout=open(workdir / "app.log", "w"),
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     for _ in range(600):
@@ -141,7 +141,7 @@ def screenshots(args: argparse.Namespace) -> None:
     if chromium is None:
         raise SystemExit("chromium is not installed (apt-get install -y chromium)")
     workdir = Path(tempfile.mkdtemp(prefix="nst-docs-"))
-    proc, url = _start_app(args.weights, workdir)
+    proc, url = _start_app(args.network, workdir)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -200,8 +200,8 @@ def main() -> None:
         command.add_argument("--size", type=int, default=size)
         command.add_argument("--steps", type=int, default=steps)
         command.add_argument("--cells", type=Path, default=folder)
-        command.add_argument("--weights", default="auto")
-    sub.add_parser("screenshots").add_argument("--weights", default="auto")
+        command.add_argument("--network", default="auto")
+    sub.add_parser("screenshots").add_argument("--network", default="auto")
     args = parser.parse_args()
     commands = {"figures": figures, "gallery": gallery, "features": features, "paintings": paintings,
                 "screenshots": screenshots}

@@ -63,7 +63,7 @@ class Controls:
     colors: str = _control("colors", "style (the painting's colours), luminance (the photo's colours, "
                                      "the luminance stylized) or match (the painting recoloured to the photo's)")
     more_styles: list[str] | None = _control(None, "more paintings to blend with the style image (files)", None)
-    style_weights: str = _control(None, "one weight per painting, the style image first, e.g. '0.7, 0.3'; "
+    painting_weights: str = _control(None, "one weight per painting, the style image first, e.g. '0.7, 0.3'; "
                                         "empty: equal", "")
     style_blend: str = _control("style_blend")
     scales: str = _control("scales", "coarse to fine: 1 to 4 sizes, or auto (up to 3 on a CPU; on a GPU 1, "
@@ -89,9 +89,9 @@ class Controls:
         fields["style_layers"] = tuple(layer for layer in STYLE_LAYERS if layer in (self.style_layers or ()))
         if self.fuse_with not in (None, "", NO_FUSION):
             balance = float(self.fusion_balance)
-            fields["mix"] = ((self.method, 1.0 - balance), (self.fuse_with, balance))
+            fields["fusion"] = ((self.method, 1.0 - balance), (self.fuse_with, balance))
         return Settings(**fields, layer_weights=parse_numbers(self.layer_weights, "layer weights"),
-                        style_weights=parse_numbers(self.style_weights, "style weights"))
+                        painting_weights=parse_numbers(self.painting_weights, "painting weights"))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Controls:
@@ -99,13 +99,13 @@ class Controls:
         fields = {name: getattr(settings, name) for name in cls.names() if name in _SETTINGS}
         fields = {name: _as_control(name, value) for name, value in fields.items()}
         fields["gamma"] = settings.gamma_used()
-        if settings.mix:
-            fields["method"] = settings.mix[0][0]
-            if len(settings.mix) > 1:
-                (_, w1), (fields["fuse_with"], w2) = settings.mix[:2]
+        if settings.fusion:
+            fields["method"] = settings.fusion[0][0]
+            if len(settings.fusion) > 1:
+                (_, w1), (fields["fuse_with"], w2) = settings.fusion[:2]
                 fields["fusion_balance"] = w2 / (w1 + w2) if w1 + w2 > 0 else 0.5
         return cls(**fields, layer_weights=", ".join(f"{w:g}" for w in settings.layer_weights or ()),
-                   style_weights=", ".join(f"{w:g}" for w in settings.style_weights or ()))
+                   painting_weights=", ".join(f"{w:g}" for w in settings.painting_weights or ()))
 
     def values(self) -> dict[str, Any]:
         """Field name → value, as the widgets take them (lists, not tuples)."""
@@ -113,7 +113,7 @@ class Controls:
                 for name, v in ((n, getattr(self, n)) for n in self.names())}
 
 
-_SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings)) - {"layer_weights", "style_weights"}
+_SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings)) - {"layer_weights", "painting_weights"}
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Controls)}
 
 

@@ -141,11 +141,11 @@ Work = Stylization | PaperCell | Features
 
 @dataclass(frozen=True)
 class Job:
-    """One GPU run, picklable: the `work`, the network's `weights` and `device` as
+    """One GPU run, picklable: the `work`, the `network` and `device` as
     `nst.weights.load_extractor` takes them, and the GPU `seconds` to reserve."""
 
     work: Work
-    weights: str
+    network: str
     device: str
     seconds: int
 
@@ -156,9 +156,9 @@ def _reserved(job: Job) -> int:
 
 @gpu.gpu(duration=_reserved)
 def run_on_gpu(job: Job) -> Iterator[Any]:
-    """The one GPU entry point: `job`'s frames, on the extractor of its weights (loaded here,
+    """The one GPU entry point: `job`'s frames, on the extractor of its network (loaded here,
     once per process)."""
-    extractor = load_extractor(job.weights, pooling=job.work.settings.pooling, device=job.device)
+    extractor = load_extractor(job.network, pooling=job.work.settings.pooling, device=job.device)
     yield from job.work.frames(extractor)
 
 
@@ -171,7 +171,7 @@ class Runs:
 
     def job(self, work: Work) -> Job:
         """`work` on the shared model, with its `webui.gpu.reservation`."""
-        return Job(work, self.model.weights, str(self.model.device), gpu.reservation(work.settings))
+        return Job(work, self.model.network, str(self.model.device), gpu.reservation(work.settings))
 
     def stream(self, job: Job, visitor: str | None) -> Iterator[Any]:
         """The frames of `job` as a run of `visitor`. Raises `NSTError` here, before a GPU is

@@ -88,7 +88,7 @@ def caption(record: dict[str, Any]) -> str:
     `RunRecord.to_dict`)."""
     run = RunRecord.from_dict(record)
     settings = run.settings
-    names = "+".join(m for m, _ in settings.mix) if settings.mix else settings.method
+    names = "+".join(m for m, _ in settings.fusion) if settings.fusion else settings.method
     finished = run.steps_done == settings.steps
     return f"{names} · γ {run.gamma:g}" + ("" if finished else " (stopped)")
 

@@ -155,13 +155,13 @@ def _method_controls(start: Controls) -> Widgets:
     with gr.Accordion("Several paintings: blend more styles in", open=False):
         more_styles = gr.File(file_count="multiple", file_types=["image"], type="filepath", label="More paintings",
                               elem_id="more-styles")
-        style_weights = gr.Textbox(start.style_weights, label="Weights", placeholder="equal", elem_id="style-weights",
+        painting_weights = gr.Textbox(start.painting_weights, label="Weights", placeholder="equal", elem_id="painting-weights",
                                    info="One per painting, the style image first, e.g. 0.7, 0.3")
         blend = gr.Radio([(BLEND_LABELS[b], b) for b in BLENDS], value=start.style_blend, label="Blend",
                          elem_id="style-blend", info=BLEND_INFO)
     return {"method": method, "gamma": gamma, "fuse_with": fuse_with, "fusion_balance": balance, "size": size,
             "steps": steps, "scales": scales, "colors": colors, "more_styles": more_styles,
-            "style_weights": style_weights, "style_blend": blend}
+            "painting_weights": painting_weights, "style_blend": blend}
 
 
 def _more_controls(start: Controls) -> Widgets:
