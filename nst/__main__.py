@@ -27,11 +27,11 @@ from .weights import NETWORK_HELP, default_device, load_extractor
 
 __all__ = ["build_parser", "load_plugin", "main", "parse_fusion", "parse_weights"]
 
-# Settings fields exposed one-to-one as --flags (the rest have CLI-specific spellings).
+# Settings fields with a spelling of their own on the command line (--layers K, --fusion
+# M=W,…, --blend, comma-separated weights); every other field is a --flag of its own name.
 # Those in CPU_PRESET take the preset's value on a CPU when not given.
-_PLAIN_FIELDS = ("gamma", "content_weight", "size", "steps", "scales", "optimizer", "lr", "init", "tv_weight", "seed",
-                 "pooling", "poly_c", "gaussian_estimator", "gaussian_features", "gaussian_pairs", "swd_directions",
-                 "precision", "colors")
+_SPELLED = frozenset({"method", "fusion", "style_layers", "layer_weights", "painting_weights", "style_blend"})
+_PLAIN_FIELDS = tuple(f.name for f in dataclasses.fields(Settings) if f.name not in _SPELLED)
 
 
 def parse_fusion(text: str) -> tuple[tuple[str, float], ...]:
@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layers", type=int, default=len(field_spec("style_layers")["default"]),
                         choices=range(1, len(STYLE_LAYERS) + 1), metavar="K",
                         help=f"use the first K style layers of {', '.join(STYLE_LAYERS)} (default: %(default)s)")
+    parser.add_argument("--layer-weights", type=parse_weights, default=None, metavar="W,W,…",
+                        help="one weight per style layer used, e.g. 1,1,1,0.5,0.5 (default: equal)")
     for name in _PLAIN_FIELDS:
         _add_setting(parser, name)
     parser.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
@@ -122,7 +124,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         if values[name] is None:
             values[name] = CPU_PRESET[name] if device_type == "cpu" else field_spec(name)["default"]
     settings = Settings(method=args.method, fusion=args.fusion, style_layers=STYLE_LAYERS[: args.layers],
-                        painting_weights=args.painting_weights, style_blend=args.blend, **values)
+                        layer_weights=args.layer_weights, painting_weights=args.painting_weights,
+                        style_blend=args.blend, **values)
     return settings.on_device(device_type)
 
 

@@ -35,7 +35,8 @@ def page_defaults(device: str | torch.device) -> dict[str, int]:
 
 
 class SharedModel:
-    """The network (a name or a file, as `load_extractor` takes it) and the device that runs it; calling it gives the extractor."""
+    """The network (a name or a file, as `load_extractor` takes it) and the device that runs it;
+    calling it gives the extractor."""
 
     def __init__(self, network: str | os.PathLike = "auto", device: str | torch.device | None = None) -> None:
         self.network = str(network)

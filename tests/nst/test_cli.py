@@ -36,10 +36,12 @@ def test_a_cpu_starts_from_the_cpu_preset_with_scales_that_fit():
 
 def test_flags_map_to_settings():
     args = build_parser().parse_args(["c.jpg", "s.jpg", "--fusion", "bn=0.5,poly=0.5", "--layers", "3",
-                                      "--gamma", "2", "--content-weight", "0", "--init", "noise"])
+                                      "--layer-weights", "1,0.5,0", "--gamma", "2", "--content-weight", "0",
+                                      "--init", "noise", "--pooling", "max"])
     settings = settings_from_args(args)
     assert settings.fusion == (("bn", 0.5), ("poly", 0.5))
-    assert settings.style_layers == STYLE_LAYERS[:3]
+    assert settings.style_layers == STYLE_LAYERS[:3] and settings.layer_weights == (1.0, 0.5, 0.0)
+    assert settings.pooling == "max"
     assert (settings.gamma, settings.content_weight, settings.init) == (2.0, 0.0, "noise")
 
 
@@ -73,6 +75,7 @@ def test_the_progress_bar_names_the_scale_it_is_on(tmp_path, content_path, style
 @pytest.mark.parametrize("argv_tail, message", [
     (["--size", "5"], "size must be between 16 and 2048, got 5"),
     (["--fusion", "bn=0.5,gram=0.5"], f"unknown method 'gram'; choose one of {', '.join(METHODS)}"),
+    (["--layers", "2", "--layer-weights", "1,1,1"], "layer_weights has 3 entries; expected one per style layer (2)"),
 ])
 def test_bad_parameters_give_one_line_errors(tmp_path, content_path, style_path, capsys, argv_tail, message):
     assert main([str(content_path), str(style_path), "-o", str(tmp_path / "o.png"), *argv_tail]) == 2

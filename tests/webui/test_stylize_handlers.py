@@ -454,13 +454,26 @@ def test_the_page_has_one_widget_per_control_starting_from_the_library_s_default
     assert start.on_device("cpu") == start.replace(scales=CPU_PRESET["scales"])
 
 
-def test_a_field_without_a_widget_is_refused_when_the_page_is_built(monkeypatch, examples):
+def test_a_control_whose_place_is_not_on_the_page_is_refused_when_the_page_is_built(monkeypatch, examples):
     monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)
-    more = stylize_tab._more_controls
-    monkeypatch.setattr(stylize_tab, "_more_controls", lambda start: {k: v for k, v in more(start).items()
-                                                                      if k != "precision"})
-    with gr.Blocks(), pytest.raises(RuntimeError, match="precision"):
+    monkeypatch.delitem(stylize_tab.PLACES, "advanced")
+    with gr.Blocks(), pytest.raises(RuntimeError, match=r"\['layer_weights', 'lr', 'optimizer', 'precision', "
+                                                        r"'tv_weight'\]"):
         stylize_tab.layout(Stylizer(SharedModel("auto", "cpu")), examples)
+
+
+def test_each_control_gets_the_widget_its_field_declares_showing_the_page_s_start(monkeypatch, examples):
+    monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)
+    stylizer = Stylizer(SharedModel("auto", "cpu"))
+    with gr.Blocks():
+        page = stylize_tab.layout(stylizer, examples)
+    start = Controls(**stylizer.model.defaults, gamma=METHODS[Controls().method].default_gamma)
+    for name, widget in Controls.widgets().items():
+        shown = page.controls[name]
+        assert type(shown) is widget.kind and shown.label == widget.options["label"], name
+        if name not in ("more_styles", "mask"):  # files: none at the start
+            assert shown.value == start.values()[name], name
+    assert page.controls["steps"].value == stylizer.model.defaults["steps"] != Controls().steps  # the page's own start
 
 
 def test_handlers_name_only_components_of_the_page(page, content_path, style_path, tmp_path):
