@@ -28,6 +28,8 @@ from nst.config import LIMITS
 from nst.errors import NSTError
 from nst.weights import NETWORK_HELP
 from webui.explain_tab import build_explain_tab
+from webui.explore_handlers import Explorer
+from webui.explore_tab import STYLIZE_TAB, build_explore_tab
 from webui.gpu import QUEUE_SIZE
 from webui.limits import RunLimits
 from webui.model import SharedModel
@@ -73,13 +75,16 @@ def build_demo(network: str = "auto", device: str | None = None, paper: PaperPat
         gr.Markdown(INTRO, latex_delimiters=LATEX_INLINE)
         if problem:
             gr.Markdown(missing_weights(problem), elem_id="weights-missing")
-        with gr.Tab("Stylize"):
-            page = build_stylize_tab(Stylizer(model, visitors=visitors, limits=limits), ROOT / "examples")
-        with gr.Tab("Why it works"):
-            build_explain_tab(model, content=page.content, style=page.style, result=page.result,
-                              examples=ROOT / "examples")
-        with gr.Tab("Paper"):
-            build_paper_tab(model, paper, visitors)
+        with gr.Tabs() as tabs:
+            with gr.Tab("Stylize", id=STYLIZE_TAB):
+                page = build_stylize_tab(Stylizer(model, visitors=visitors, limits=limits), ROOT / "examples")
+            with gr.Tab("Explore"):
+                build_explore_tab(Explorer(model, visitors), ROOT / "examples", page, tabs)
+            with gr.Tab("Why it works"):
+                build_explain_tab(model, content=page.content, style=page.style, result=page.result,
+                                  examples=ROOT / "examples")
+            with gr.Tab("Paper"):
+                build_paper_tab(model, paper, visitors)
         demo.unload(visitors.leave)  # a closed tab stops its runs
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
     return demo

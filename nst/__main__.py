@@ -14,8 +14,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import torch
 
+from . import explore_cli
 from .config import CPU_COARSEST, CPU_PRESET, INT_FIELDS, STYLE_LAYERS, Settings, field_spec
 from .errors import NSTError
 from .images import save_png
@@ -23,7 +23,7 @@ from .methods import METHODS, isolated_registry
 from .regions import MASK_HELP
 from .request import Request
 from .stylize import stylize
-from .weights import NETWORK_HELP, default_device, load_extractor
+from .weights import NETWORK_HELP, device_type, load_extractor
 
 __all__ = ["build_parser", "load_plugin", "main", "parse_fusion", "parse_weights"]
 
@@ -119,23 +119,14 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     (`Settings.on_device`); elsewhere they take `Settings`' defaults.
     """
     values = {name: getattr(args, name) for name in _PLAIN_FIELDS}
-    device_type = _device_type(args.device)
+    kind = device_type(args.device)
     for name in ("size", "steps"):
         if values[name] is None:
-            values[name] = CPU_PRESET[name] if device_type == "cpu" else field_spec(name)["default"]
+            values[name] = CPU_PRESET[name] if kind == "cpu" else field_spec(name)["default"]
     settings = Settings(method=args.method, fusion=args.fusion, style_layers=STYLE_LAYERS[: args.layers],
                         layer_weights=args.layer_weights, painting_weights=args.painting_weights,
                         style_blend=args.blend, **values)
-    return settings.on_device(device_type)
-
-
-def _device_type(device: str | None) -> str:
-    if device is None:
-        return default_device().type
-    try:
-        return torch.device(device).type
-    except RuntimeError:
-        raise NSTError(f"unknown device {device!r}; give cuda or cpu") from None
+    return settings.on_device(kind)
 
 
 def load_plugin(path: str) -> None:
@@ -163,8 +154,12 @@ def _plugin_paths(argv: list[str] | None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 success, 2 bad input). Methods that --plugin
-    files register are gone from the registry when it returns."""
+    """Run the CLI; returns the exit status (0 success, 2 bad input). A first argument
+    `explore` runs `nst.explore_cli` instead (a photo named so is given as ./explore).
+    Methods that --plugin files register are gone from the registry when it returns."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["explore"]:
+        return explore_cli.main(argv[1:])
     with isolated_registry():
         try:
             for path in _plugin_paths(argv):
