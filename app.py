@@ -1,6 +1,6 @@
 """The nst-mmd web app (also the Hugging Face Space's entry point).
 
-    python app.py [--host HOST] [--port PORT] [--share] [--network PATH]
+    python app.py [--host HOST] [--port PORT] [--share] [--network PATH] [--mcp]
 
 This module only assembles the tabs and launches. Each tab lives in `webui` in one
 shape (a layout dataclass, a handler class, the wiring between them); the network is
@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or $GRADIO_SERVER_PORT)")
     parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
     parser.add_argument("--network", default="auto", metavar="NAME|PATH", help=NETWORK_HELP)
+    parser.add_argument("--mcp", action="store_true", help="also serve the API as MCP tools (stylize, explore, …) "
+                                                           "at /gradio_api/mcp/; on a Space it is on by default")
     return parser
 
 
@@ -115,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     demo = build_demo(network=args.network, paper=paper, limits=limits)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS,
-                max_file_size=LIMITS.max_file_bytes, allowed_paths=allowed_paths(paper))
+                max_file_size=LIMITS.max_file_bytes, allowed_paths=allowed_paths(paper),
+                mcp_server=args.mcp or bool(os.environ.get("SPACE_ID")))
     return 0
 
 

@@ -152,7 +152,13 @@ class Stylizer:
     @takes_controls
     def stylize(self, content: str | None, style: str | None, progress: gr.Progress = gr.Progress(),
                 request: gr.Request | None = None, **controls: Any) -> Iterator[Image.Image]:
-        """Stylize `content` with the style of `style`; yields the image as it improves, then the final one."""
+        """Stylize a photo with the style of a painting (neural style transfer as distribution alignment);
+        yields the image as it improves, then the final one.
+
+        Args:
+            content: the photo to stylize (an image file or URL)
+            style: the painting whose style is transferred (an image file or URL)
+        """
         settings = _settings(controls, self.model.device.type)
         inputs = self.inputs(content, _paintings(style, controls), settings, _mask(controls))
         for shown in self.frames(inputs, request):
