@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -189,7 +190,8 @@ def explore_screenshot(args: argparse.Namespace) -> None:
             page.goto(url)
             page.get_by_role("tab", name="Explore").click()
             page.click("#explore-button")
-            page.locator("#explore-status p").get_by_text("All ").wait_for(timeout=15 * 60_000)
+            status = page.locator("#explore-status p")
+            status.get_by_text(re.compile(r"^All \d+ cells")).wait_for(timeout=15 * 60_000)
             _wait_until_quiet(page)
             page.mouse.move(0, 0)
             _clip(page, "#explore-content", "#explore-map", DOCS / "explore.png")
