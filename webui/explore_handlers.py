@@ -112,7 +112,7 @@ class Explorer:
         status = (f"{len(done)} of {total} cells, {sum(d.seconds for d in done):.0f} s so far. Measured on "
                   f"{judged_on}." if len(done) < total else
                   f"All {total} cells in {sum(d.seconds for d in done):.0f} s, measured on {judged_on}. "
-                  "Click a cell or its point to load its settings into Stylize.")
+                  "Click a cell, or drag across its point in the map, to open its settings in Stylize.")
         return {"gallery": list(zip((d.image for d in done), captions)), "map": _map_frame(done),
                 "sentence": explore.map_sentence(done), "figures": explore.explore_figures(done, judged_on),
                 "status": status, "cells": [{"settings": dataclasses.asdict(d.cell.settings),
