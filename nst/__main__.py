@@ -305,8 +305,7 @@ def _run_batch(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"interrupted: what was finished is in {args.output}; the same command goes on from there",
-              file=sys.stderr)
+        print("interrupted: every pair finished so far is kept; the same command goes on from there", file=sys.stderr)
         return 130
     counts = {status: sum(o.status == status for o in outcomes) for status in ("made", "kept", "failed")}
     print(f"{len(outcomes)} pairs: {counts['made']} made, {counts['kept']} kept from before, {counts['failed']} "

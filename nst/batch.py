@@ -278,7 +278,8 @@ def contact_sheet(batch: Batch, outcomes: Iterable[Outcome]) -> Image.Image:
     photos = list(dict.fromkeys(pair.photo for pair in batch.pairs))
     paintings = list(dict.fromkeys(pair.painting for pair in batch.pairs))
     tile = max(_TILE_MIN, min(_TILE_MAX, batch.settings.size, _SHEET_MAX // (1 + max(len(photos), len(paintings)))))
-    tiles = [[None, *(_thumbnail(p, tile) for p in paintings)]]
+    corner = Image.new("RGB", (tile, tile), "white")  # not a missing result, which is grey
+    tiles = [[corner, *(_thumbnail(p, tile) for p in paintings)]]
     tiles += [[_thumbnail(photo, tile), *(_thumbnail(results[(photo, p)], tile) if (photo, p) in results else None
                                           for p in paintings)] for photo in photos]
     return make_grid(tiles, ["paintings", *(p.name for p in photos)], ["photos", *(p.name for p in paintings)], tile)

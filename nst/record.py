@@ -3,7 +3,8 @@ every paper cell, all built by `run_record` and read back by `RunRecord.from_jso
 
 A record read from a file is untrusted: `from_json` / `from_dict` refuse a malformed one
 (not JSON, an unknown or missing key, a value of the wrong type, settings `Settings`
-refuses) with one line naming what is wrong.
+refuses) with one line naming what is wrong. Every PNG carries its run's record, less its
+timing and output path, as its recipe (`nst.recipe`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Starts `app.py` twice, on the paper's VGG-19 (no flags) and with weights that do
 sends each case of `CASES` through `gradio_client` (or a raw upload), and rewrites the
 table between the README's `<!-- reliability:start -->` and `<!-- reliability:end -->`
 markers with what each answer said. Cases that other tests check (Stop, a closed tab,
-load, memory, faults that cannot be caused from outside) are rows with their test named.
+load, memory, faults that cannot be caused from outside, and the crafted recipes that
+`tests/nst/test_recipe.py` gives to the command line) are rows with their test named.
 `tests/e2e/test_reliability.py` sends the same cases on the test checkpoint and fails when
 the README's table differs from their answers. Timings and tracebacks found in the app's
 log are printed here, never written to the README (they vary).
