@@ -1,6 +1,6 @@
 """The nst-mmd web app (also the Hugging Face Space's entry point).
 
-    python app.py [--host HOST] [--port PORT] [--share] [--network PATH]
+    python app.py [--host HOST] [--port PORT] [--share] [--network PATH] [--mcp]
 
 This module only assembles the tabs and launches. Each tab lives in `webui` in one
 shape (a layout dataclass, a handler class, the wiring between them); the network is
@@ -28,6 +28,8 @@ from nst.config import LIMITS
 from nst.errors import NSTError
 from nst.weights import NETWORK_HELP
 from webui.explain_tab import build_explain_tab
+from webui.explore_handlers import Explorer
+from webui.explore_tab import STYLIZE_TAB, build_explore_tab
 from webui.gpu import QUEUE_SIZE
 from webui.limits import RunLimits
 from webui.model import SharedModel
@@ -73,13 +75,16 @@ def build_demo(network: str = "auto", device: str | None = None, paper: PaperPat
         gr.Markdown(INTRO, latex_delimiters=LATEX_INLINE)
         if problem:
             gr.Markdown(missing_weights(problem), elem_id="weights-missing")
-        with gr.Tab("Stylize"):
-            page = build_stylize_tab(Stylizer(model, visitors=visitors, limits=limits), ROOT / "examples")
-        with gr.Tab("Why it works"):
-            build_explain_tab(model, content=page.content, style=page.style, result=page.result,
-                              examples=ROOT / "examples")
-        with gr.Tab("Paper"):
-            build_paper_tab(model, paper, visitors)
+        with gr.Tabs() as tabs:
+            with gr.Tab("Stylize", id=STYLIZE_TAB):
+                page = build_stylize_tab(Stylizer(model, visitors=visitors, limits=limits), ROOT / "examples")
+            with gr.Tab("Explore"):
+                build_explore_tab(Explorer(model, visitors), ROOT / "examples", page, tabs)
+            with gr.Tab("Why it works"):
+                build_explain_tab(model, content=page.content, style=page.style, result=page.result,
+                                  examples=ROOT / "examples")
+            with gr.Tab("Paper"):
+                build_paper_tab(model, paper, visitors)
         demo.unload(visitors.leave)  # a closed tab stops its runs
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
     return demo
@@ -92,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or $GRADIO_SERVER_PORT)")
     parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
     parser.add_argument("--network", default="auto", metavar="NAME|PATH", help=NETWORK_HELP)
+    parser.add_argument("--mcp", action="store_true", help="also serve the API as MCP tools (stylize, explore, …) "
+                                                           "at /gradio_api/mcp/; on a Space it is on by default")
     return parser
 
 
@@ -110,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     demo = build_demo(network=args.network, paper=paper, limits=limits)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS,
-                max_file_size=LIMITS.max_file_bytes, allowed_paths=allowed_paths(paper))
+                max_file_size=LIMITS.max_file_bytes, allowed_paths=allowed_paths(paper),
+                mcp_server=args.mcp or bool(os.environ.get("SPACE_ID")))
     return 0
 
 

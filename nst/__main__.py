@@ -19,8 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-
+from . import explore_cli
 from .batch import CONTACT_SHEET, INDEX, Batch, all_pairs, read_pairs, run_batch
 from .config import CPU_COARSEST, CPU_PRESET, INT_FIELDS, STYLE_LAYERS, Settings, field_spec
 from .errors import NSTError
@@ -29,7 +28,7 @@ from .recipe import Recipe, inputs_of, read_recipe, recipe_of, save_with_recipe
 from .regions import MASK_HELP
 from .request import Request
 from .stylize import stylize
-from .weights import NETWORK_HELP, default_device, load_extractor
+from .weights import NETWORK_HELP, device_type, load_extractor
 
 __all__ = ["build_parser", "build_batch_parser", "load_plugin", "main", "parse_fusion", "parse_weights",
            "settings_from_args", "recipe_settings"]
@@ -160,11 +159,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     (`Settings.on_device`); elsewhere they take `Settings`' defaults.
     """
     values = _setting_values(args)
-    device_type = _device_type(args.device)
+    kind = device_type(args.device)
     for name in ("size", "steps"):
         if values[name] is None:
-            values[name] = CPU_PRESET[name] if device_type == "cpu" else field_spec(name)["default"]
-    return Settings(**values).on_device(device_type)
+            values[name] = CPU_PRESET[name] if kind == "cpu" else field_spec(name)["default"]
+    return Settings(**values).on_device(kind)
 
 
 def recipe_settings(recipe: Recipe, args: argparse.Namespace, given: set[str]) -> Settings:
@@ -192,14 +191,6 @@ def _given(build: Callable[[], argparse.ArgumentParser], argv: list[str] | None)
     return set(vars(parser.parse_args(argv)))
 
 
-def _device_type(device: str | None) -> str:
-    if device is None:
-        return default_device().type
-    try:
-        return torch.device(device).type
-    except RuntimeError:
-        raise NSTError(f"unknown device {device!r}; give cuda or cpu") from None
-
 
 def load_plugin(path: str) -> None:
     """Run the Python file `path`, which registers methods (`nst.register_method`); a missing
@@ -226,9 +217,13 @@ def _plugin_paths(argv: list[str] | None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 success, 2 bad input, 130 interrupted). Methods
-    that --plugin files register are gone from the registry when it returns."""
+    """Run the CLI; returns the exit status (0 success, 2 bad input, 130 a batch interrupted). A
+    first argument `explore` runs `nst.explore_cli` instead, and `batch` a batch (`nst.batch`);
+    a photo named so is given as ./explore or ./batch. Methods that --plugin files register
+    are gone from the registry when it returns."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["explore"]:
+        return explore_cli.main(argv[1:])
     with isolated_registry():
         try:
             for path in _plugin_paths(argv):

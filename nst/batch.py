@@ -40,7 +40,7 @@ from .paper.grid import make_grid
 from .recipe import inputs_of, read_recipe, recipe_of, save_with_recipe
 from .request import Request
 from .stylize import stylize
-from .weights import default_device, load_extractor
+from .weights import device_type, load_extractor
 
 __all__ = ["IMAGE_SUFFIXES", "INDEX", "CONTACT_SHEET", "Pair", "Outcome", "Batch", "list_images", "all_pairs",
            "read_pairs", "worker_devices", "run_pair", "run_batch", "contact_sheet"]
@@ -130,8 +130,7 @@ def read_pairs(csv_path: str | os.PathLike, photos: str | os.PathLike,
 def worker_devices(device: str | None, workers: int) -> list[str]:
     """One device per worker process: `cuda:0` … on CUDA (refused beyond the devices there
     are), else "cpu" for each."""
-    kind = torch.device(device).type if device else default_device().type
-    if kind != "cuda":
+    if device_type(device) != "cuda":
         return ["cpu"] * workers
     count = torch.cuda.device_count()
     if workers > count:

@@ -10,6 +10,7 @@ the coarsest scale) is raised while it is built, before any weights load.
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import Sequence
 
@@ -61,14 +62,26 @@ class Request:
             self.labels = read_mask(mask)
             check_labels(self.labels, len(sources))
             check_shape(self.labels, (self.content.height, self.content.width))
-        coarsest = self.settings.scale_plan()[0][0]
-        check_fits(self.content, coarsest, name="content image")
-        for k, painting in enumerate(self.paintings, start=1):
-            check_fits(painting, coarsest, name=_painting_name(k, len(self.paintings)))
+        self._check_fits()
         self.content_name = source_name(content)
         self.painting_names = tuple(source_name(s) for s in sources)
         self.mask_name = None if mask is None else _mask_name(source_name(mask), self.labels)
         self._scaled: dict[tuple[int, str], tuple[Tensor, list[Tensor], Tensor | None]] = {}
+
+    def with_settings(self, settings: Settings) -> Request:
+        """The same inputs, decoded once and shared (resized tensors included), run with
+        `settings`; checked as a new request would be."""
+        painting_shares(settings, len(self.paintings), masked=self.labels is not None)
+        other = copy.copy(self)
+        other.settings = settings
+        other._check_fits()
+        return other
+
+    def _check_fits(self) -> None:
+        coarsest = self.settings.scale_plan()[0][0]
+        check_fits(self.content, coarsest, name="content image")
+        for k, painting in enumerate(self.paintings, start=1):
+            check_fits(painting, coarsest, name=_painting_name(k, len(self.paintings)))
 
     def at(self, size: int, device: torch.device | str = "cpu") -> tuple[Tensor, list[Tensor], Tensor | None]:
         """The photo `(1, 3, H, W)`, each painting `(1, 3, H_k, W_k)` (long edge `size`, in [0, 1],

@@ -160,7 +160,7 @@ def _deterministic_cudnn() -> contextlib.AbstractContextManager:
 
 def iter_stylize(content: ImageSource | Request, style: ImageSource | Sequence[ImageSource] | None = None,
                  settings: Settings | None = None, *, mask: ImageSource | None = None,
-                 extractor: VGGFeatures | None = None, weights: str = "auto",
+                 extractor: VGGFeatures | None = None, network: str = "auto",
                  device: str | torch.device | None = None) -> Iterator[Step]:
     """Optimise an image whose VGG feature distributions match `style`'s, keeping `content`.
 
@@ -175,13 +175,13 @@ def iter_stylize(content: ImageSource | Request, style: ImageSource | Sequence[I
     one. With more than one scale (`Settings.scale_plan`) the run goes coarse to fine: each
     scale starts from the previous one's image upsampled with the photo's detail put back
     (`upsample`), with fresh targets and optimizer, and its steps' images have that scale's
-    size. `extractor` defaults to the cached extractor from `weights` on
+    size. `extractor` defaults to the cached extractor of `network` on
     `device` (CUDA when present). Raises `NSTError` for bad images or when the loss stops
     being finite.
     """
     request = as_request(content, style, settings, mask)
     settings = request.settings
-    extractor = extractor or load_extractor(weights, pooling=settings.pooling, device=device)
+    extractor = extractor or load_extractor(network, pooling=settings.pooling, device=device)
     start = time.perf_counter()
     image: Tensor | None = None
     coarse_content: Tensor | None = None
@@ -261,12 +261,12 @@ def _optimise(objective: Objective, start_image: Tensor, settings: Settings, don
 
 def stylize(content: ImageSource | Request, style: ImageSource | Sequence[ImageSource] | None = None,
             settings: Settings | None = None, *, mask: ImageSource | None = None,
-            extractor: VGGFeatures | None = None, weights: str = "auto", device: str | torch.device | None = None,
+            extractor: VGGFeatures | None = None, network: str = "auto", device: str | torch.device | None = None,
             progress: bool = True) -> Result:
     """Run `iter_stylize` to the end, with a tqdm progress bar unless `progress=False`."""
     request = as_request(content, style, settings, mask)
     settings = request.settings
-    extractor = extractor or load_extractor(weights, pooling=settings.pooling, device=device)
+    extractor = extractor or load_extractor(network, pooling=settings.pooling, device=device)
     steps = iter_stylize(request, extractor=extractor)
     last = next(steps)
     history: dict[str, list[float]] = {}

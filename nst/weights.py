@@ -54,6 +54,7 @@ __all__ = [
     "load_extractor",
     "convert",
     "default_device",
+    "device_type",
     "NAMES",
     "NETWORK_HELP",
 ]
@@ -368,6 +369,16 @@ def _write_safetensors(tensors: dict[str, Tensor], out: Path, backbone: str, con
 def default_device() -> torch.device:
     """CUDA when present, else CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_type(device: str | None) -> str:
+    """The type ("cpu", "cuda") of the device a command's --device names; `default_device`'s when None."""
+    if device is None:
+        return default_device().type
+    try:
+        return torch.device(device).type
+    except RuntimeError:
+        raise NSTError(f"unknown device {device!r}; give cuda or cpu") from None
 
 
 @functools.lru_cache(maxsize=4)

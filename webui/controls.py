@@ -247,5 +247,7 @@ def takes_controls(fn: F) -> F:
              for f in dataclasses.fields(Controls)]
     fn.__signature__ = signature.replace(parameters=own + extra)  # type: ignore[attr-defined]
     args = "\n".join(f"    {f.name}: {f.metadata['help']}" for f in dataclasses.fields(Controls))
-    fn.__doc__ = f"{inspect.getdoc(fn)}\n\nArgs:\n{args}"
+    doc = inspect.getdoc(fn) or ""
+    # The controls join the function's own Args (its images), or start them.
+    fn.__doc__ = f"{doc}\n{args}" if "\nArgs:\n" in doc else f"{doc}\n\nArgs:\n{args}"
     return fn

@@ -156,8 +156,13 @@ class Stylizer:
     @takes_controls
     def stylize(self, content: str | None, style: str | None, progress: gr.Progress = gr.Progress(),
                 request: gr.Request | None = None, **controls: Any) -> Iterator[Image.Image | str]:
-        """Stylize `content` with the style of `style`; yields the image as it improves, then the final
-        one as a PNG file with its recipe."""
+        """Stylize a photo with the style of a painting (neural style transfer as distribution alignment);
+        yields the image as it improves, then the final one as a PNG file that carries its recipe.
+
+        Args:
+            content: the photo to stylize (an image file or URL)
+            style: the painting whose style is transferred (an image file or URL)
+        """
         settings = _settings(controls, self.model.device.type)
         inputs = self.inputs(content, _paintings(style, controls), settings, _mask(controls))
         record = self.record(inputs)
