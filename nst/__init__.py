@@ -12,6 +12,7 @@ from .config import LIMITS, STYLE_LAYERS, Settings
 from .errors import NSTError
 from .features import InputConvention, VGGFeatures, random_extractor
 from .methods import METHOD_NAMES, METHODS, get_method, register_method
+from .recipe import Recipe, read_recipe, save_with_recipe
 from .record import RunRecord, run_record
 from .request import Request
 from .stylize import Result, Step, iter_stylize, stylize
@@ -24,6 +25,7 @@ __all__ = [
     "METHODS",
     "METHOD_NAMES",
     "NSTError",
+    "Recipe",
     "Request",
     "Result",
     "RunRecord",
@@ -37,7 +39,9 @@ __all__ = [
     "load_extractor",
     "load_weights",
     "random_extractor",
+    "read_recipe",
     "register_method",
     "run_record",
+    "save_with_recipe",
     "stylize",
 ]

@@ -15,14 +15,14 @@ from typing import BinaryIO, Iterator, Union
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from torch import Tensor
 
 from .config import LIMITS
 from .errors import NSTError
 
 __all__ = ["ImageSource", "check_image_file", "load_image", "load_tensor", "fit_tensor", "check_fits", "to_rgb",
-           "resize_long_edge", "to_tensor", "to_pil", "save_png"]
+           "resize_long_edge", "to_tensor", "to_pil", "save_png", "read_png_text"]
 
 ImageSource = Union[str, os.PathLike, bytes, BinaryIO, Image.Image]
 
@@ -152,9 +152,39 @@ def to_pil(image: Tensor) -> Image.Image:
     return Image.fromarray(array, "RGB")
 
 
-def save_png(image: Tensor | Image.Image, path: str | os.PathLike) -> Path:
-    """Write `image` as PNG, creating parent folders; returns the path."""
+def save_png(image: Tensor | Image.Image, path: str | os.PathLike, *, text: dict[str, str] | None = None) -> Path:
+    """Write `image` as PNG, creating parent folders, with each of `text` as a compressed
+    UTF-8 text chunk (iTXt) before the pixels; returns the path. The file is written whole
+    under a temporary name, then renamed, so an interrupted run never leaves a half-written
+    PNG that looks finished."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    (image if isinstance(image, Image.Image) else to_pil(image)).save(path, format="PNG")
+    info = PngImagePlugin.PngInfo()
+    for key, value in (text or {}).items():
+        info.add_itxt(key, value, zip=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    (image if isinstance(image, Image.Image) else to_pil(image)).save(tmp, format="PNG", pnginfo=info)
+    os.replace(tmp, path)
     return path
+
+
+def read_png_text(path: str | os.PathLike, key: str, *, name: str = "image") -> str | None:
+    """The text chunk `key` of the PNG at `path` (None when it has none, or is no PNG),
+    reading its header and the chunks before the pixels only. Refused in one line: a
+    missing or oversized file, one that is not an image or declares too many pixels, and
+    text chunks over Pillow's caps (`PngImagePlugin.MAX_TEXT_CHUNK` unpacked,
+    `MAX_TEXT_MEMORY` in all)."""
+    path = Path(path)
+    _check_file(path, name)
+    with _readable(name):
+        try:
+            with Image.open(path) as img:
+                _check_pixels(img, name)
+                value = img.info.get(key) if img.format == "PNG" else None
+        except ValueError as exc:
+            # Pillow says which cap a text chunk broke only in a plain ValueError's words.
+            if "MAX_TEXT" not in str(exc):
+                raise
+            raise NSTError(f"{name}: a text chunk unpacks to more than Pillow reads "
+                           f"({PngImagePlugin.MAX_TEXT_CHUNK:,} bytes)") from None
+    return None if value is None else str(value)

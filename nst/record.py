@@ -3,7 +3,8 @@ every paper cell, all built by `run_record` and read back by `RunRecord.from_jso
 
 A record read from a file is untrusted: `from_json` / `from_dict` refuse a malformed one
 (not JSON, an unknown or missing key, a value of the wrong type, settings `Settings`
-refuses) with one line naming what is wrong.
+refuses) with one line naming what is wrong. Every PNG carries its run's record, less its
+timing and output path, as its recipe (`nst.recipe`).
 """
 
 from __future__ import annotations
@@ -45,14 +46,14 @@ class RunRecord:
     content: str  # the photo, as `nst.request.source_name` names it
     paintings: tuple[str, ...]
     regions: str | None  # the mask and which colour went to which painting, or None without one
-    output: str | None  # the image written, or None where none was
+    output: str | None  # the image written, or None where none was (and in a recipe, which is inside it)
     steps_done: int  # fewer than `settings.steps` when the run was stopped
     final_losses: dict[str, float]  # every term at the last step done (empty before the first)
-    seconds: float
+    seconds: float | None  # None in a recipe (`nst.recipe`): the same run gives the same bytes
     device: str
     version: str  # nst's
     torch: str
-    created: str  # when the run started, ISO 8601 in UTC
+    created: str | None  # when the run started, ISO 8601 in UTC; None in a recipe
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON types: tuples become lists."""
@@ -91,7 +92,7 @@ class RunRecord:
         except NSTError as exc:
             raise NSTError(f"run record: bad settings: {exc}") from None
         return cls(**{**data, "settings": settings, "gamma": float(data["gamma"]),
-                      "seconds": float(data["seconds"]),
+                      "seconds": None if data["seconds"] is None else float(data["seconds"]),
                       "scales": tuple((size, steps) for size, steps in data["scales"]),
                       "paintings": tuple(data["paintings"]),
                       "final_losses": {k: float(v) for k, v in data["final_losses"].items()}})
@@ -119,14 +120,15 @@ _CHECKS = {
     "regions": lambda x: x is None or _text(x), "output": lambda x: x is None or _text(x),
     "steps_done": _whole,
     "final_losses": lambda x: isinstance(x, dict) and all(_text(k) and _number(v) for k, v in x.items()),
-    "seconds": _number, "device": _text, "version": _text, "torch": _text, "created": _text,
+    "seconds": lambda x: x is None or _number(x), "device": _text, "version": _text, "torch": _text,
+    "created": lambda x: x is None or _text(x),
 }
 _WHAT = {
     "settings": "an object of settings", "gamma": "a number", "scales": "a list of [size, steps] pairs",
     "paintings": "a list of names", "regions": "a name or null", "output": "a path or null",
-    "steps_done": "a whole number", "final_losses": "an object of numbers", "seconds": "a number",
-    **{name: "text" for name in ("optimizer", "network", "network_source", "content", "device", "version", "torch",
-                                 "created")},
+    "steps_done": "a whole number", "final_losses": "an object of numbers", "seconds": "a number or null",
+    "created": "text or null",
+    **{name: "text" for name in ("optimizer", "network", "network_source", "content", "device", "version", "torch")},
 }
 
 

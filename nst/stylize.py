@@ -272,7 +272,8 @@ def stylize(content: ImageSource | Request, style: ImageSource | Sequence[ImageS
     history: dict[str, list[float]] = {}
     plan = settings.scale_plan()
     ends = list(itertools.accumulate(count for _, count in plan))  # the last step of each scale
-    with tqdm(total=settings.steps, disable=not progress, unit="step") as bar:
+    # leave=None: the bar stays when it is the only one, and goes when it sits under another (a batch's).
+    with tqdm(total=settings.steps, disable=not progress, unit="step", leave=None) as bar:
         for step in itertools.chain([last], steps):
             for name, value in step.losses.items():
                 history.setdefault(name, []).append(value)

@@ -6,7 +6,8 @@ Starts `app.py` twice, on the paper's VGG-19 (no flags) and with weights that do
 sends each case of `CASES` through `gradio_client` (or a raw upload), and rewrites the
 table between the README's `<!-- reliability:start -->` and `<!-- reliability:end -->`
 markers with what each answer said. Cases that other tests check (Stop, a closed tab,
-load, memory, faults that cannot be caused from outside) are rows with their test named.
+load, memory, faults that cannot be caused from outside, and the crafted recipes that
+`tests/nst/test_recipe.py` gives to the command line) are rows with their test named.
 `tests/e2e/test_reliability.py` sends the same cases on the test checkpoint and fails when
 the README's table differs from their answers. Timings and tracebacks found in the app's
 log are printed here, never written to the README (they vary).
@@ -43,8 +44,12 @@ WEIGHTS, NO_WEIGHTS = "weights", "no weights"
 MISSING_WEIGHTS = "/nonexistent/vgg19.safetensors"
 # Caps read from the environment by the app: unset, so the table shows the defaults.
 CAP_VARIABLES = ("NST_MAX_RUN_SECONDS", "NST_MAX_PIXEL_STEPS", "NST_RUNS_PER_VISITOR", "NST_NETWORK")
-AREAS = ("Images", "Parameters", "Weights", "Load", "Cancellation", "Faults")
+AREAS = ("Images", "Parameters", "Recipes", "Weights", "Load", "Cancellation", "Faults")
 THIS_TEST = "tests/e2e/test_reliability.py::test_each_input_gets_its_answer"
+# A recipe is read by the library, so its rows are checked there: each PNG is given to
+# `python -m nst --recipe shared.png …` and the one line it prints must be the row's.
+RECIPE_TEST = "tests/nst/test_recipe.py::test_a_hostile_recipe_is_refused_in_one_line"
+_BAD_RECIPE = "error: shared.png: recipe: "
 
 File = Callable[[Path], Path]  # makes an input file in the case's temporary folder
 Send = Callable[[Client, Path], str]  # sends a case; what the user sees, in one line
@@ -242,6 +247,43 @@ CASES: tuple[Case, ...] = (
          "is not a valid key-word argument", stylize(colour="red")),
     Case("adam-largest-lr", "Parameters", '`optimizer="adam", lr=10` (the largest), 20 steps', "a 32×21 PNG",
          stylize(optimizer="adam", lr=10, steps=20)),
+    Case("recipe-none", "Recipes", "`python -m nst --recipe shared.png …` with a PNG that carries no recipe",
+         "error: shared.png: no nst recipe in it (a PNG that nst wrote carries one)", checked_by=RECIPE_TEST),
+    Case("recipe-text-2mb", "Recipes", "a recipe chunk of 2 MB (plain text)",
+         _BAD_RECIPE + "2,000,000 characters, more than any recipe (1,000,000)", checked_by=RECIPE_TEST),
+    Case("recipe-zip-bomb", "Recipes", "a compressed recipe chunk of 5 KB that unpacks to 5 MB",
+         "error: shared.png: a text chunk unpacks to more than Pillow reads (1,048,576 bytes)",
+         checked_by=RECIPE_TEST),
+    Case("recipe-pixels", "Recipes", "a PNG with a recipe, declaring 20000×20000 pixels",
+         "error: shared.png: image has more than 64,000,000 pixels; use a smaller image", checked_by=RECIPE_TEST),
+    Case("recipe-deep", "Recipes", "a recipe nested 100,000 lists deep", _BAD_RECIPE + "not JSON (nested too deep)",
+         checked_by=RECIPE_TEST),
+    Case("recipe-not-json", "Recipes", "Python code as the recipe",
+         _BAD_RECIPE + "not JSON (Expecting value: line 1 column 1 (char 0))", checked_by=RECIPE_TEST),
+    Case("recipe-nan", "Recipes", "`\"gamma\": NaN`", _BAD_RECIPE + "not JSON (NaN is not a number a recipe holds)",
+         checked_by=RECIPE_TEST),
+    Case("recipe-unknown-key", "Recipes", "a key a recipe does not have (`\"exec\": \"rm -rf ~\"`)",
+         _BAD_RECIPE + "expected a JSON object with the keys run and sha256", checked_by=RECIPE_TEST),
+    Case("recipe-url", "Recipes", "a URL where a number belongs (`\"size\": \"https://example.com/a.png\"`)",
+         _BAD_RECIPE + "run record: bad settings: size: 'https://example.com/a.png' is not of type int",
+         checked_by=RECIPE_TEST),
+    Case("recipe-path", "Recipes", "a path where a number belongs (`\"content_weight\": \"/etc/passwd\"`)",
+         _BAD_RECIPE + "run record: bad settings: content_weight: '/etc/passwd' is not of type float",
+         checked_by=RECIPE_TEST),
+    Case("recipe-range", "Recipes", "`\"steps\": 1000000000` (range 1–5000)",
+         _BAD_RECIPE + "run record: bad settings: steps must be between 1 and 5000, got 1000000000",
+         checked_by=RECIPE_TEST),
+    Case("recipe-choice", "Recipes", "`\"colors\": \"sepia\"`",
+         _BAD_RECIPE + "run record: bad settings: colors: 'sepia' is not one of style, luminance, match",
+         checked_by=RECIPE_TEST),
+    Case("recipe-run-type", "Recipes", "a fact of the run of the wrong type (`\"steps_done\": \"all\"`)",
+         _BAD_RECIPE + "run record: steps_done 'all' is not a whole number", checked_by=RECIPE_TEST),
+    Case("recipe-digest", "Recipes", "a path where a SHA-256 belongs (`\"content\": \"../../etc/passwd\"`)",
+         _BAD_RECIPE + "every sha256 must be 64 hexadecimal digits (mask: or null)", checked_by=RECIPE_TEST),
+    Case("recipe-names", "Recipes", "a recipe naming `/etc/passwd` as the photo and a URL as the weights",
+         "read as names only: nothing but the PNG is opened and nothing is fetched (the run takes the images and "
+         "network given on the command line)",
+         checked_by="tests/nst/test_recipe.py::test_reading_a_recipe_opens_its_file_only_and_connects_nowhere"),
     Case("no-weights", "Weights", f"a run on an app started with `--network {MISSING_WEIGHTS}`", "To fix it, do one of these",
          stylize(), app=NO_WEIGHTS),
     Case("weights-kept", "Weights", "every later request to an app whose weights lookup failed",

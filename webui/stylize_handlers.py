@@ -16,17 +16,21 @@ import contextlib
 import dataclasses
 import logging
 import math
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 
 import gradio as gr
 import pandas as pd
+from gradio.utils import get_upload_folder
 from PIL import Image
 
 from nst.config import Settings
 from nst.errors import NSTError
 from nst.images import ImageSource
 from nst.methods import METHODS
+from nst.recipe import recipe_of, save_with_recipe
 from nst.record import RunRecord, run_record
 from nst.request import Request
 
@@ -151,9 +155,9 @@ class Stylizer:
 
     @takes_controls
     def stylize(self, content: str | None, style: str | None, progress: gr.Progress = gr.Progress(),
-                request: gr.Request | None = None, **controls: Any) -> Iterator[Image.Image]:
+                request: gr.Request | None = None, **controls: Any) -> Iterator[Image.Image | str]:
         """Stylize a photo with the style of a painting (neural style transfer as distribution alignment);
-        yields the image as it improves, then the final one.
+        yields the image as it improves, then the final one as a PNG file that carries its recipe.
 
         Args:
             content: the photo to stylize (an image file or URL)
@@ -161,15 +165,18 @@ class Stylizer:
         """
         settings = _settings(controls, self.model.device.type)
         inputs = self.inputs(content, _paintings(style, controls), settings, _mask(controls))
+        record = self.record(inputs)
         for shown in self.frames(inputs, request):
             _report(progress, shown.frame)
-            yield shown.image
+            yield _result(shown, record, inputs)
 
-    def example(self, content: str, style: str, method: str, gamma: float) -> Iterator[Image.Image]:
+    def example(self, content: str, style: str, method: str, gamma: float) -> Iterator[Image.Image | str]:
         """An example pair with the device's default size and steps and the library's other defaults."""
         settings = Settings(method=method, gamma=float(gamma), **self.model.defaults).on_device(self.model.device.type)
-        for shown in self.frames(self.inputs(content, style, settings)):
-            yield shown.image
+        inputs = self.inputs(content, style, settings)
+        record = self.record(inputs)
+        for shown in self.frames(inputs):
+            yield _result(shown, record, inputs)
 
     # ----- the page
 
@@ -192,9 +199,9 @@ class Stylizer:
             outputs = {"result": shown.image, "status": _status(frame),
                        "losses": loss_table(history, settings.content_weight, settings.tv_weight)}
             if frame.final:
-                record = dataclasses.replace(record, steps_done=frame.step, final_losses=history[-1][1],
-                                             seconds=round(frame.elapsed, 3))
+                record = _finished(record, frame)
                 outputs["record"] = record.to_dict()
+                outputs["result"] = _result(shown, record, inputs)
                 outputs["compare"] = (inputs.content.resize(shown.image.size, Image.Resampling.LANCZOS), shown.image)
             yield outputs
 
@@ -299,6 +306,23 @@ def _settings(controls: dict[str, Any], device_type: str) -> Settings:
         raise visitor_error(str(exc)) from None
     except TypeError as exc:  # an API call naming a control that does not exist
         raise visitor_error(f"unknown control: {exc}") from None
+
+
+def _finished(record: RunRecord, frame: Frame) -> RunRecord:
+    """`record` of a run that ended at `frame`."""
+    return dataclasses.replace(record, steps_done=frame.step, final_losses=frame.losses,
+                               seconds=round(frame.elapsed, 3))
+
+
+def _result(shown: Shown, record: RunRecord, inputs: Request) -> Image.Image | str:
+    """What the result image shows: the frame's image, and at the end the path of a PNG that
+    carries the run's recipe (`nst.recipe`). It is written into Gradio's cache folder, which
+    serves it as it is and clears it with the rest of the cache (`delete_cache` in app.py)."""
+    if not shown.frame.final:
+        return shown.image
+    recipe = recipe_of(_finished(record, shown.frame), inputs)
+    return str(save_with_recipe(shown.image, Path(get_upload_folder()) / "nst" / uuid.uuid4().hex / "stylized.png",
+                                recipe))
 
 
 def _report(progress: gr.Progress, frame: Frame) -> None:

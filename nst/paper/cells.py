@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 from ..errors import NSTError
 from ..features import VGGFeatures
-from ..images import save_png
+from ..recipe import recipe_of, save_with_recipe
 from ..record import RunRecord, read_json, run_record
 from ..request import Request
 from ..stylize import Step, iter_stylize
@@ -129,7 +129,7 @@ def _check_record(record: Any) -> RunRecord:
 
 def iter_render_cell(cell: Cell, folder: str | os.PathLike, extractor: VGGFeatures) -> Iterator[CellProgress]:
     """Render `cell`, reporting every optimizer step; after the last one, write the PNG
-    and its JSON record into `folder` and report once more, `done`.
+    (with its recipe, `nst.recipe`) and its JSON record into `folder` and report once more, `done`.
 
     Each file is written whole, then renamed, so an interrupted run never leaves a
     half-written cell that looks finished.
@@ -147,9 +147,9 @@ def iter_render_cell(cell: Cell, folder: str | os.PathLike, extractor: VGGFeatur
         yield CellProgress(last)
     assert first is not None and last is not None  # Settings enforces steps >= 1
     png = cell.png(folder)
-    os.replace(save_png(last.pil(), png.with_name(f".{png.name}.tmp")), png)
     run = run_record(inputs, extractor, steps_done=last.step, final_losses=last.losses, seconds=last.elapsed,
                      output=png.name)
+    save_with_recipe(last.pil(), png, recipe_of(run, inputs))
     text = json.dumps(_record(cell, first, peak, run), indent=2, ensure_ascii=False) + "\n"
     tmp = png.with_name(f".{png.stem}.json.tmp")
     tmp.write_text(text, encoding="utf-8")

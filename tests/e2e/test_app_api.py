@@ -10,6 +10,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from nst.config import field_spec
+from nst.recipe import read_recipe
 from nst.weights import default_device
 from webui import paper_tab
 from webui.model import page_defaults
@@ -56,13 +57,15 @@ def test_stylize_is_documented_with_named_parameters_and_defaults(client):
     assert "/estimate" in api
 
 
-def test_stylize_returns_the_final_image_at_the_requested_size(client, content_path, style_path):
+def test_stylize_returns_the_final_image_at_the_requested_size_with_its_recipe(client, content_path, style_path):
     path = client.predict(handle_file(str(content_path)), handle_file(str(style_path)), size=64, steps=3,
                           method="bn", api_name="/stylize")
     with Image.open(path) as img:
         assert img.format == "PNG"
         assert img.size == expected_size(content_path, 64)
         assert np.asarray(img.convert("RGB"), dtype=np.float32).std() > 1
+    recipe = read_recipe(path)  # the file as the client downloaded it
+    assert (recipe.run.settings.method, recipe.run.settings.size, recipe.run.steps_done) == ("bn", 64, 3)
 
 
 def test_a_corrupt_upload_gives_a_clear_message(client, style_path, tmp_path):

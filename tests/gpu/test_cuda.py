@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from nst import Settings, iter_stylize, random_extractor, stylize
+from nst import Request, Settings, iter_stylize, random_extractor, read_recipe, save_with_recipe, stylize
 from nst.methods import METHOD_NAMES
 from nst.objective import Objective
+from nst.recipe import recipe_of
 from nst.stylize import prepare_images
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
@@ -42,3 +43,14 @@ def test_same_seed_same_image_on_cuda(cuda_extractor, content_path, style_path):
     settings = Settings(method="gaussian", init="noise", size=96, steps=5, seed=3)
     a, b = (stylize(content_path, style_path, settings, extractor=cuda_extractor, progress=False) for _ in "ab")
     assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
+
+
+def test_the_same_recipe_gives_the_same_png_on_cuda(cuda_extractor, content_path, style_path, tmp_path):
+    first = Request(content_path, style_path, Settings(method="gaussian", init="noise", size=96, steps=5, seed=3))
+    result = stylize(first, extractor=cuda_extractor, progress=False)
+    made = save_with_recipe(result.image, tmp_path / "a.png", recipe_of(result.record, first))
+    again = Request(content_path, style_path, read_recipe(made).run.settings)
+    rerun = stylize(again, extractor=cuda_extractor, progress=False)
+    remade = save_with_recipe(rerun.image, tmp_path / "b.png", recipe_of(rerun.record, again))
+    assert read_recipe(remade).run.device.startswith("cuda")
+    assert made.read_bytes() == remade.read_bytes()

@@ -225,3 +225,37 @@ def test_a_plain_loss_over_a_mixture_of_paintings_is_told_before_any_weights_loo
     assert capsys.readouterr().err.strip() == (
         "error: method 'energy' is a plain two-argument loss: it cannot target a mixture of paintings; "
         "use style_blend 'sum' (--blend sum) or one painting")
+
+
+def test_a_recipe_reproduces_a_cpu_result_and_flags_given_change_it(tmp_path, content_path, style_path,
+                                                                    other_style_path, capsys):
+    """`--recipe a.png` with a's images gives a's pixels and bytes; a flag given with it wins
+    over the recipe even at its default value (--method poly), and other images are told in
+    one warning line."""
+    here = ["--quiet", "--device", "cpu", "--network", "vgg19"]
+    first = tmp_path / "a.png"
+    assert main([str(content_path), str(style_path), "-o", str(first), "--size", "48", "--steps", "3",
+                 "--method", "bn", "--layers", "2", "--seed", "5", *here]) == 0
+    again = tmp_path / "again" / "b.png"
+    capsys.readouterr()
+    assert main(["--recipe", str(first), str(content_path), str(style_path), "-o", str(again), *here]) == 0
+    assert capsys.readouterr().err == ""  # the same images and network: nothing to warn of
+    assert np.array_equal(np.asarray(Image.open(first)), np.asarray(Image.open(again)))
+    assert first.read_bytes() == again.read_bytes()
+    assert RunRecord.from_json(again.with_suffix(".json").read_text()).output == str(again)
+    changed = tmp_path / "c.png"
+    assert main(["--recipe", str(first), str(content_path), str(other_style_path), "-o", str(changed),
+                 "--steps", "2", "--method", "poly", *here]) == 0
+    assert capsys.readouterr().err == ("warning: not the recipe's images (the SHA-256 of their pixels differs): "
+                                       "painting 1; the result will differ\n")
+    settings = nst.read_recipe(changed).run.settings
+    assert (settings.steps, settings.method, settings.size, settings.seed, settings.style_layers, settings.scales) == \
+        (2, "poly", 48, 5, STYLE_LAYERS[:2], 1)  # no CPU preset: the recipe's size and scales
+
+
+def test_a_first_argument_batch_is_the_batch_command_and_other_names_are_photos(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["batch", "--help"])
+    assert capsys.readouterr().out.startswith("usage: python -m nst batch")
+    args = build_parser().parse_args(["photos/batch.jpg", "batch"])  # a painting called batch is a painting
+    assert (args.content, args.style) == ("photos/batch.jpg", ["batch"])

@@ -19,6 +19,7 @@ from nst import paper
 from nst.config import STYLE_LAYERS, Settings
 from nst.errors import NSTError
 from nst.methods import METHOD_NAMES, METHODS, fusion_weights
+from nst.recipe import read_recipe
 from nst.record import RunRecord
 from nst.weights import load_extractor
 from tests.paths import ROOT
@@ -125,6 +126,7 @@ def test_runner_renders_a_2x2_subset_writes_grid_and_records_and_resumes(
         assert made.gamma == (METHODS[cell.settings.method].default_gamma if unset else cell.settings.gamma)
         assert record["peak_total"] == max(record["first_losses"]["total"], made.final_losses["total"])
         assert made.seconds > 0
+        assert read_recipe(png).run == dataclasses.replace(made, seconds=None, created=None, output=None)
 
     grid = Image.open(run.grid)
     assert run.grid.name == "grid_rows0-1_cols0-1.png"

@@ -112,7 +112,7 @@ def test_the_app_opens_each_input_at_most_twice_on_three_scales_with_a_mask(open
     outputs = list(stylizer.run(str(content_path), str(style_path), progress=lambda *a, **k: None,
                                 method="poly", size=100, steps=3, scales="3", more_styles=[str(other_style_path)],
                                 mask=str(halves)))
-    assert outputs[-1]["result"].size == (100, 67) and outputs[-1]["record"]["regions"] == \
+    assert Image.open(outputs[-1]["result"]).size == (100, 67) and outputs[-1]["record"]["regions"] == \
         f"{halves}: red → painting 1, green → painting 2"
     inputs = {p.resolve() for p in (content_path, style_path, other_style_path, halves)}
     assert inputs <= set(opened) and all(opened[p] <= 2 for p in inputs), opened

@@ -8,6 +8,7 @@ import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -20,6 +21,7 @@ from PIL import Image
 from nst.config import CPU_PRESET, Settings, field_spec
 from nst.errors import NSTError
 from nst.methods import METHODS
+from nst.recipe import read_recipe
 from nst.record import RunRecord, run_record
 from nst.request import Request
 from nst.runtime import SpeedModel
@@ -54,20 +56,31 @@ def stylizer() -> Stylizer:
     return Stylizer(SharedModel("auto", "cpu"), interval=0.0)
 
 
+def final(results: list) -> Image.Image:
+    """The last of a run's results: the PNG file it ends with, read as an RGB image."""
+    return Image.open(results[-1]).convert("RGB")
+
+
 def expected_size(path, size: int) -> tuple[int, int]:
     w, h = Image.open(path).size
     scale = size / max(w, h)
     return round(w * scale), round(h * scale)
 
 
-def test_a_run_streams_intermediate_images_then_the_final_one(stylizer, content_path, style_path):
+def test_a_run_streams_intermediate_images_then_the_final_one(stylizer, content_path, style_path, tmp_path,
+                                                              monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))  # Gradio's cache folder, where the final PNG goes
     outputs = list(stylizer.run(str(content_path), str(style_path), progress=no_progress, **controls()))
     start = outputs[0]
     assert start["result"] is None and "losses" not in start and start["status"] == "Starting…"
     frames = outputs[1:]
     assert len(frames) == 6  # interval 0: one frame per step
-    images = [frame["result"] for frame in frames]
+    final = Path(frames[-1]["result"])  # the last image as a PNG file that carries its recipe
+    assert final.is_relative_to(tmp_path) and final.suffix == ".png"
+    images = [frame["result"] for frame in frames[:-1]] + [Image.open(final).convert("RGB")]
     assert all(img.size == expected_size(content_path, 40) for img in images)
+    recipe = read_recipe(final)
+    assert recipe.run == dataclasses.replace(RunRecord.from_dict(frames[-1]["record"]), seconds=None, created=None)
     first, last = (np.asarray(img, dtype=np.float32) for img in (images[0], images[-1]))
     assert np.abs(first - last).mean() > 0.5  # the optimisation moved the pixels
     assert last.std() > 1  # not a flat image
@@ -322,7 +335,8 @@ def test_a_visitor_has_one_run_at_a_time_others_are_not_held_up(content_path, st
 def test_a_run_at_the_time_cap_ends_with_its_image_and_says_so(content_path, style_path, steps):
     stylizer = Stylizer(SharedModel("auto", "cpu"), interval=1e9, limits=RunLimits(max_seconds=1e-9))
     outputs = list(stylizer.run(str(content_path), str(style_path), progress=no_progress, **controls(steps=50)))
-    assert steps == [1] and outputs[-1]["result"].size == expected_size(content_path, 40)
+    assert steps == [1] and Image.open(outputs[-1]["result"]).size == expected_size(content_path, 40)
+    assert read_recipe(outputs[-1]["result"]).run.steps_done == 1  # the recipe says where the run ended
     assert outputs[-1]["status"].startswith("Stopped at the time limit of one run here")
     assert outputs[-1]["record"]["steps_done"] == 1 and caption(outputs[-1]["record"]).endswith("(stopped)")
 
@@ -502,11 +516,12 @@ def test_handlers_name_only_components_of_the_page(page, content_path, style_pat
 def test_a_second_painting_blends_in_and_a_weight_count_that_does_not_fit_is_refused(stylizer, content_path,
                                                                                       style_path, other_style_path):
     other = str(other_style_path)
-    one = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress, **controls(size=32, steps=3)))
-    two = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
-                                **controls(size=32, steps=3, more_styles=[other], painting_weights="1, 1")))
-    assert one[-1].size == two[-1].size == expected_size(content_path, 32)
-    difference = np.abs(np.asarray(one[-1], dtype=np.float32) - np.asarray(two[-1], dtype=np.float32)).mean()
+    one = final(list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
+                                      **controls(size=32, steps=3))))
+    two = final(list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
+                                      **controls(size=32, steps=3, more_styles=[other], painting_weights="1, 1"))))
+    assert one.size == two.size == expected_size(content_path, 32)
+    difference = np.abs(np.asarray(one, dtype=np.float32) - np.asarray(two, dtype=np.float32)).mean()
     assert difference > 1  # the second painting changed the result
     with pytest.raises(gr.Error, match=r"painting_weights has 3 entries; give one per painting \(2\)"):
         next(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
@@ -526,19 +541,20 @@ def _editor_value(content_path, strokes):
 def test_regions_painted_in_the_editor_or_given_as_a_file_reach_the_run(stylizer, content_path, style_path,
                                                                        tmp_path, other_style_path):
     other = str(other_style_path)
-    plain = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
-                                  **controls(size=32, steps=3)))[-1]
+    plain = final(list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
+                                        **controls(size=32, steps=3))))
     two = _editor_value(content_path, [((255, 0, 0), 0, 0.5), ((0, 255, 0), 0.5, 1)])
-    painted = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
-                                    **controls(size=32, steps=3, more_styles=[other], mask=two)))[-1]
+    painted = final(list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
+                                          **controls(size=32, steps=3, more_styles=[other], mask=two))))
     two["layers"][0].convert("RGB").save(tmp_path / "mask.png")  # the same strokes as a file, on black
-    filed = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
-                                  **controls(size=32, steps=3, more_styles=[other], mask=str(tmp_path / "mask.png"))))
-    assert np.array_equal(np.asarray(painted), np.asarray(filed[-1]))  # the same regions either way
+    filed = final(list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
+                                        **controls(size=32, steps=3, more_styles=[other],
+                                                   mask=str(tmp_path / "mask.png")))))
+    assert np.array_equal(np.asarray(painted), np.asarray(filed))  # the same regions either way
     assert np.abs(np.asarray(painted, dtype=np.float32) - np.asarray(plain, dtype=np.float32)).mean() > 1
     unpainted = _editor_value(content_path, [])
-    again = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
-                                  **controls(size=32, steps=3, mask=unpainted)))[-1]
+    again = final(list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
+                                        **controls(size=32, steps=3, mask=unpainted))))
     assert np.array_equal(np.asarray(again), np.asarray(plain))  # no stroke: no regions
 
 
