@@ -32,6 +32,7 @@ __all__ = [
     "AUTO_SCALES_ABOVE",
     "CPU_PRESET",
     "CPU_COARSEST",
+    "STYLE_EDGE",
     "cpu_scales",
     "Limits",
     "LIMITS",
@@ -62,6 +63,10 @@ AUTO_SCALES_ABOVE = 1024
 # given): a 512 px result within a minute on two cores, coarse to fine (benchmarks/multiscale.py,
 # README "Speed").
 CPU_PRESET: dict[str, int] = {"size": 512, "steps": 75, "scales": 3}
+# Above this output size the painting is not enlarged further by default (`Settings.style_scale`): the
+# examples' paintings are 600-1024 px, and enlarged past their own pixels they are blurred, which the finest
+# scale would copy. Its strokes then keep the size in pixels they have in a 1024 px result.
+STYLE_EDGE = 1024
 # The coarsest scale a CPU run goes down to: below it VGG's deepest style layer has almost no positions.
 CPU_COARSEST = 64
 
@@ -83,7 +88,7 @@ class Limits:
     # Pillow's decompression-bomb guard is raised at this many pixels.
     max_input_pixels: int = 64_000_000
     min_size: int = 16
-    max_size: int = 2048
+    max_size: int = 4096
     max_steps: int = 5000
 
 
@@ -146,6 +151,13 @@ class Settings:
                                                         "distance (default: as many as the layer has channels)",
                                        lo=1, hi=8192)
     precision: str = _spec("fp32", "network precision; bf16 runs VGG under autocast", choices=PRECISIONS)
+    style_scale: float | None = _spec(None, "brush size: the painting's long edge as a share of the output's, at "
+                                            "every scale; 1 = as long (default: 1 up to "
+                                            f"{STYLE_EDGE} px; above, the painting stays {STYLE_EDGE} px)",
+                                      lo=0.05, hi=4.0)
+    memory_budget_gb: float | None = _spec(None, "memory the run's tensors may take, in GB; a scale whose whole "
+                                                 "image does not fit is optimised in tiles (default: 80% of a "
+                                                 "GPU's memory, 3 GB on a CPU)", lo=0.01, hi=1e4)
     colors: str = _spec("style", "colours of the result: style (the painting's), luminance (stylize the "
                                  "luminance only, keep the photo's chroma) or match (the painting recoloured "
                                  "to the photo's colour mean and covariance first)", choices=COLOR_MODES)
@@ -201,6 +213,16 @@ class Settings:
         counts[0] += self.steps - sum(counts)
         sizes = [math.ceil(self.size / 2 ** (scales - 1 - i)) for i in range(scales)]
         return tuple(zip(sizes, counts))
+
+    def style_scale_used(self) -> float:
+        """`style_scale`, or when unset 1 up to `STYLE_EDGE` px and `STYLE_EDGE` / size above."""
+        if self.style_scale is not None:
+            return self.style_scale
+        return min(1.0, STYLE_EDGE / self.size)
+
+    def painting_edge(self, size: int) -> int:
+        """The painting's long edge at a scale of long edge `size`: `style_scale_used` of it."""
+        return max(1, round(self.style_scale_used() * size))
 
     def gamma_used(self) -> float:
         """The style weight γ a run uses: `gamma`, or when unset its methods' defaults (`gamma_for`)."""

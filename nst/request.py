@@ -10,15 +10,17 @@ the coarsest scale) is raised while it is built, before any weights load.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Sequence
 
 import torch
 from torch import Tensor
 
+from .budget import ScaleLayout, budget_bytes, layout_scale
 from .config import Settings
 from .errors import NSTError
-from .images import ImageSource, check_fits, fit_tensor, load_image
+from .images import ImageSource, check_fits, fit_tensor, load_image, long_edge_size
 from .objective import painting_weights
 from .regions import PALETTE, check_labels, check_shape, fit_labels, painted, read_mask
 
@@ -64,24 +66,38 @@ class Request:
         coarsest = self.settings.scale_plan()[0][0]
         check_fits(self.content, coarsest, name="content image")
         for k, painting in enumerate(self.paintings, start=1):
-            check_fits(painting, coarsest, name=_painting_name(k, len(self.paintings)))
+            check_fits(painting, self.settings.painting_edge(coarsest), name=_painting_name(k, len(self.paintings)))
         self.content_name = source_name(content)
         self.painting_names = tuple(source_name(s) for s in sources)
         self.mask_name = None if mask is None else _mask_name(source_name(mask), self.labels)
         self._scaled: dict[tuple[int, str], tuple[Tensor, list[Tensor], Tensor | None]] = {}
 
     def at(self, size: int, device: torch.device | str = "cpu") -> tuple[Tensor, list[Tensor], Tensor | None]:
-        """The photo `(1, 3, H, W)`, each painting `(1, 3, H_k, W_k)` (long edge `size`, in [0, 1],
-        on `device`) and the regions `(H, W)` fitted to the photo (None without a mask);
-        made once per size and device."""
+        """The photo `(1, 3, H, W)` (long edge `size`), each painting `(1, 3, H_k, W_k)` (long edge
+        `Settings.painting_edge(size)`), in [0, 1] on `device`, and the regions `(H, W)` fitted to
+        the photo (None without a mask); made once per size and device."""
         key = (size, str(device))
         if key not in self._scaled:
             photo = fit_tensor(self.content, size, device, name="content image")
-            styles = [fit_tensor(p, size, device, name=_painting_name(k, len(self.paintings)))
+            edge = self.settings.painting_edge(size)
+            styles = [fit_tensor(p, edge, device, name=_painting_name(k, len(self.paintings)))
                       for k, p in enumerate(self.paintings, start=1)]
             regions = None if self.labels is None else fit_labels(self.labels, tuple(photo.shape[-2:]))
             self._scaled[key] = (photo, styles, regions)
         return self._scaled[key]
+
+
+    def layouts(self, device: torch.device | str) -> tuple[ScaleLayout, ...]:
+        """How each scale of `Settings.scale_plan` is optimised on `device` under the run's memory
+        budget (`nst.budget.layout_scale`): whole, or in tiles. `NSTError` when the budget is too small."""
+        budget = budget_bytes(self.settings, device)
+        layouts = []
+        for size, steps in self.settings.scale_plan():
+            width, height = long_edge_size(self.content.size, size)
+            edge = self.settings.painting_edge(size)
+            painting = max(math.prod(long_edge_size(p.size, edge)) for p in self.paintings)
+            layouts.append(layout_scale(self.settings, height, width, steps, budget, painting))
+        return tuple(layouts)
 
 
 def _mask_name(name: str, labels: Tensor) -> str:
