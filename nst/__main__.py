@@ -31,7 +31,7 @@ __all__ = ["build_parser", "load_plugin", "main", "parse_mix", "parse_weights"]
 # Those in CPU_PRESET take the preset's value on a CPU when not given.
 _PLAIN_FIELDS = ("gamma", "content_weight", "size", "steps", "scales", "optimizer", "lr", "init", "tv_weight", "seed",
                  "pooling", "poly_c", "gaussian_estimator", "gaussian_features", "gaussian_pairs", "swd_directions",
-                 "precision", "colors")
+                 "precision", "colors", "style_scale", "memory_budget_gb")
 
 
 def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
@@ -181,6 +181,7 @@ def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         if not styles:
             raise NSTError("give a style image (a painting) after the content photo, or --style PAINTING")
         request = Request(args.content, styles, settings, mask=args.mask)  # bad input is told before weights load
+        request.layouts(args.device or default_device())  # and a memory budget too small for the run
         extractor = load_extractor(args.weights, pooling=settings.pooling, device=args.device)
         result = stylize(request, extractor=extractor, progress=not args.quiet)
     except NSTError as exc:

@@ -16,18 +16,18 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import torch
 
-from .config import Settings
+from .config import CPU_BUDGET_GB, GPU_BUDGET_SHARE, Settings
 from .errors import NSTError
+from .images import long_edge_size
 from .methods import fusion_weights, get_method
 from .tiles import ALIGN
 
-__all__ = ["STEP_BYTES_PER_PIXEL", "TARGET_BYTES_PER_PIXEL", "HALO", "MIN_TILE", "CPU_BUDGET_GB",
-           "GPU_BUDGET_SHARE", "default_budget_gb", "budget_bytes", "step_bytes_per_pixel", "ScaleLayout",
-           "layout_scale"]
+__all__ = ["STEP_BYTES_PER_PIXEL", "TARGET_BYTES_PER_PIXEL", "HALO", "MIN_TILE", "default_budget_gb", "budget_bytes", "step_bytes_per_pixel", "ScaleLayout",
+           "layout_scale", "scale_layouts"]
 
 # Peak resident memory of a step per pixel the network sees, on two CPU cores (VGG-19 to
 # relu5_1, Gram matching, float32; benchmarks/memory.py: 384 and 640 px, the slope between them).
@@ -45,11 +45,6 @@ _LBFGS_HISTORY = 50
 HALO = 64
 # The smallest core a tile may have.
 MIN_TILE = 2 * ALIGN
-# A CPU's default budget: a 1024 px step of VGG-19 fits in it whole (2.6 GB), and a 4096 px run
-# then needs no more memory than a 1024 px one. On smaller machines, a quarter of the memory.
-CPU_BUDGET_GB = 3.0
-# A GPU's default budget: this share of its memory (the rest for CUDA's own use and fragmentation).
-GPU_BUDGET_SHARE = 0.8
 
 
 def default_budget_gb(device: torch.device | str) -> float:
@@ -125,13 +120,12 @@ def layout_scale(settings: Settings, height: int, width: int, steps: int, budget
     per_pixel = step_bytes_per_pixel(methods)
     pixels = height * width
     history = 2 * min(steps, _LBFGS_HISTORY) * _RGB_BYTES if settings.optimizer_used() == "lbfgs" else 0
-    labels = 8 if False else 0
     if painting_pixels * TARGET_BYTES_PER_PIXEL + 2 * pixels * _RGB_BYTES > budget:
         most = math.isqrt(int(max(budget - 2 * pixels * _RGB_BYTES, 0) / TARGET_BYTES_PER_PIXEL))
         raise NSTError(f"the painting's features at {max(height, width)} px need more than the memory budget of "
                        f"{budget / 1e9:.2g} GB (it holds a painting of about {most} px square): lower style_scale "
                        "or raise memory_budget_gb")
-    if pixels * (per_pixel + history + 2 * _RGB_BYTES) + labels <= budget:
+    if pixels * (per_pixel + history + 2 * _RGB_BYTES) <= budget:
         return ScaleLayout(height, width)
     free = budget - pixels * _TILED_IMAGES * _RGB_BYTES
     side = math.isqrt(int(max(free, 0) / per_pixel)) - 2 * HALO
@@ -141,3 +135,17 @@ def layout_scale(settings: Settings, height: int, width: int, steps: int, budget
         raise NSTError(f"a memory budget of {budget / 1e9:.2g} GB is too small for a {max(height, width)} px scale: "
                        f"it needs at least {least:.2g} GB; raise memory_budget_gb or lower the size")
     return ScaleLayout(height, width, tile, HALO)
+
+
+def scale_layouts(settings: Settings, content_size: tuple[int, int], painting_sizes: Sequence[tuple[int, int]],
+                  device: torch.device | str) -> tuple[ScaleLayout, ...]:
+    """`layout_scale` of every scale of `settings.scale_plan()` on `device`, for a photo and
+    paintings of these (width, height) sizes at full resolution."""
+    budget = budget_bytes(settings, device)
+    layouts = []
+    for size, steps in settings.scale_plan():
+        width, height = long_edge_size(content_size, size)
+        edge = settings.painting_edge(size)
+        painting = max((math.prod(long_edge_size(p, edge)) for p in painting_sizes), default=0)
+        layouts.append(layout_scale(settings, height, width, steps, budget, painting))
+    return tuple(layouts)

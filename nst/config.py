@@ -33,6 +33,8 @@ __all__ = [
     "CPU_PRESET",
     "CPU_COARSEST",
     "STYLE_EDGE",
+    "CPU_BUDGET_GB",
+    "GPU_BUDGET_SHARE",
     "cpu_scales",
     "Limits",
     "LIMITS",
@@ -67,15 +69,23 @@ CPU_PRESET: dict[str, int] = {"size": 512, "steps": 75, "scales": 3}
 # examples' paintings are 600-1024 px, and enlarged past their own pixels they are blurred, which the finest
 # scale would copy. Its strokes then keep the size in pixels they have in a 1024 px result.
 STYLE_EDGE = 1024
+# A CPU's default memory budget (`Settings.memory_budget_gb`, `nst.budget`): a 1024 px run of VGG-19 fits in it whole, as it did before tiles
+# (2.5 GB a step, 0.6 GB of L-BFGS history after 25 steps), and a 4096 px run then takes no
+# more memory than that. On smaller machines, a quarter of the memory.
+CPU_BUDGET_GB = 4.0
+# A GPU's default budget: this share of its memory (the rest for CUDA's own use and fragmentation).
+GPU_BUDGET_SHARE = 0.8
 # The coarsest scale a CPU run goes down to: below it VGG's deepest style layer has almost no positions.
 CPU_COARSEST = 64
 
 
 def cpu_scales(size: int, steps: int) -> int:
-    """Scales of a CPU run when none are given: up to `CPU_PRESET`'s, as many as keep the
-    coarsest at `CPU_COARSEST` px or more, and no more than `steps`."""
+    """Scales of a CPU run when none are given: up to `CPU_PRESET`'s (one more for a print, above
+    `AUTO_SCALES_ABOVE` px, whose coarsest would otherwise cost 4 to 16 times a 512 px step), as
+    many as keep the coarsest at `CPU_COARSEST` px or more, and no more than `steps`."""
+    most = CPU_PRESET["scales"] + (size > AUTO_SCALES_ABOVE)
     fit = 1
-    while fit < CPU_PRESET["scales"] and math.ceil(size / 2**fit) >= CPU_COARSEST and fit < steps:
+    while fit < most and math.ceil(size / 2**fit) >= CPU_COARSEST and fit < steps:
         fit += 1
     return fit
 
@@ -156,8 +166,9 @@ class Settings:
                                             f"{STYLE_EDGE} px; above, the painting stays {STYLE_EDGE} px)",
                                       lo=0.05, hi=4.0)
     memory_budget_gb: float | None = _spec(None, "memory the run's tensors may take, in GB; a scale whose whole "
-                                                 "image does not fit is optimised in tiles (default: 80% of a "
-                                                 "GPU's memory, 3 GB on a CPU)", lo=0.01, hi=1e4)
+                                                 "image does not fit is optimised in tiles (default: "
+                                                 f"{GPU_BUDGET_SHARE:g} of a GPU's memory, {CPU_BUDGET_GB:g} GB "
+                                                 "on a CPU)", lo=0.01, hi=1e4)
     colors: str = _spec("style", "colours of the result: style (the painting's), luminance (stylize the "
                                  "luminance only, keep the photo's chroma) or match (the painting recoloured "
                                  "to the photo's colour mean and covariance first)", choices=COLOR_MODES)
@@ -207,11 +218,19 @@ class Settings:
         poly, 512 px, two CPU cores) 128 × 25 → 256 × 25 → 512 × 25 closed 0.93 of the Gram
         gap in 52 s; halving shares, 128 × 58 → 256 × 28 → 512 × 14, closed 0.91 and kept
         too little of the photo's detail (README "Speed").
+
+        A print (above `AUTO_SCALES_ABOVE` px) shares them by time instead: each scale gets a
+        quarter of the steps of the one before, at least one, so that each takes about as
+        long (a step there costs four times as much). Equal shares would put three quarters
+        of the run into its finest scale, whose step at 4096 px takes minutes on two CPU cores
+        (in tiles, `nst.tiled`): the coarse scales draw the painting's strokes, the print
+        scales bring them and the photo's detail to the full resolution.
         """
         scales = self.scales_used()
-        counts = [self.steps // scales] * scales
-        counts[0] += self.steps - sum(counts)
         sizes = [math.ceil(self.size / 2 ** (scales - 1 - i)) for i in range(scales)]
+        weights = [1.0 if self.size <= AUTO_SCALES_ABOVE else 4.0**-k for k in range(scales)]
+        counts = [max(1, math.floor(self.steps * w / sum(weights))) for w in weights]
+        counts[0] += self.steps - sum(counts)
         return tuple(zip(sizes, counts))
 
     def style_scale_used(self) -> float:

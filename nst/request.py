@@ -10,17 +10,16 @@ the coarsest scale) is raised while it is built, before any weights load.
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Sequence
 
 import torch
 from torch import Tensor
 
-from .budget import ScaleLayout, budget_bytes, layout_scale
+from .budget import ScaleLayout, scale_layouts
 from .config import Settings
 from .errors import NSTError
-from .images import ImageSource, check_fits, fit_tensor, load_image, long_edge_size
+from .images import ImageSource, check_fits, fit_tensor, load_image
 from .objective import painting_weights
 from .regions import PALETTE, check_labels, check_shape, fit_labels, painted, read_mask
 
@@ -90,14 +89,7 @@ class Request:
     def layouts(self, device: torch.device | str) -> tuple[ScaleLayout, ...]:
         """How each scale of `Settings.scale_plan` is optimised on `device` under the run's memory
         budget (`nst.budget.layout_scale`): whole, or in tiles. `NSTError` when the budget is too small."""
-        budget = budget_bytes(self.settings, device)
-        layouts = []
-        for size, steps in self.settings.scale_plan():
-            width, height = long_edge_size(self.content.size, size)
-            edge = self.settings.painting_edge(size)
-            painting = max(math.prod(long_edge_size(p.size, edge)) for p in self.paintings)
-            layouts.append(layout_scale(self.settings, height, width, steps, budget, painting))
-        return tuple(layouts)
+        return scale_layouts(self.settings, self.content.size, [p.size for p in self.paintings], device)
 
 
 def _mask_name(name: str, labels: Tensor) -> str:

@@ -101,9 +101,10 @@ def optimise_tiled(extractor: VGGFeatures, targets: StyleTargets, content: Tenso
             crop = image[..., rows, cols].clone().requires_grad_(True)
             objective = Objective(extractor, content[..., rows, cols], targets, settings,
                                   None if regions is None else regions[rows, cols])
+            pixels = crop.shape[-1] * crop.shape[-2]
             with deterministic_cudnn():
                 total, parts = objective(crop, generator)
-                (total * crop.shape[-1] * crop.shape[-2]).backward()
+                (total * pixels).backward()
             values = {name: float(v.detach()) for name, v in parts.items()}
             if not math.isfinite(values["total"]):
                 raise NSTError(f"the loss stopped being finite at step {step}; try a smaller learning rate")

@@ -37,7 +37,8 @@ _CELL_KEYS = {*CELL_KEYS, "image", "content", "style", "settings", "final_losses
 
 def upgrade(old: dict[str, Any]) -> dict[str, Any] | None:
     """`old` in the current layout, or None when it is in the current layout already."""
-    if set(old) == {*CELL_KEYS, "run"} or set(old) == {f.name for f in dataclasses.fields(RunRecord)}:
+    fields = {f.name for f in dataclasses.fields(RunRecord)}
+    if set(old) == {*CELL_KEYS, "run"} or set(old) in (fields, fields - {"tiles"}):  # tiles: read back as ()
         return None
     if set(old) not in (_CLI_KEYS, _CELL_KEYS):
         raise NSTError(f"not a record of a known layout (keys: {', '.join(sorted(map(str, old)))})")

@@ -20,6 +20,7 @@ from nst.regions import palette_hex
 
 from .controls import AUTO, GAMMA_CHOICES, NO_FUSION, Controls
 from .gpu import HEAVY
+from .limits import MAX_SIZE
 from .page import Page
 from .stylize_handlers import Stylizer
 from .text import BLEND_INFO, BLEND_LABELS, COLOR_LABELS, LATEX_INLINE, REGIONS_INFO, method_guide
@@ -141,7 +142,7 @@ def _method_controls(start: Controls) -> Widgets:
         balance = gr.Slider(0, 1, value=start.fusion_balance, step=0.05, label="Weight of the second method",
                             info="0 keeps the first method only, 1 the second only")
     with gr.Row():
-        size = gr.Slider(LIMITS.min_size, LIMITS.max_size, value=start.size, step=16,
+        size = gr.Slider(LIMITS.min_size, MAX_SIZE, value=start.size, step=16,
                          label="Output size (long edge, px)", elem_id="size")
         steps = gr.Slider(1, LIMITS.max_steps, value=start.steps, step=1, label="Steps", elem_id="steps")
     scales = gr.Radio([AUTO, *(str(n) for n in range(1, field_spec("scales")["max"] + 1))],

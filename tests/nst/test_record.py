@@ -101,7 +101,7 @@ def test_older_records_are_rewritten_in_the_current_layout(record, tmp_path, cap
             "torch": "2.14.1", "created": "2026-12-02T19:35:28+00:00"}
     from_cli = RunRecord.from_dict(upgrade(cli))
     assert from_cli == dataclasses.replace(record, content=NOT_RECORDED, output="out/cat.png", version=NOT_RECORDED,
-                                           torch=NOT_RECORDED, created=NOT_RECORDED)
+                                           torch=NOT_RECORDED, created=NOT_RECORDED, tiles=())
     from_cell = upgrade(cell)
     assert {k: from_cell[k] for k in CELL_KEYS} == {k: cell[k] for k in CELL_KEYS}
     run = RunRecord.from_dict(from_cell["run"])
