@@ -69,7 +69,7 @@ def test_one_tile_that_covers_the_image_is_the_untiled_adam_run(extractor, conte
     photo, paintings, _ = request.at(48)
     targets = StyleTargets(extractor, paintings, settings, masked=False)
     layout = ScaleLayout(*photo.shape[-2:], tile=48, halo=64)
-    tiled = list(optimise_tiled(extractor, targets, photo, None, photo, settings, layout, done=0, count=3,
+    tiled = list(optimise_tiled(extractor, targets, photo, None, photo.clone(), settings, layout, done=0, count=3,
                                 start=time.perf_counter(), show=lambda x: x))
     assert [(s.step, s.tile, s.tiles) for s in tiled] == [(1, 1, 1), (2, 1, 1), (3, 1, 1)]
     for whole, tile in zip(untiled, tiled):
