@@ -1,6 +1,6 @@
 """The nst-mmd web app (also the Hugging Face Space's entry point).
 
-    python app.py [--host HOST] [--port PORT] [--share] [--weights PATH]
+    python app.py [--host HOST] [--port PORT] [--share] [--network PATH] [--mcp]
 
 This module only assembles the tabs and launches. Each tab lives in `webui` in one
 shape (a layout dataclass, a handler class, the wiring between them); the network is
@@ -26,8 +26,10 @@ import gradio as gr
 
 from nst.config import LIMITS
 from nst.errors import NSTError
-from nst.weights import WEIGHTS_HELP
+from nst.weights import NETWORK_HELP
 from webui.explain_tab import build_explain_tab
+from webui.explore_handlers import Explorer
+from webui.explore_tab import STYLIZE_TAB, build_explore_tab
 from webui.gpu import QUEUE_SIZE
 from webui.limits import RunLimits
 from webui.model import SharedModel
@@ -54,17 +56,17 @@ _LOG = logging.getLogger("webui.app")
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="amber")
 
 
-def build_demo(weights: str = "auto", device: str | None = None, paper: PaperPaths | None = None,
+def build_demo(network: str = "auto", device: str | None = None, paper: PaperPaths | None = None,
                limits: RunLimits | None = None) -> gr.Blocks:
-    """The whole app; `weights` as for `nst.weights.load_extractor`. `paper` (the Paper tab's
+    """The whole app; `network` as for `nst.weights.load_extractor`. `paper` (the Paper tab's
     paths) and `limits` (the caps of a run) default to what the `NST_*` variables say."""
     paper = paper or PaperPaths.from_env(ROOT)
     limits = limits or RunLimits.from_env()
-    model = SharedModel(weights, device)
+    model = SharedModel(network, device)
     visitors = Visitors(limits.per_visitor)  # one registry: a visitor's runs in every tab count together
     problem = model.preload()
     if problem is None:
-        _LOG.info("network: %s (%s) on %s", model.label, model().weights_name, model.device_name)
+        _LOG.info("network: %s (%s) on %s", model.label, model().source, model.device_name)
     else:
         _LOG.warning("no network, so Stylize cannot run: %s", problem.splitlines()[0])
     # Every streamed frame is a file in Gradio's cache: files older than an hour are
@@ -73,13 +75,16 @@ def build_demo(weights: str = "auto", device: str | None = None, paper: PaperPat
         gr.Markdown(INTRO, latex_delimiters=LATEX_INLINE)
         if problem:
             gr.Markdown(missing_weights(problem), elem_id="weights-missing")
-        with gr.Tab("Stylize"):
-            page = build_stylize_tab(Stylizer(model, visitors=visitors, limits=limits), ROOT / "examples")
-        with gr.Tab("Why it works"):
-            build_explain_tab(model, content=page.content, style=page.style, result=page.result,
-                              examples=ROOT / "examples")
-        with gr.Tab("Paper"):
-            build_paper_tab(model, paper, visitors)
+        with gr.Tabs() as tabs:
+            with gr.Tab("Stylize", id=STYLIZE_TAB):
+                page = build_stylize_tab(Stylizer(model, visitors=visitors, limits=limits), ROOT / "examples")
+            with gr.Tab("Explore"):
+                build_explore_tab(Explorer(model, visitors), ROOT / "examples", page, tabs)
+            with gr.Tab("Why it works"):
+                build_explain_tab(model, content=page.content, style=page.style, result=page.result,
+                                  examples=ROOT / "examples")
+            with gr.Tab("Paper"):
+                build_paper_tab(model, paper, visitors)
         demo.unload(visitors.leave)  # a closed tab stops its runs
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
     return demo
@@ -91,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "$GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860 or $GRADIO_SERVER_PORT)")
     parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
-    parser.add_argument("--weights", default="auto", metavar="NAME|PATH", help=WEIGHTS_HELP)
+    parser.add_argument("--network", default="auto", metavar="NAME|PATH", help=NETWORK_HELP)
+    parser.add_argument("--mcp", action="store_true", help="also serve the API as MCP tools (stylize, explore, …) "
+                                                           "at /gradio_api/mcp/; on a Space it is on by default")
     return parser
 
 
@@ -108,9 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     except NSTError as exc:
         print(f"app.py: {exc}", file=sys.stderr)
         return 2
-    demo = build_demo(weights=args.weights, paper=paper, limits=limits)
+    demo = build_demo(network=args.network, paper=paper, limits=limits)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS,
-                max_file_size=LIMITS.max_file_bytes, allowed_paths=allowed_paths(paper))
+                max_file_size=LIMITS.max_file_bytes, allowed_paths=allowed_paths(paper),
+                mcp_server=args.mcp or bool(os.environ.get("SPACE_ID")))
     return 0
 
 

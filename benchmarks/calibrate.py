@@ -1,6 +1,6 @@
 """Calibration of the defaults on real features: final terms and the yardstick per method and γ.
 
-    python -m benchmarks.calibrate [--weights auto] [--judge vgg16-caffe] [--size 256] [--steps 100]
+    python -m benchmarks.calibrate [--network auto] [--judge vgg16-caffe] [--size 256] [--steps 100]
         [--gammas 1 2 5 10 20] [--methods linear poly ...] [--plugin FILE.py] [--images DIR] [--json FILE]
 
 Runs every method at every γ on the six example pairs (the rows of the README gallery,
@@ -72,7 +72,7 @@ def run_one(extractor, judge, content: Path, style: Path, settings: Settings) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", default="auto", help="the network optimised (default: auto)")
+    parser.add_argument("--network", default="auto", help="the network optimised (default: auto)")
     parser.add_argument("--judge", default=JUDGE_NETWORK,
                         help="an independent network that measures the results too, or none (default: %(default)s)")
     parser.add_argument("--size", type=int, default=256)
@@ -93,7 +93,7 @@ def main() -> None:
             get_method(method)
     except NSTError as exc:
         parser.error(str(exc))
-    extractor = load_extractor(args.weights)
+    extractor = load_extractor(args.network)
     judge = None if args.judge == "none" else load_extractor(args.judge, device=extractor.device)
     pairs = example_pairs()
     pairs = [pairs[i] for i in args.pairs] if args.pairs else pairs

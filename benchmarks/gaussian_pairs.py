@@ -1,6 +1,6 @@
 """The paper's sampled Gaussian MMD² estimator: its noise and cost per layer against the number of pairs.
 
-    python -m benchmarks.gaussian_pairs [--weights auto] [--size 256] [--pairs 1024 4096 16384 0] [--steps 60]
+    python -m benchmarks.gaussian_pairs [--network auto] [--size 256] [--pairs 1024 4096 16384 0] [--steps 60]
         [--device cpu] [--json FILE]
 
 For each style layer and each pair count (0: one per image position, the paper's choice)
@@ -51,14 +51,14 @@ def milliseconds(x: torch.Tensor, y: torch.Tensor, pairs: int, repeats: int = 5)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", default="auto")
+    parser.add_argument("--network", default="auto")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--pairs", type=int, nargs="+", default=[1024, PAIRS, 16384, 0])
     parser.add_argument("--device", default=None)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    extractor = load_extractor(args.weights, device=args.device)
+    extractor = load_extractor(args.network, device=args.device)
     content, style = prepare_images(*PAIR, args.size, extractor.device)
     result = stylize(*PAIR, Settings(size=args.size, steps=args.steps), extractor=extractor, progress=False)
     end = to_tensor(result.image, extractor.device)

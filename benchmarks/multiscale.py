@@ -1,7 +1,7 @@
 """Single-scale against coarse-to-fine, and against the plain baseline: quality against wall time, on real features.
 
     .venv/bin/python -m benchmarks.multiscale [--size 512] [--steps 75] [--scales 1 3] [--method poly]
-        [--weights auto] [--device cpu] [--baseline] [--out DIR] [--plot docs/multiscale.png] [--json FILE]
+        [--network auto] [--device cpu] [--baseline] [--out DIR] [--plot docs/multiscale.png] [--json FILE]
 
 Runs the same pair (content, style) once per `--scales` value with the same total steps,
 prints for each the plan (size × steps per scale), the wall time, the final loss terms
@@ -11,7 +11,7 @@ result to `--out`. With `--baseline`, also runs the tutorial-style baseline
 gap as the best of ours (the yardstick after every `LBFGS.step`, untimed) and prints its
 time to get there. With `--plot`, draws the total loss of the full-size steps against
 wall time (matplotlib, from requirements-dev.txt). The default network is the paper's
-VGG-19 (`--weights auto`).
+VGG-19 (`--network auto`).
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--method", default="poly")
     parser.add_argument("--content", type=Path, default=EXAMPLES / "content" / "chelsea_cat.jpg")
     parser.add_argument("--style", type=Path, default=EXAMPLES / "style" / "starry_night.jpg")
-    parser.add_argument("--weights", default="auto")
+    parser.add_argument("--network", default="auto")
     parser.add_argument("--device", default=None)
     parser.add_argument("--out", type=Path, default=Path("multiscale-out"))
     parser.add_argument("--plot", type=Path, default=None)
@@ -108,14 +108,14 @@ def main() -> None:
     results = []
     for scales in args.scales:
         settings = Settings(method=args.method, size=args.size, steps=args.steps, scales=scales)
-        r = run(settings, args.content, args.style, args.weights, args.device)
+        r = run(settings, args.content, args.style, args.network, args.device)
         save_png(r["image"], args.out / f"scales{scales}.png")
         results.append(r)
         print(json.dumps({k: v for k, v in r.items() if k not in ("curve", "image")}), flush=True)
     figures = {"runs": [{k: v for k, v in r.items() if k not in ("curve", "image")} for r in results]}
     if args.baseline:
         target = max(r["yardstick"]["gram_gap_closed"] for r in results)
-        figures["baseline"] = baseline_run(args.content, args.style, args.size, target, args.weights, args.device)
+        figures["baseline"] = baseline_run(args.content, args.style, args.size, target, args.network, args.device)
         print(json.dumps({"baseline": figures["baseline"], "target_gram_gap_closed": round(target, 3)}), flush=True)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))

@@ -1,11 +1,11 @@
 """Print sizes: one coarse-to-fine run per size, its finest scales in tiles where the memory budget says so.
 
     .venv/bin/python -m benchmarks.bench --sizes 1024 2048 4096 --tiled [--untiled 2048] [--method poly]
-        [--steps 75] [--weights auto] [--device cpu] [--json FILE] [--out DIR]
+        [--steps 75] [--network auto] [--device cpu] [--json FILE] [--out DIR]
 
 Each size runs in a fresh process (the peak resident size only grows), as the command
 line runs it on that device: `Settings(size, steps).on_device(...)` with the default
-memory budget and style scale, on the paper's VGG-19 (`--weights auto`). Per size it
+memory budget and style scale, on the paper's VGG-19 (`--network auto`). Per size it
 prints the plan and tiles, the seconds from the first target to the last step, the peak
 memory of the run (the process's peak resident size on a CPU, CUDA's peak allocation on a
 GPU), the seam ratio (`nst.seams`) at the borders of the last tiled step, and up to
@@ -51,11 +51,11 @@ def _peak_mib(device: torch.device) -> float:
     return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 
-def print_run(size: int, steps: int, method: str, weights: str, device: str | None, untiled: bool,
+def print_run(size: int, steps: int, method: str, network: str, device: str | None, untiled: bool,
               yardstick_up_to: int, out: Path, budget_gb: float | None = None) -> dict:
     """One run at `size`: its plan, tiles, seconds, peak memory, seam ratio and (up to `yardstick_up_to` px)
     yardstick. `budget_gb`: the memory budget (None: the device's default; `untiled`: every scale whole)."""
-    extractor = load_extractor(weights, device=device)
+    extractor = load_extractor(network, device=device)
     settings = Settings(size=size, steps=steps, method=method,
                         memory_budget_gb=UNLIMITED_GB if untiled else budget_gb).on_device(extractor.device.type)
     request = Request(CONTENT, STYLE, settings)
@@ -101,7 +101,7 @@ def run_sizes(args: argparse.Namespace) -> list[dict]:
     process; prints a table and writes JSON."""
     runs = []
     for method in args.methods:
-        common = ["--steps", str(args.steps), "--method", method, "--weights", args.weights, "--out", str(args.out),
+        common = ["--steps", str(args.steps), "--method", method, "--network", args.network, "--out", str(args.out),
                   "--yardstick-up-to", str(args.yardstick_up_to)] + (["--device", args.device] if args.device else [])
         common += ["--memory-budget-gb", str(args.memory_budget_gb)] if args.memory_budget_gb else []
         runs += [_child(["--size", str(size), *common]) for size in args.sizes]
@@ -125,14 +125,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, required=True)
     parser.add_argument("--steps", type=int, default=CPU_PRESET["steps"])
     parser.add_argument("--method", default="poly")
-    parser.add_argument("--weights", default="auto")
+    parser.add_argument("--network", default="auto")
     parser.add_argument("--device", default=None)
     parser.add_argument("--untiled", action="store_true")
     parser.add_argument("--yardstick-up-to", type=int, default=2048)
     parser.add_argument("--out", type=Path, default=Path("prints-out"))
     parser.add_argument("--memory-budget-gb", type=float, default=None)
     args = parser.parse_args()
-    figures = print_run(args.size, args.steps, args.method, args.weights, args.device, args.untiled,
+    figures = print_run(args.size, args.steps, args.method, args.network, args.device, args.untiled,
                         args.yardstick_up_to, args.out, args.memory_budget_gb)
     print(json.dumps(figures))
 

@@ -14,8 +14,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import torch
 
+from . import explore_cli
 from .config import CPU_COARSEST, CPU_PRESET, INT_FIELDS, STYLE_LAYERS, Settings, field_spec
 from .errors import NSTError
 from .images import save_png
@@ -23,18 +23,18 @@ from .methods import METHODS, isolated_registry
 from .regions import MASK_HELP
 from .request import Request
 from .stylize import stylize
-from .weights import WEIGHTS_HELP, default_device, load_extractor
+from .weights import NETWORK_HELP, device_type, load_extractor
 
-__all__ = ["build_parser", "load_plugin", "main", "parse_mix", "parse_weights"]
+__all__ = ["build_parser", "load_plugin", "main", "parse_fusion", "parse_weights"]
 
-# Settings fields exposed one-to-one as --flags (the rest have CLI-specific spellings).
+# Settings fields with a spelling of their own on the command line (--layers K, --fusion
+# M=W,…, --blend, comma-separated weights); every other field is a --flag of its own name.
 # Those in CPU_PRESET take the preset's value on a CPU when not given.
-_PLAIN_FIELDS = ("gamma", "content_weight", "size", "steps", "scales", "optimizer", "lr", "init", "tv_weight", "seed",
-                 "pooling", "poly_c", "gaussian_estimator", "gaussian_features", "gaussian_pairs", "swd_directions",
-                 "precision", "colors", "style_scale", "memory_budget_gb")
+_SPELLED = frozenset({"method", "fusion", "style_layers", "layer_weights", "painting_weights", "style_blend"})
+_PLAIN_FIELDS = tuple(f.name for f in dataclasses.fields(Settings) if f.name not in _SPELLED)
 
 
-def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
+def parse_fusion(text: str) -> tuple[tuple[str, float], ...]:
     """'bn=0.5,poly=0.5' → (('bn', 0.5), ('poly', 0.5))."""
     pairs = []
     for item in filter(None, (part.strip() for part in text.split(","))):
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("style", nargs="*", help="style image (a painting); give several to blend them")
     parser.add_argument("--style", dest="more_styles", action="append", default=[], metavar="PAINTING",
                         help="another painting to blend in (repeatable; added after the positional ones)")
-    parser.add_argument("--style-weights", type=parse_weights, default=None, metavar="W,W,…",
+    parser.add_argument("--painting-weights", type=parse_weights, default=None, metavar="W,W,…",
                         help="one weight per painting, e.g. 0.7,0.3 (default: equal)")
     blend = field_spec("style_blend")
     parser.add_argument("--blend", choices=blend["choices"], default=blend["default"],
@@ -93,17 +93,19 @@ def build_parser() -> argparse.ArgumentParser:
     method = field_spec("method")
     parser.add_argument("--method", choices=tuple(METHODS), default=method["default"],
                         help=f"{method['help']} (default: {method['default']})")
-    parser.add_argument("--mix", type=parse_mix, default=field_spec("mix")["default"],
+    parser.add_argument("--fusion", type=parse_fusion, default=field_spec("fusion")["default"],
                         help="fusion of methods, e.g. bn=0.5,poly=0.5 (a convex combination; overrides --method)")
     parser.add_argument("--layers", type=int, default=len(field_spec("style_layers")["default"]),
                         choices=range(1, len(STYLE_LAYERS) + 1), metavar="K",
                         help=f"use the first K style layers of {', '.join(STYLE_LAYERS)} (default: %(default)s)")
+    parser.add_argument("--layer-weights", type=parse_weights, default=None, metavar="W,W,…",
+                        help="one weight per style layer used, e.g. 1,1,1,0.5,0.5 (default: equal)")
     for name in _PLAIN_FIELDS:
         _add_setting(parser, name)
     parser.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
                         help="a Python file that registers a distance of its own with nst.register_method "
-                             "(repeatable; its methods join --method and --mix)")
-    parser.add_argument("--weights", default="auto", help=WEIGHTS_HELP)
+                             "(repeatable; its methods join --method and --fusion)")
+    parser.add_argument("--network", default="auto", help=NETWORK_HELP)
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
@@ -117,22 +119,14 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     (`Settings.on_device`); elsewhere they take `Settings`' defaults.
     """
     values = {name: getattr(args, name) for name in _PLAIN_FIELDS}
-    device_type = _device_type(args.device)
+    kind = device_type(args.device)
     for name in ("size", "steps"):
         if values[name] is None:
-            values[name] = CPU_PRESET[name] if device_type == "cpu" else field_spec(name)["default"]
-    settings = Settings(method=args.method, mix=args.mix, style_layers=STYLE_LAYERS[: args.layers],
-                        style_weights=args.style_weights, style_blend=args.blend, **values)
-    return settings.on_device(device_type)
-
-
-def _device_type(device: str | None) -> str:
-    if device is None:
-        return default_device().type
-    try:
-        return torch.device(device).type
-    except RuntimeError:
-        raise NSTError(f"unknown device {device!r}; give cuda or cpu") from None
+            values[name] = CPU_PRESET[name] if kind == "cpu" else field_spec(name)["default"]
+    settings = Settings(method=args.method, fusion=args.fusion, style_layers=STYLE_LAYERS[: args.layers],
+                        layer_weights=args.layer_weights, painting_weights=args.painting_weights,
+                        style_blend=args.blend, **values)
+    return settings.on_device(kind)
 
 
 def load_plugin(path: str) -> None:
@@ -160,8 +154,12 @@ def _plugin_paths(argv: list[str] | None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 success, 2 bad input). Methods that --plugin
-    files register are gone from the registry when it returns."""
+    """Run the CLI; returns the exit status (0 success, 2 bad input). A first argument
+    `explore` runs `nst.explore_cli` instead (a photo named so is given as ./explore).
+    Methods that --plugin files register are gone from the registry when it returns."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["explore"]:
+        return explore_cli.main(argv[1:])
     with isolated_registry():
         try:
             for path in _plugin_paths(argv):
@@ -181,8 +179,8 @@ def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         if not styles:
             raise NSTError("give a style image (a painting) after the content photo, or --style PAINTING")
         request = Request(args.content, styles, settings, mask=args.mask)  # bad input is told before weights load
-        request.layouts(args.device or default_device())  # and a memory budget too small for the run
-        extractor = load_extractor(args.weights, pooling=settings.pooling, device=args.device)
+        request.layouts(args.device or device_type(None))  # and a memory budget too small for the run
+        extractor = load_extractor(args.network, pooling=settings.pooling, device=args.device)
         result = stylize(request, extractor=extractor, progress=not args.quiet)
     except NSTError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -116,7 +116,7 @@ def layout_scale(settings: Settings, height: int, width: int, steps: int, budget
 
     Raises `NSTError` when not even the smallest tile or the painting's targets fit.
     """
-    methods = fusion_weights(settings.method, settings.mix)
+    methods = fusion_weights(settings.method, settings.fusion)
     per_pixel = step_bytes_per_pixel(methods)
     pixels = height * width
     history = 2 * min(steps, _LBFGS_HISTORY) * _RGB_BYTES if settings.optimizer_used() == "lbfgs" else 0

@@ -117,12 +117,12 @@ class Settings:
     """One stylization run. Frozen so that a run can be recorded and reproduced from it.
 
     `gamma=None` means the method's registered default (see `nst.methods`).
-    `mix` turns the run into a fusion: `(("bn", 0.5), ("poly", 0.5))` is a convex
+    `fusion` turns the run into a fusion: `(("bn", 0.5), ("poly", 0.5))` is a convex
     combination of the two methods' style terms, weights normalised to sum to 1.
     """
 
     method: str = _spec("poly", "distribution-alignment method for the style term")
-    mix: tuple[tuple[str, float], ...] = _spec((), "fusion: (method, weight) pairs; overrides method")
+    fusion: tuple[tuple[str, float], ...] = _spec((), "fusion: (method, weight) pairs; overrides method")
     gamma: float | None = _spec(None, "style weight γ: how much the style counts against the content", lo=0.0, hi=1e4)
     content_weight: float = _spec(1.0, "content weight alpha; 0 gives pure style reconstruction",
                                   lo=0.0, hi=1e4)
@@ -152,7 +152,7 @@ class Settings:
                                    lo=8, hi=8192)
     gaussian_pairs: int | None = _spec(_GAUSSIAN.pairs, "sampled pairs per layer and step of the pairs estimator "
                                                        "(None: one per position, as the paper)", lo=16, hi=1_000_000)
-    style_weights: tuple[float, ...] | None = _spec(None, "one weight per painting when there are several "
+    painting_weights: tuple[float, ...] | None = _spec(None, "one weight per painting when there are several "
                                                           "(default: equal)")
     style_blend: str = _spec("mixture", "several paintings: mixture (match the weighted mixture of their feature "
                                         "distributions) or sum (the weighted sum of one style term per painting)",
@@ -183,14 +183,14 @@ class Settings:
             raise NSTError("layer_weights must be finite numbers")
         if self.layer_weights is not None and (min(self.layer_weights) < 0 or sum(self.layer_weights) <= 0):
             raise NSTError("layer_weights must be non-negative with a positive sum")
-        if self.style_weights is not None and not (all(math.isfinite(w) and w >= 0 for w in self.style_weights)
-                                                   and sum(self.style_weights) > 0):
-            raise NSTError("style_weights must be finite, non-negative, with a positive sum")
+        if self.painting_weights is not None and not (all(math.isfinite(w) and w >= 0 for w in self.painting_weights)
+                                                   and sum(self.painting_weights) > 0):
+            raise NSTError("painting_weights must be finite, non-negative, with a positive sum")
         if not self.style_layers:
             raise NSTError(f"choose at least one style layer from {', '.join(STYLE_LAYERS)}")
-        if self.mix and (min(w for _, w in self.mix) < 0 or sum(w for _, w in self.mix) <= 0):
+        if self.fusion and (min(w for _, w in self.fusion) < 0 or sum(w for _, w in self.fusion) <= 0):
             raise NSTError("fusion weights must be non-negative with a positive sum")
-        fusion_weights(self.method, self.mix)
+        fusion_weights(self.method, self.fusion)
         scales = self.scales_used()
         if math.ceil(self.size / 2 ** (scales - 1)) < LIMITS.min_size or scales > self.steps:
             raise NSTError(f"{scales} scales need a size of at least {LIMITS.min_size * 2 ** (scales - 1)} "
@@ -245,13 +245,13 @@ class Settings:
 
     def gamma_used(self) -> float:
         """The style weight γ a run uses: `gamma`, or when unset its methods' defaults (`gamma_for`)."""
-        return gamma_for(self.gamma, self.method, self.mix)
+        return gamma_for(self.gamma, self.method, self.fusion)
 
     def optimizer_used(self) -> str:
         """The optimizer a run uses: `optimizer`, or for "auto" Adam when a style term is a sampled estimate."""
         if self.optimizer != "auto":
             return self.optimizer
-        methods = [get_method(m) for m in fusion_weights(self.method, self.mix)]
+        methods = [get_method(m) for m in fusion_weights(self.method, self.fusion)]
         stochastic = any(m.is_stochastic(m.options_for(self)) for m in methods)
         return "adam" if stochastic else "lbfgs"
 
@@ -276,11 +276,11 @@ class Settings:
             if not _has_type(value, fields[name]):
                 raise NSTError(f"{name}: {value!r} is not of type {fields[name]}")
         fixed = dict(data)
-        for key in ("style_layers", "layer_weights", "style_weights"):
+        for key in ("style_layers", "layer_weights", "painting_weights"):
             if fixed.get(key) is not None:
                 fixed[key] = tuple(fixed[key])
-        if "mix" in fixed:
-            fixed["mix"] = tuple((str(m), float(w)) for m, w in fixed["mix"])
+        if "fusion" in fixed:
+            fixed["fusion"] = tuple((str(m), float(w)) for m, w in fixed["fusion"])
         return cls(**fixed)
 
 

@@ -4,7 +4,7 @@
     python -m nst.convert vgg19-d01eb7cb.pth vgg19_caffe.safetensors --convention caffe
 
 The file holds the convolutions (`features.<i>.weight/bias`) and, in its metadata, the
-backbone, the input convention and a label; `--weights FILE` then uses it as it should be.
+backbone, the input convention and a label; `--network FILE` then uses it as it should be.
 """
 
 from __future__ import annotations

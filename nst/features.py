@@ -119,13 +119,13 @@ class VGGFeatures(nn.Module):
 
     `forward(image, layers)` takes RGB images `(B, 3, H, W)` in [0, 1], applies the
     weights' `convention`, and returns `{layer: (B, C, H', W')}` for the requested
-    `relu{block}_{index}` layers, stopping at the deepest one. `weights_name` says where
+    `relu{block}_{index}` layers, stopping at the deepest one. `source` says where
     the weights came from and `label` names backbone and weights for captions.
     """
 
     def __init__(self, state_dict: Mapping[str, Tensor] | None, *, backbone: str = "vgg19",
                  convention: InputConvention = TORCHVISION_INPUT, pooling: str = "avg",
-                 last_layer: str = "relu5_1", weights_name: str = "", label: str = "") -> None:
+                 last_layer: str = "relu5_1", source: str = "", label: str = "") -> None:
         super().__init__()
         _check_backbone(backbone)
         if pooling not in POOLINGS:
@@ -140,8 +140,8 @@ class VGGFeatures(nn.Module):
         self.features = stack
         self.pooling = pooling
         self.convention = convention
-        self.weights_name = weights_name
-        self.label = label or f"{BACKBONES[backbone][1]} ({weights_name or 'unnamed weights'})"
+        self.source = source
+        self.label = label or f"{BACKBONES[backbone][1]} ({source or 'unnamed weights'})"
         order = [2, 1, 0] if convention.bgr else [0, 1, 2]
         self.register_buffer("order", torch.tensor(order), persistent=False)
         self.register_buffer("mean", torch.tensor(convention.mean).view(1, 3, 1, 1), persistent=False)
@@ -202,7 +202,7 @@ def random_extractor(seed: int = 0, *, backbone: str = "vgg19", convention: Inpu
     gen = torch.Generator().manual_seed(seed)
     title = BACKBONES.get(backbone, (None, backbone))[1]
     model = VGGFeatures(None, backbone=backbone, convention=convention, pooling=pooling, last_layer=last_layer,
-                        weights_name=f"random (seed {seed})",
+                        source=f"random (seed {seed})",
                         label=f"{title} with random weights (seed {seed}): test weights, not a stylization model")
     for module in model.features:
         if isinstance(module, nn.Conv2d):

@@ -8,7 +8,7 @@ weights (summing to 1) and w_l the layer weights. Dividing by Σ w_l keeps γ's 
 when the number of style layers changes. The total-variation term (weight λ, 0 turns it
 off) is measured against the painting's own, s, so λ = 1 weighs "as rough as the painting".
 With several paintings S_{m,l} is the term against the mixture of their distributions, or
-the weighted sum of one term per painting (`Settings.style_blend`, `style_weights`).
+the weighted sum of one term per painting (`Settings.style_blend`, `painting_weights`).
 With regions (a label map, `nst.regions`) it is instead Σ_r (M_r / M) S_{m,l}^{k(r)}(x_r):
 the feature vectors x_r at the M_r positions of region r (of M at that layer) matched to
 its painting k(r)'s distribution; positions of no painting have no style term.
@@ -32,7 +32,7 @@ from .errors import NSTError
 from .methods import Method, StyleTerm, fusion_weights, get_method, pool
 from .regions import layer_regions
 
-__all__ = ["Objective", "StyleTargets", "feature_matrix", "layer_weights", "network_features", "painting_weights"]
+__all__ = ["Objective", "StyleTargets", "feature_matrix", "layer_weights", "network_features", "painting_shares"]
 
 
 def feature_matrix(activation: Tensor) -> Tensor:
@@ -59,11 +59,11 @@ class StyleTargets:
 
     def __init__(self, extractor: VGGFeatures, styles: Sequence[Tensor], settings: Settings, *,
                  masked: bool) -> None:
-        betas = fusion_weights(settings.method, settings.mix)
+        betas = fusion_weights(settings.method, settings.fusion)
         layers = layer_weights(settings)
         # One seeded generator draws every term's fixed random parts (Fourier frequencies).
         generator = torch.Generator().manual_seed(settings.seed)
-        paintings = painting_weights(settings, len(styles), masked=masked)
+        paintings = painting_shares(settings, len(styles), masked=masked)
         self.masked = masked
         self.blended: dict[str, dict[str, StyleTerm]] = {}
         self.each: dict[str, dict[str, list[StyleTerm]]] = {}
@@ -112,7 +112,7 @@ class Objective:
         self.extractor = extractor
         self.settings = settings
         self.alpha = settings.content_weight
-        self.betas = fusion_weights(settings.method, settings.mix)
+        self.betas = fusion_weights(settings.method, settings.fusion)
         self.gamma = settings.gamma_used()
         self.layer_weights = layer_weights(settings)
         self.layers = set(self.layer_weights) | ({CONTENT_LAYER} if self.alpha > 0 else set())
@@ -153,18 +153,18 @@ class Objective:
         return total, terms
 
 
-def painting_weights(settings: Settings, count: int, *, masked: bool = False) -> list[float]:
-    """`settings.style_weights` for `count` paintings, normalised to sum to 1 (default: equal).
+def painting_shares(settings: Settings, count: int, *, masked: bool = False) -> list[float]:
+    """`settings.painting_weights` for `count` paintings, normalised to sum to 1 (default: equal).
 
     Several paintings blended as a mixture (`masked` False: no regions, which give each
     painting its own term) need methods that take column weights: a plain two-argument
     loss (`nst.methods.register_method`) is refused here, before any work.
     """
-    weights = settings.style_weights or (1.0,) * count
+    weights = settings.painting_weights or (1.0,) * count
     if len(weights) != count:
-        raise NSTError(f"style_weights has {len(weights)} entries; give one per painting ({count})")
+        raise NSTError(f"painting_weights has {len(weights)} entries; give one per painting ({count})")
     if count > 1 and settings.style_blend == "mixture" and not masked:
-        for method in fusion_weights(settings.method, settings.mix):
+        for method in fusion_weights(settings.method, settings.fusion):
             get_method(method).check_mixture()
     return [w / sum(weights) for w in weights]
 

@@ -33,16 +33,16 @@ MAX_RECORD_BYTES = 1_000_000
 @dataclass(frozen=True)
 class RunRecord:
     """One run: its settings and what they came to (γ, optimizer, scales and their tiles), the
-    network and weights, the inputs by name, where the image went, how far the run got and its
-    final loss per term, and where and with what it ran. `tiles` may be missing from a record
-    written before tiles came in (read back as ())."""
+    network and where its weights came from, the inputs by name, where the image went, how far
+    the run got and its final loss per term, and where and with what it ran. `tiles` may be
+    missing from a record written before tiles came in (read back as ())."""
 
     settings: Settings
     gamma: float  # the style weight γ used: `settings.gamma`, or its methods' default
     optimizer: str  # the optimizer used ("auto" resolved)
     scales: tuple[tuple[int, int], ...]  # (long edge, steps) per scale, coarsest first
     network: str  # `VGGFeatures.label`
-    weights: str  # `VGGFeatures.weights_name`
+    network_source: str  # `VGGFeatures.source`: where its weights came from
     content: str  # the photo, as `nst.request.source_name` names it
     paintings: tuple[str, ...]
     regions: str | None  # the mask and which colour went to which painting, or None without one
@@ -121,7 +121,7 @@ _CHECKS = {
     "gamma": _number, "optimizer": _text,
     "scales": lambda x: isinstance(x, list) and all(isinstance(p, list) and len(p) == 2 and all(map(_whole, p))
                                                      for p in x),
-    "network": _text, "weights": _text, "content": _text,
+    "network": _text, "network_source": _text, "content": _text,
     "paintings": lambda x: isinstance(x, list) and all(map(_text, x)),
     "regions": lambda x: x is None or _text(x), "output": lambda x: x is None or _text(x),
     "steps_done": _whole,
@@ -132,9 +132,10 @@ _CHECKS = {
 }
 _WHAT = {
     "settings": "an object of settings", "gamma": "a number", "scales": "a list of [size, steps] pairs",
-    "paintings": "a list of names", "tiles": "a list of [tile, halo, tiles] triples", "regions": "a name or null", "output": "a path or null",
+    "paintings": "a list of names", "regions": "a name or null", "output": "a path or null",
+    "tiles": "a list of [tile, halo, tiles] triples",
     "steps_done": "a whole number", "final_losses": "an object of numbers", "seconds": "a number",
-    **{name: "text" for name in ("optimizer", "network", "weights", "content", "device", "version", "torch",
+    **{name: "text" for name in ("optimizer", "network", "network_source", "content", "device", "version", "torch",
                                  "created")},
 }
 
@@ -154,7 +155,8 @@ def run_record(request: Request, extractor: VGGFeatures, *, steps_done: int = 0,
     tiles = tuple((layout.tile, layout.halo, layout.most_tiles()) if layout.tile is not None else (size, 0, 1)
                   for (size, _), layout in zip(settings.scale_plan(), request.layouts(extractor.device)))
     return RunRecord(settings=settings, gamma=settings.gamma_used(), optimizer=settings.optimizer_used(),
-                     scales=settings.scale_plan(), network=extractor.label, weights=extractor.weights_name,
+                     scales=settings.scale_plan(), network=extractor.label,
+                     network_source=extractor.source,
                      content=request.content_name, paintings=request.painting_names, regions=request.mask_name,
                      output=output, steps_done=steps_done, final_losses=dict(final_losses or {}),
                      seconds=round(seconds, 3), device=device or str(extractor.device), version=__version__,

@@ -10,6 +10,7 @@ the coarsest scale) is raised while it is built, before any weights load.
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import Sequence
 
@@ -20,7 +21,7 @@ from .budget import ScaleLayout, scale_layouts
 from .config import Settings
 from .errors import NSTError
 from .images import ImageSource, check_fits, fit_tensor, load_image
-from .objective import painting_weights
+from .objective import painting_shares
 from .regions import PALETTE, check_labels, check_shape, fit_labels, painted, read_mask
 
 __all__ = ["Request", "paintings", "source_name"]
@@ -54,7 +55,7 @@ class Request:
         self.settings = settings or Settings()
         sources = paintings(style)
         # A weight count that does not fit, or a method that cannot blend the paintings, is told before any image loads.
-        painting_weights(self.settings, len(sources), masked=mask is not None)
+        painting_shares(self.settings, len(sources), masked=mask is not None)
         self.content = load_image(content, name="content image")
         self.paintings = tuple(load_image(s, name=_painting_name(k, len(sources))) for k, s in enumerate(sources, 1))
         self.labels: Tensor | None = None
@@ -62,23 +63,36 @@ class Request:
             self.labels = read_mask(mask)
             check_labels(self.labels, len(sources))
             check_shape(self.labels, (self.content.height, self.content.width))
+        self._check_fits()
+        self.content_name = source_name(content)
+        self.painting_names = tuple(source_name(s) for s in sources)
+        self.mask_name = None if mask is None else _mask_name(source_name(mask), self.labels)
+        # (size, painting edge, device): requests made by `with_settings` share it, their brush sizes may differ.
+        self._scaled: dict[tuple[int, int, str], tuple[Tensor, list[Tensor], Tensor | None]] = {}
+
+    def with_settings(self, settings: Settings) -> Request:
+        """The same inputs, decoded once and shared (resized tensors included), run with
+        `settings`; checked as a new request would be."""
+        painting_shares(settings, len(self.paintings), masked=self.labels is not None)
+        other = copy.copy(self)
+        other.settings = settings
+        other._check_fits()
+        return other
+
+    def _check_fits(self) -> None:
         coarsest = self.settings.scale_plan()[0][0]
         check_fits(self.content, coarsest, name="content image")
         for k, painting in enumerate(self.paintings, start=1):
             check_fits(painting, self.settings.painting_edge(coarsest), name=_painting_name(k, len(self.paintings)))
-        self.content_name = source_name(content)
-        self.painting_names = tuple(source_name(s) for s in sources)
-        self.mask_name = None if mask is None else _mask_name(source_name(mask), self.labels)
-        self._scaled: dict[tuple[int, str], tuple[Tensor, list[Tensor], Tensor | None]] = {}
 
     def at(self, size: int, device: torch.device | str = "cpu") -> tuple[Tensor, list[Tensor], Tensor | None]:
         """The photo `(1, 3, H, W)` (long edge `size`), each painting `(1, 3, H_k, W_k)` (long edge
         `Settings.painting_edge(size)`), in [0, 1] on `device`, and the regions `(H, W)` fitted to
         the photo (None without a mask); made once per size and device."""
-        key = (size, str(device))
+        edge = self.settings.painting_edge(size)
+        key = (size, edge, str(device))
         if key not in self._scaled:
             photo = fit_tensor(self.content, size, device, name="content image")
-            edge = self.settings.painting_edge(size)
             styles = [fit_tensor(p, edge, device, name=_painting_name(k, len(self.paintings)))
                       for k, p in enumerate(self.paintings, start=1)]
             regions = None if self.labels is None else fit_labels(self.labels, tuple(photo.shape[-2:]))

@@ -88,7 +88,7 @@ class SpeedModel:
         """Seconds for the whole run `settings` describes: every scale of its plan, with its methods.
         With a `device`, the scales that do not fit its memory budget are counted in tiles
         (`nst.budget.scale_layouts`); without, every scale whole."""
-        methods = tuple(fusion_weights(settings.method, settings.mix))
+        methods = tuple(fusion_weights(settings.method, settings.fusion))
         plan = settings.scale_plan()
         if device is None:
             return sum(self.estimate(size, count, methods, aspect) for size, count in plan)

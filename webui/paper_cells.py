@@ -170,7 +170,7 @@ class PaperCells:
             if found is None:
                 items.append((str(self.placeholder()), f"{label} (not rendered yet)"))
             else:
-                test = " (random test weights, not a stylization)" if "random" in found.weights else ""
+                test = " (random test weights, not a stylization)" if "random" in found.network_source else ""
                 items.append((str(found.png), label + test))
         return items
 

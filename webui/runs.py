@@ -1,7 +1,8 @@
 """The run service: every tab's GPU work as one picklable `Job`, one GPU entry point, one stream.
 
-A `Job` says what to run (a `Stylization`, a `PaperCell` or the explain tab's `Features`),
-on which weights and device, and the GPU seconds to reserve (`webui.gpu.reservation`).
+A `Job` says what to run (a `Stylization`, a `PaperCell`, the explain tab's `Features` or
+the Explore tab's `Exploration`), on which network and device, and the GPU seconds to
+reserve (`webui.gpu.reservation`).
 `run_on_gpu` is the one function wrapped by `webui.gpu.gpu`: on ZeroGPU it runs in another
 process, so the job is pickled there and what it yields comes back on the CPU. The
 kinds thin out their frames on the GPU side (an image at most every `interval` seconds,
@@ -27,7 +28,7 @@ from typing import Any, Iterator
 import torch
 from PIL import Image
 
-from nst import explain
+from nst import explain, explore
 from nst.config import Settings
 from nst.features import VGGFeatures
 from nst.images import ImageSource
@@ -40,7 +41,7 @@ from . import gpu
 from .model import SharedModel
 from .visitors import Visitors
 
-__all__ = ["Frame", "Stylization", "PaperCell", "Features", "Job", "run_on_gpu", "Runs"]
+__all__ = ["Frame", "Stylization", "PaperCell", "Features", "Exploration", "Job", "run_on_gpu", "Runs"]
 
 # A streamed cell render shows about this many intermediate images.
 _PREVIEWS = 10
@@ -139,17 +140,38 @@ class Features:
         yield explain.layer_features(extractor, self.images, size=self.size)
 
 
+@dataclass(frozen=True)
+class Exploration:
+    """The Explore tab's cells from `request`'s inputs: None after each step (where the caller
+    may stop) and an `nst.explore.Explored` per finished cell, measured on the `judge`
+    network (a name for `load_extractor`; None: the run's own network)."""
+
+    request: Request
+    cells: tuple[explore.ExploreCell, ...]
+    judge: str | None
+
+    @property
+    def settings(self) -> Settings:
+        # All the cells' steps at the costliest cell's price: what the reservation must cover.
+        costliest = max(self.cells, key=lambda c: gpu.needed_seconds(c.settings)).settings
+        return costliest.replace(steps=sum(c.settings.steps for c in self.cells))
+
+    def frames(self, extractor: VGGFeatures) -> Iterator[explore.Explored | None]:
+        judge = None if self.judge is None else load_extractor(self.judge, device=extractor.device)
+        yield from explore.iter_explore(self.request, self.cells, extractor, judge)
+
+
 # What a job may run: each kind has the `settings` it reserves for and yields `frames` from an extractor.
-Work = Stylization | PaperCell | Features
+Work = Stylization | PaperCell | Features | Exploration
 
 
 @dataclass(frozen=True)
 class Job:
-    """One GPU run, picklable: the `work`, the network's `weights` and `device` as
+    """One GPU run, picklable: the `work`, the `network` and `device` as
     `nst.weights.load_extractor` takes them, and the GPU `seconds` to reserve."""
 
     work: Work
-    weights: str
+    network: str
     device: str
     seconds: int
 
@@ -160,9 +182,9 @@ def _reserved(job: Job) -> int:
 
 @gpu.gpu(duration=_reserved)
 def run_on_gpu(job: Job) -> Iterator[Any]:
-    """The one GPU entry point: `job`'s frames, on the extractor of its weights (loaded here,
+    """The one GPU entry point: `job`'s frames, on the extractor of its network (loaded here,
     once per process)."""
-    extractor = load_extractor(job.weights, pooling=job.work.settings.pooling, device=job.device)
+    extractor = load_extractor(job.network, pooling=job.work.settings.pooling, device=job.device)
     yield from job.work.frames(extractor)
 
 
@@ -175,7 +197,7 @@ class Runs:
 
     def job(self, work: Work) -> Job:
         """`work` on the shared model, with its `webui.gpu.reservation`."""
-        return Job(work, self.model.weights, str(self.model.device), gpu.reservation(work.settings))
+        return Job(work, self.model.network, str(self.model.device), gpu.reservation(work.settings))
 
     def stream(self, job: Job, visitor: str | None) -> Iterator[Any]:
         """The frames of `job` as a run of `visitor`. Raises `NSTError` here, before a GPU is

@@ -88,7 +88,7 @@ def caption(record: dict[str, Any]) -> str:
     `RunRecord.to_dict`)."""
     run = RunRecord.from_dict(record)
     settings = run.settings
-    names = "+".join(m for m, _ in settings.mix) if settings.mix else settings.method
+    names = "+".join(m for m, _ in settings.fusion) if settings.fusion else settings.method
     finished = run.steps_done == settings.steps
     return f"{names} · γ {run.gamma:g}" + ("" if finished else " (stopped)")
 
@@ -152,7 +152,13 @@ class Stylizer:
     @takes_controls
     def stylize(self, content: str | None, style: str | None, progress: gr.Progress = gr.Progress(),
                 request: gr.Request | None = None, **controls: Any) -> Iterator[Image.Image]:
-        """Stylize `content` with the style of `style`; yields the image as it improves, then the final one."""
+        """Stylize a photo with the style of a painting (neural style transfer as distribution alignment);
+        yields the image as it improves, then the final one.
+
+        Args:
+            content: the photo to stylize (an image file or URL)
+            style: the painting whose style is transferred (an image file or URL)
+        """
         settings = _settings(controls, self.model.device.type)
         inputs = self.inputs(content, _paintings(style, controls), settings, _mask(controls))
         for shown in self.frames(inputs, request):

@@ -2,31 +2,30 @@
 
 `layout(stylizer, examples)` builds the components (a `StylizePage`), `wire(page,
 stylizer)` connects them to the handlers of `webui.stylize_handlers.Stylizer`. Every
-control is a field of `webui.controls.Controls` and one widget made here under the
-same name; `layout` refuses a widget without a field or a field without a widget.
+control is a field of `webui.controls.Controls`, which declares its widget too; the tab
+only says where each place is (`PLACES`), and `layout` refuses a control whose place is
+not on the page.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, ContextManager, Iterator
 
 import gradio as gr
 
-from nst.colors import COLOR_MODES
-from nst.config import BLENDS, INITS, LIMITS, OPTIMIZERS, PRECISIONS, STYLE_LAYERS, field_spec
 from nst.methods import METHODS
-from nst.regions import palette_hex
 
-from .controls import AUTO, GAMMA_CHOICES, NO_FUSION, Controls
+from .controls import Controls
 from .gpu import HEAVY
-from .limits import MAX_SIZE
 from .page import Page
 from .stylize_handlers import Stylizer
-from .text import BLEND_INFO, BLEND_LABELS, COLOR_LABELS, LATEX_INLINE, REGIONS_INFO, method_guide
+from .text import LATEX_INLINE, REGIONS_INFO, method_guide
 from .guards import guard_control, guard_image_upload
 
-__all__ = ["EXAMPLES", "StylizePage", "layout", "wire", "build_stylize_tab"]
+__all__ = ["EXAMPLES", "PLACES", "StylizePage", "layout", "wire", "build_stylize_tab"]
 
 # Public-domain and CC0 pairs from examples/ (see examples/SOURCES.md), shown with a
 # method each at its default γ: content, style, method.
@@ -40,6 +39,36 @@ EXAMPLES = (
 )
 
 Widgets = dict[str, gr.components.Component]
+
+
+@contextlib.contextmanager
+def _method_place() -> Iterator[None]:
+    yield
+    gr.Markdown(method_guide(), latex_delimiters=LATEX_INLINE, elem_id="method-guide")
+
+
+@contextlib.contextmanager
+def _regions_place() -> Iterator[None]:
+    with gr.Accordion("Regions: paint where each painting goes", open=False):
+        gr.Markdown(REGIONS_INFO, elem_id="regions-info")
+        yield
+
+
+# Where the controls go (`Widget.place`), in page order: each place's container, which holds
+# its controls in `Controls` order. The Stylize button comes after the places before it.
+PLACES: dict[str, Callable[[], ContextManager]] = {
+    "method": _method_place,
+    "gamma": contextlib.nullcontext,
+    "fusion": lambda: gr.Accordion("Fusion: mix in a second method", open=False),
+    "size": gr.Row,
+    "scales": contextlib.nullcontext,
+    "colors": contextlib.nullcontext,
+    "paintings": lambda: gr.Accordion("Several paintings: blend more styles in", open=False),
+    "more": lambda: gr.Accordion("More options", open=False),
+    "advanced": lambda: gr.Accordion("Advanced", open=False),
+    "regions": _regions_place,
+}
+_BEFORE_BUTTON = ("method", "gamma", "fusion", "size", "scales", "colors", "paintings")
 
 
 @dataclass
@@ -91,21 +120,20 @@ def layout(stylizer: Stylizer, examples: Path) -> StylizePage:
                                  height=220, min_width=150, elem_id="style-image")
             guard_image_upload(content, "content image")
             guard_image_upload(style, "style image")
-            controls = _method_controls(start)
+            controls = _place_controls(start, _BEFORE_BUTTON)
             run_info = gr.Markdown(stylizer.estimate(start.size, start.steps, start.method), elem_id="run-info")
             with gr.Row():
                 run = gr.Button("Stylize", variant="primary", elem_id="stylize-button")
                 stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
-            controls |= _more_controls(start)
-            controls["mask"] = _regions_editor()
+            controls |= _place_controls(start, tuple(p for p in PLACES if p not in _BEFORE_BUTTON))
         with gr.Column(scale=6, min_width=300):
             result, status, losses, record = _result_column(stylizer.model.label)
     gallery = gr.Gallery(label=f"Your runs in this session ({stylizer.model.label}): click one to restore its "
                                "settings", columns=6, height=200, allow_preview=False, interactive=False,
                          visible=False, fit_columns=False, elem_id="history")
-    if set(controls) != set(Controls.names()):
-        raise RuntimeError(f"controls without a widget or widgets without a field: "
-                           f"{sorted(set(controls) ^ set(Controls.names()))}")
+    unplaced = sorted(set(Controls.names()) - set(controls))
+    if unplaced:
+        raise RuntimeError(f"controls whose place is not on the page: {unplaced}; places are {', '.join(PLACES)}")
     for name, widget in controls.items():
         guard_control(widget, name)
     mask_file = gr.Image(type="filepath", image_mode="RGBA", format="png", visible=False, label="Mask",
@@ -127,77 +155,15 @@ def _result_column(label: str) -> tuple[gr.Image, gr.Markdown, gr.LinePlot, gr.J
     return result, status, losses, record
 
 
-def _method_controls(start: Controls) -> Widgets:
-    """Method, γ, fusion, size and steps: the choices most runs change."""
-    method = gr.Radio([(m.title, m.name) for m in METHODS.values()], value=start.method,
-                      label="Method", info="How the feature distributions of image and painting are compared")
-    gr.Markdown(method_guide(), latex_delimiters=LATEX_INLINE, elem_id="method-guide")
-    gamma = gr.Dropdown([(f"{g:g}", g) for g in GAMMA_CHOICES], value=start.gamma, label="Style weight γ",
-                        allow_custom_value=True,
-                        info="How much the style counts against the content (reset to the "
-                             "method's default when the method changes); type any other value")
-    with gr.Accordion("Fusion: mix in a second method", open=False):
-        fuse_with = gr.Dropdown([("none", NO_FUSION), *((m.title, m.name) for m in METHODS.values())],
-                                value=start.fuse_with, label="Second method")
-        balance = gr.Slider(0, 1, value=start.fusion_balance, step=0.05, label="Weight of the second method",
-                            info="0 keeps the first method only, 1 the second only")
-    with gr.Row():
-        size = gr.Slider(LIMITS.min_size, MAX_SIZE, value=start.size, step=16,
-                         label="Output size (long edge, px)", elem_id="size")
-        steps = gr.Slider(1, LIMITS.max_steps, value=start.steps, step=1, label="Steps", elem_id="steps")
-    scales = gr.Radio([AUTO, *(str(n) for n in range(1, field_spec("scales")["max"] + 1))],
-                      value=str(start.scales), label="Scales (coarse to fine)", elem_id="scales",
-                      info="Start small and double the size up to the output's, the steps shared equally: "
-                           "most of the look for a fraction of the time. Auto: up to 3 on a CPU; on a GPU 1, "
-                           "or 2 above 1024 px")
-    colors = gr.Radio([(COLOR_LABELS[mode], mode) for mode in COLOR_MODES], value=start.colors, label="Colours",
-                      elem_id="colors", info="Keep the photo's colours: stylize its luminance only, or recolour "
-                                             "the painting to the photo's colour statistics first")
-    with gr.Accordion("Several paintings: blend more styles in", open=False):
-        more_styles = gr.File(file_count="multiple", file_types=["image"], type="filepath", label="More paintings",
-                              elem_id="more-styles")
-        style_weights = gr.Textbox(start.style_weights, label="Weights", placeholder="equal", elem_id="style-weights",
-                                   info="One per painting, the style image first, e.g. 0.7, 0.3")
-        blend = gr.Radio([(BLEND_LABELS[b], b) for b in BLENDS], value=start.style_blend, label="Blend",
-                         elem_id="style-blend", info=BLEND_INFO)
-    return {"method": method, "gamma": gamma, "fuse_with": fuse_with, "fusion_balance": balance, "size": size,
-            "steps": steps, "scales": scales, "colors": colors, "more_styles": more_styles,
-            "style_weights": style_weights, "style_blend": blend}
-
-
-def _more_controls(start: Controls) -> Widgets:
-    """Content weight, layers, start image and seed; the optimizer and the precision under Advanced."""
-    alpha, lr, tv, seed = (field_spec(name) for name in ("content_weight", "lr", "tv_weight", "seed"))
-    with gr.Accordion("More options", open=False):
-        content_weight = gr.Number(start.content_weight, minimum=alpha["min"], maximum=alpha["max"],
-                                   label="Content weight α",
-                                   info="0 reconstructs the style alone (the paper's Figure 1)")
-        style_layers = gr.CheckboxGroup(list(STYLE_LAYERS), value=list(start.style_layers), label="Style layers")
-        init = gr.Radio(list(INITS), value=start.init, label="Start from")
-        seed_box = gr.Number(start.seed, precision=0, minimum=0, maximum=seed["max"], label="Seed", info=seed["help"])
-    with gr.Accordion("Advanced", open=False):
-        optimizer = gr.Radio(list(OPTIMIZERS), value=start.optimizer, label="Optimizer",
-                             info=field_spec("optimizer")["help"])
-        learning_rate = gr.Number(start.lr, minimum=lr["min"], maximum=lr["max"], label="Learning rate",
-                                  info=f"{lr['help']}; leave empty for the default")
-        layer_weights = gr.Textbox(start.layer_weights, label="Layer weights", placeholder="equal",
-                                   info="One number per ticked style layer, e.g. 1, 1, 1, 0.5, 0.5")
-        tv_weight = gr.Number(start.tv_weight, minimum=tv["min"], maximum=tv["max"], label="Smoothing (TV weight)",
-                              info=tv["help"])
-        precision = gr.Radio(list(PRECISIONS), value=start.precision, label="Precision",
-                             info=field_spec("precision")["help"])
-    return {"content_weight": content_weight, "style_layers": style_layers, "init": init, "seed": seed_box,
-            "optimizer": optimizer, "lr": learning_rate, "layer_weights": layer_weights, "tv_weight": tv_weight,
-            "precision": precision}
-
-
-def _regions_editor() -> gr.ImageEditor:
-    """An editor showing the photo, to paint each painting's region in its colour (`nst.regions.PALETTE`)."""
-    with gr.Accordion("Regions: paint where each painting goes", open=False):
-        gr.Markdown(REGIONS_INFO, elem_id="regions-info")
-        return gr.ImageEditor(type="pil", image_mode="RGBA", sources=(), transforms=(), layers=False, format="png",
-                              brush=gr.Brush(colors=palette_hex(), default_color=palette_hex()[0], color_mode="fixed"),
-                              label="Regions", show_label=False, height=360, elem_id="mask")
+def _place_controls(start: Controls, places: tuple[str, ...]) -> Widgets:
+    """The widgets of the controls in `places`, each place in its container, showing `start`."""
+    values, made = start.values(), {}
+    for place in places:
+        with PLACES[place]():
+            for name, widget in Controls.widgets().items():
+                if widget.place == place:
+                    made[name] = widget.make(values[name])
+    return made
 
 
 def _examples(page: StylizePage, stylizer: Stylizer, folder: Path) -> None:

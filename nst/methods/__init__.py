@@ -52,7 +52,7 @@ __all__ = ["StyleTerm", "ToySchedule", "Method", "METHODS", "METHOD_NAMES", "get
 METHODS: dict[str, Method] = {m.METHOD.name: m.METHOD for m in (linear, poly, gaussian, bn, swd, meancov)}
 # The built-in methods, in the paper's order; `METHODS` also holds those registered later.
 METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
-# A name travels in --mix pairs ("name=0.5,…") and sits beside these keys of a run's losses.
+# A name travels in --fusion pairs ("name=0.5,…") and sits beside these keys of a run's losses.
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _TERM_KEYS = ("content", "tv", "total", "style")
 
@@ -135,19 +135,19 @@ def isolated_registry() -> Iterator[None]:
         METHODS.update(saved)
 
 
-def fusion_weights(method: str, mix: tuple[tuple[str, float], ...]) -> dict[str, float]:
+def fusion_weights(method: str, fusion: tuple[tuple[str, float], ...]) -> dict[str, float]:
     """Method → weight of the style term, summing to 1.
 
-    `mix=()` means `method` alone. A mix is a convex combination: the weights are
+    `fusion=()` means `method` alone. A fusion is a convex combination: the weights are
     divided by their sum, so `bn=0.5, poly=0.5` weighs the two equally. This is what
     the paper describes; its official code applies the weights so that 0.5/0.5 comes
     out as 0.25 : 1.
     """
-    if not mix:
+    if not fusion:
         get_method(method)
         return {method: 1.0}
     weights: dict[str, float] = {}
-    for name, w in mix:
+    for name, w in fusion:
         get_method(name)
         weights[name] = weights.get(name, 0.0) + float(w)
     total = sum(weights.values())
@@ -185,8 +185,8 @@ def pool(features: Sequence[Tensor], weights: Sequence[float]) -> tuple[Tensor, 
     return y, p.to(y)
 
 
-def gamma_for(gamma: float | None, method: str, mix: tuple[tuple[str, float], ...] = ()) -> float:
+def gamma_for(gamma: float | None, method: str, fusion: tuple[tuple[str, float], ...] = ()) -> float:
     """The γ a run uses: `gamma` when given, else the fusion-weighted mean of the methods' defaults."""
     if gamma is not None:
         return gamma
-    return sum(w * get_method(m).default_gamma for m, w in fusion_weights(method, mix).items())
+    return sum(w * get_method(m).default_gamma for m, w in fusion_weights(method, fusion).items())

@@ -82,14 +82,14 @@ def support(y: Tensor, weights: Tensor | None) -> tuple[Tensor, Tensor | None]:
     if weights is None:
         return y, None
     if weights.shape != (y.shape[1],):
-        raise NSTError(f"style weights must have shape ({y.shape[1]},), one per position, "
+        raise NSTError(f"position weights must have shape ({y.shape[1]},), one per position, "
                        f"got {tuple(weights.shape)}")
     weights = weights.to(y)
     if bool((weights < 0).any()):
-        raise NSTError("style weights must not be negative")
+        raise NSTError("position weights must not be negative")
     total = weights.sum()
     if not bool(total > 0) or not bool(total.isfinite()):
-        raise NSTError(f"style weights must have a positive finite sum, got {float(total)}")
+        raise NSTError(f"position weights must have a positive finite sum, got {float(total)}")
     keep = weights > 0
     return y[:, keep], weights[keep] / total
 

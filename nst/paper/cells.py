@@ -3,7 +3,7 @@
 A finished cell is a PNG with a JSON record beside it (`fig<N>/r<i>_c<j>.png` and
 `.json` in an output folder): where the cell sits in its figure, a hash of its parameters
 and input images, its first losses and the highest total seen, and under "run" the run's
-`nst.RunRecord` (settings, final losses, seconds, device, network and weights).
+`nst.RunRecord` (settings, final losses, seconds, device, network and where its weights came from).
 `find_cell` is the one reader of that format; the figure runner's `--resume` and the app
 both look cells up through it.
 """
@@ -28,8 +28,8 @@ from ..request import Request
 from ..stylize import Step, iter_stylize
 from .manifest import Cell
 
-__all__ = ["RECORD_VERSION", "CELL_KEYS", "RenderedCell", "CellProgress", "cell_hash", "find_cell", "iter_render_cell",
-           "render_cell"]
+__all__ = ["RECORD_VERSION", "CELL_KEYS", "RenderedCell", "CellProgress", "cell_hash", "inputs_hash", "find_cell",
+           "iter_render_cell", "render_cell"]
 
 # Bump when the meaning of a hash changes: old cells then re-render. A record of another
 # layout is not found either (`find_cell`), so it re-renders too.
@@ -51,9 +51,9 @@ class RenderedCell:
         return RunRecord.from_dict(self.record["run"])
 
     @property
-    def weights(self) -> str:
-        """The weights that made it (`VGGFeatures.weights_name`)."""
-        return self.run.weights
+    def network_source(self) -> str:
+        """Where the weights that made it came from (`VGGFeatures.source`)."""
+        return self.run.network_source
 
 
 @dataclass(frozen=True)
@@ -82,24 +82,29 @@ def _file_digest(path: Path) -> str:
 def cell_hash(cell: Cell) -> str:
     """Hash of everything that decides a cell's image except the weights: its full
     `Settings` and the bytes of both input images (so a changed file re-renders)."""
-    payload = {"version": RECORD_VERSION, "settings": dataclasses.asdict(cell.settings),
-               "content": _file_digest(cell.content), "style": _file_digest(cell.style)}
+    return inputs_hash(dataclasses.asdict(cell.settings), cell.content, cell.style)
+
+
+def inputs_hash(settings: dict[str, Any], content: Path, style: Path) -> str:
+    """`cell_hash` of settings given as a dict (as a record of any layout holds them)."""
+    payload = {"version": RECORD_VERSION, "settings": settings,
+               "content": _file_digest(content), "style": _file_digest(style)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def find_cell(cell: Cell, folder: str | os.PathLike, *, weights: str | None = None,
+def find_cell(cell: Cell, folder: str | os.PathLike, *, network_source: str | None = None,
               prerendered: str | os.PathLike | None = None) -> RenderedCell | None:
     """The finished rendering of `cell`, or None.
 
     Looked up first in `prerendered` (when given), made at whatever size and steps the
     runner used there, then in `folder` at the cell's own size and steps. A record
-    matches when its hash is the cell's and, when `weights` is given, it names them.
+    matches when its hash is the cell's and, when `network_source` is given, it names it.
     """
-    found = _finished(cell, Path(prerendered), weights, any_run=True) if prerendered is not None else None
-    return found or _finished(cell, Path(folder), weights, any_run=False)
+    found = _finished(cell, Path(prerendered), network_source, any_run=True) if prerendered is not None else None
+    return found or _finished(cell, Path(folder), network_source, any_run=False)
 
 
-def _finished(cell: Cell, folder: Path, weights: str | None, *, any_run: bool) -> RenderedCell | None:
+def _finished(cell: Cell, folder: Path, network_source: str | None, *, any_run: bool) -> RenderedCell | None:
     png, record_path = cell.png(folder), cell.record_path(folder)
     if not png.is_file() or not record_path.is_file():
         return None
@@ -110,7 +115,7 @@ def _finished(cell: Cell, folder: Path, weights: str | None, *, any_run: bool) -
         return None
     if any_run:
         cell = cell.with_run(run.settings.size, run.settings.steps)
-    if record["hash"] != cell_hash(cell) or (weights is not None and run.weights != weights):
+    if record["hash"] != cell_hash(cell) or (network_source is not None and run.network_source != network_source):
         return None
     return RenderedCell(png, record)
 

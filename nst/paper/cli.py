@@ -16,7 +16,7 @@ import torch
 
 from ..config import field_spec
 from ..errors import NSTError
-from ..weights import WEIGHTS_HELP, default_device, load_extractor
+from ..weights import NETWORK_HELP, default_device, load_extractor
 from .manifest import MANIFEST_PATH, figure_cells, load_manifest
 from .runner import render_figure
 
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--resume", action="store_true",
                         help="skip cells already rendered with the same parameters and weights")
-    parser.add_argument("--weights", default="auto", help=WEIGHTS_HELP)
+    parser.add_argument("--network", default="auto", help=NETWORK_HELP)
     parser.add_argument("--rows", type=_indices, default=None, help="only these row indices, e.g. 0,1")
     parser.add_argument("--columns", type=_indices, default=None, help="only these column indices, e.g. 0,1")
     parser.add_argument("--content", type=Path, default=None, help="use this content image in every cell")
@@ -82,10 +82,10 @@ def _run(args: argparse.Namespace) -> None:
     for figure in figures:
         cells = figure_cells(manifest, figure, args.size, args.steps, rows=args.rows, columns=args.columns,
                              content=args.content, style=args.style)
-        extractor = load_extractor(args.weights, pooling=cells[0].settings.pooling, device=device)
+        extractor = load_extractor(args.network, pooling=cells[0].settings.pooling, device=device)
         run = render_figure(manifest, cells, args.out, extractor, resume=args.resume, progress=not args.quiet)
         print(json.dumps({"figure": run.figure, "grid": str(run.grid), "cells": len(run.cells),
-                          "rendered": run.rendered, "network": extractor.label, "weights": extractor.weights_name,
+                          "rendered": run.rendered, "network": extractor.label, "network_source": extractor.source,
                           "seconds": round(sum(cell.run.seconds for cell in run.cells), 2)}))
 
 

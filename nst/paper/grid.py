@@ -145,4 +145,4 @@ def grid_footer(cells: Sequence[Cell], extractor: VGGFeatures) -> str:
     sizes = sorted({c.settings.size for c in cells})
     steps = sorted({c.settings.steps for c in cells})
     return (f"Made with {extractor.label}, {'/'.join(map(str, sizes))} px, {'/'.join(map(str, steps))} steps "
-            f"per cell ({extractor.weights_name}).")
+            f"per cell ({extractor.source}).")

@@ -43,7 +43,7 @@ def render_figure(manifest: Manifest, cells: Sequence[Cell], folder: str | os.Pa
     bar = tqdm(cells, desc=f"figure {figure}", unit="cell", disable=not progress)
     for cell in bar:
         bar.set_postfix_str(cell.name)
-        done = find_cell(cell, folder, weights=extractor.weights_name) if resume else None
+        done = find_cell(cell, folder, network_source=extractor.source) if resume else None
         if done is None:
             done = render_cell(cell, folder, extractor)
             rendered += 1

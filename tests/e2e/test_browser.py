@@ -188,7 +188,7 @@ def test_the_photo_s_colours_and_a_second_painting_reach_the_run(app_url, browse
     page.locator("#colors").get_by_text("the photo's (stylize luminance only)").click()
     page.get_by_text("Several paintings: blend more styles in").click()
     page.locator("#more-styles input[type=file]").set_input_files(str(EXAMPLES / "style" / "the_scream.jpg"))
-    page.locator("#style-weights textarea").fill("2, 1")
+    page.locator("#painting-weights textarea").fill("2, 1")
     page.locator("#style-blend").get_by_text("a sum of separate losses").click()
     start_run(page)
     wait_for_status(page, "Done: 3 steps")

@@ -93,7 +93,7 @@ def test_toy_playground_animates_gaussian_mmd_and_screenshot(app_page):
 def test_analyse_fills_the_identity_table(page):
     page.click("#explain-analyse")
     page.locator("#explain-status").get_by_text("Features of").wait_for(timeout=TIMEOUT_MS)
-    assert SharedModel("auto", "cpu")().weights_name in page.locator("#explain-status").inner_text()
+    assert SharedModel("auto", "cpu")().source in page.locator("#explain-status").inner_text()
     table = page.locator("#explain-identity").inner_text()
     for layer, constant in (("relu1_1", "16384"), ("relu5_1", "1048576")):
         assert re.search(rf"{layer}.*{constant}.*{constant}", table.replace("\n", " ")), table

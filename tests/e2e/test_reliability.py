@@ -2,7 +2,7 @@
 to a running app, and the table must show what came back.
 
 Weights: what the app finds with no flags (the paper's VGG-19 from its package, as in the
-README's table), and an app whose `--weights` file does not exist. Nothing here writes the README: when the answers change,
+README's table), and an app whose `--network` file does not exist. Nothing here writes the README: when the answers change,
 `.venv/bin/python -m scripts.reliability` rewrites its table.
 """
 

@@ -35,11 +35,13 @@ def test_a_cpu_starts_from_the_cpu_preset_with_scales_that_fit():
 
 
 def test_flags_map_to_settings():
-    args = build_parser().parse_args(["c.jpg", "s.jpg", "--mix", "bn=0.5,poly=0.5", "--layers", "3",
-                                      "--gamma", "2", "--content-weight", "0", "--init", "noise"])
+    args = build_parser().parse_args(["c.jpg", "s.jpg", "--fusion", "bn=0.5,poly=0.5", "--layers", "3",
+                                      "--layer-weights", "1,0.5,0", "--gamma", "2", "--content-weight", "0",
+                                      "--init", "noise", "--pooling", "max"])
     settings = settings_from_args(args)
-    assert settings.mix == (("bn", 0.5), ("poly", 0.5))
-    assert settings.style_layers == STYLE_LAYERS[:3]
+    assert settings.fusion == (("bn", 0.5), ("poly", 0.5))
+    assert settings.style_layers == STYLE_LAYERS[:3] and settings.layer_weights == (1.0, 0.5, 0.0)
+    assert settings.pooling == "max"
     assert (settings.gamma, settings.content_weight, settings.init) == (2.0, 0.0, "noise")
 
 
@@ -50,8 +52,8 @@ def test_cli_writes_an_image_and_a_record(tmp_path, content_path, style_path, ca
     assert code == 0
     assert Image.open(out).size == (40, 27)
     record = RunRecord.from_json(out.with_suffix(".json").read_text())
-    default = load_extractor("auto", device="cpu")  # no --weights: the paper's VGG-19 where it is installed
-    assert record.settings.method == "bn" and record.weights == default.weights_name
+    default = load_extractor("auto", device="cpu")  # no --network: the paper's VGG-19 where it is installed
+    assert record.settings.method == "bn" and record.network_source == default.source
     assert set(record.final_losses) == {"content", "bn", "tv", "total"}
     assert record.network == default.label and record.optimizer == "lbfgs"
     assert record.settings.gamma is None and record.gamma == METHODS["bn"].default_gamma  # γ left unset
@@ -96,7 +98,8 @@ def test_a_memory_budget_too_small_is_told_before_any_weights_lookup(tmp_path, c
 
 @pytest.mark.parametrize("argv_tail, message", [
     (["--size", "5"], "size must be between 16 and 4096, got 5"),
-    (["--mix", "bn=0.5,gram=0.5"], f"unknown method 'gram'; choose one of {', '.join(METHODS)}"),
+    (["--fusion", "bn=0.5,gram=0.5"], f"unknown method 'gram'; choose one of {', '.join(METHODS)}"),
+    (["--layers", "2", "--layer-weights", "1,1,1"], "layer_weights has 3 entries; expected one per style layer (2)"),
 ])
 def test_bad_parameters_give_one_line_errors(tmp_path, content_path, style_path, capsys, argv_tail, message):
     assert main([str(content_path), str(style_path), "-o", str(tmp_path / "o.png"), *argv_tail]) == 2
@@ -122,7 +125,7 @@ def test_the_program_names_an_unreadable_image_without_loading_anything_else(tmp
     bad.write_bytes(b"GIF89a but not really an image")
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "nst", str(bad), str(style_path), "-o", str(tmp_path / "o.png"),
-                           "--weights", str(tmp_path / "nowhere.safetensors")],
+                           "--network", str(tmp_path / "nowhere.safetensors")],
                           env=os.environ.copy(), capture_output=True, text=True, timeout=300)
     seconds = time.monotonic() - start
     assert proc.returncode == 2
@@ -144,15 +147,15 @@ def test_several_paintings_blend_and_a_weight_count_that_does_not_fit_is_told_at
                                                                                       style_path, capsys):
     other = str(style_path.parent / "the_scream.jpg")
     out = tmp_path / "blend.png"
-    code = main([str(content_path), str(style_path), "--style", other, "--style-weights", "0.7,0.3", "--blend", "sum",
+    code = main([str(content_path), str(style_path), "--style", other, "--painting-weights", "0.7,0.3", "--blend", "sum",
                  "-o", str(out), "--size", "32", "--steps", "2", "--quiet", "--device", "cpu"])
     assert code == 0 and Image.open(out).size == (32, 21)
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["paintings"] == [str(style_path), other]
-    assert record["settings"]["style_weights"] == [0.7, 0.3] and record["settings"]["style_blend"] == "sum"
+    assert record["settings"]["painting_weights"] == [0.7, 0.3] and record["settings"]["style_blend"] == "sum"
     capsys.readouterr()
-    assert main([str(content_path), str(style_path), "--style-weights", "1,2", "-o", str(out)]) == 2
-    assert capsys.readouterr().err.strip() == "error: style_weights has 2 entries; give one per painting (1)"
+    assert main([str(content_path), str(style_path), "--painting-weights", "1,2", "-o", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == "error: painting_weights has 2 entries; give one per painting (1)"
 
 
 def test_a_mask_paints_each_painting_into_its_region(tmp_path, content_path, style_path):
@@ -211,7 +214,7 @@ def test_a_plugin_s_method_is_among_the_choices_and_in_a_fusion(tmp_path, conten
     assert done.value.code == 0
     assert "{linear,poly,gaussian,bn,swd,meancov,energy}" in capsys.readouterr().out
     out = tmp_path / "fused.png"
-    assert main([str(content_path), str(style_path), "--plugin", str(custom_distance), "--mix", "energy=0.5,poly=0.5",
+    assert main([str(content_path), str(style_path), "--plugin", str(custom_distance), "--fusion", "energy=0.5,poly=0.5",
                  "-o", str(out), "--size", "32", "--steps", "2", "--quiet", "--device", "cpu"]) == 0
     assert set(json.loads(out.with_suffix(".json").read_text())["final_losses"]) == {"content", "energy", "poly",
                                                                                    "tv", "total"}

@@ -19,7 +19,7 @@ from nst.config import LIMITS, cpu_scales, field_spec
     ({"layer_weights": (1.0, 2.0)}, "expected one per style layer (5)"),
     ({"layer_weights": (float("nan"), 1.0, 1.0, 1.0, 1.0)}, "layer_weights must be finite numbers"),
     ({"layer_weights": (float("inf"), 1.0, 1.0, 1.0, 1.0)}, "layer_weights must be finite numbers"),
-    ({"mix": (("bn", -1.0), ("poly", 1.0))}, "fusion weights must be non-negative"),
+    ({"fusion": (("bn", -1.0), ("poly", 1.0))}, "fusion weights must be non-negative"),
 ])
 def test_invalid_settings_are_refused_with_one_line(changes, message):
     with pytest.raises(NSTError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
@@ -36,7 +36,7 @@ def test_field_spec_reads_defaults_and_ranges():
 
 
 def test_json_round_trip():
-    settings = Settings(mix=(("bn", 0.3), ("poly", 0.7)), style_layers=("relu1_1", "relu2_1"),
+    settings = Settings(fusion=(("bn", 0.3), ("poly", 0.7)), style_layers=("relu1_1", "relu2_1"),
                         layer_weights=(1.0, 0.5), gamma=2.0)
     assert Settings.from_dict(json.loads(settings.to_json())) == settings
     with pytest.raises(NSTError, match="unknown setting"):

@@ -64,7 +64,7 @@ def test_auto_picks_lbfgs_unless_a_term_is_sampled():
     assert Settings(method="poly").optimizer_used() == "lbfgs"
     assert Settings(method="gaussian").optimizer_used() == "lbfgs"  # the Fourier estimator has no sampling noise
     assert Settings(method="gaussian", gaussian_estimator="pairs").optimizer_used() == "adam"
-    assert Settings(mix=(("bn", 0.5), ("gaussian", 0.5)), gaussian_estimator="pairs").optimizer_used() == "adam"
+    assert Settings(fusion=(("bn", 0.5), ("gaussian", 0.5)), gaussian_estimator="pairs").optimizer_used() == "adam"
     assert Settings(method="gaussian", gaussian_estimator="pairs", optimizer="lbfgs").optimizer_used() == "lbfgs"
 
 
@@ -87,11 +87,11 @@ def test_scaled_copy_scales_every_activation(extractor):
         assert_close(b[layer] / 50.0, a[layer], rtol=1e-4, atol=1e-5 * a[layer].abs().max().item())
 
 
-@pytest.mark.parametrize("mix", [((name, 1.0),) for name in METHOD_NAMES] + [(("bn", 0.5), ("poly", 0.5))])
-def test_a_run_does_not_change_when_activations_are_scaled(extractor, content_path, style_path, mix):
+@pytest.mark.parametrize("fusion", [((name, 1.0),) for name in METHOD_NAMES] + [(("bn", 0.5), ("poly", 0.5))])
+def test_a_run_does_not_change_when_activations_are_scaled(extractor, content_path, style_path, fusion):
     # 256 = 2⁸ scales floats exactly, so a scale-free run must be the same to rounding.
     # (255, as for 0–255 inputs, matches too, but L-BFGS amplifies its rounding over steps.)
-    settings = Settings(mix=mix, size=32, steps=4, content_weight=1.0)
+    settings = Settings(fusion=fusion, size=32, steps=4, content_weight=1.0)
     runs = [list(iter_stylize(content_path, style_path, settings, extractor=model))
             for model in (extractor, scaled_copy(extractor, 256.0))]
     for a, b in zip(*runs):
@@ -106,7 +106,7 @@ def test_fusion_objective_weighs_each_method_by_its_stated_weight(extractor, con
     content, style = prepare_images(content_path, style_path, 32, extractor.device)
     image = torch.rand(content.shape, generator=torch.Generator().manual_seed(3))
     base = Settings(size=32, gamma=2.0)
-    fused = Objective(extractor, content, style, base.replace(mix=(("bn", 0.5), ("poly", 0.5))))(image)[0]
+    fused = Objective(extractor, content, style, base.replace(fusion=(("bn", 0.5), ("poly", 0.5))))(image)[0]
     bn = Objective(extractor, content, style, base.replace(method="bn"))(image)[1]
     poly = Objective(extractor, content, style, base.replace(method="poly"))(image)[1]
     assert_close(fused, bn["content"] + 2.0 * (0.5 * bn["bn"] + 0.5 * poly["poly"]) + base.tv_weight * bn["tv"])
@@ -250,7 +250,7 @@ def test_registering_a_taken_name_or_bad_arguments_is_refused(energy, name, loss
 def test_a_registered_method_works_in_settings_a_fusion_and_the_run(energy, extractor, content_path, style_path):
     gamma = METHODS["energy"].default_gamma
     assert 0 < gamma and Settings(method="energy").gamma_used() == gamma  # its gamma is the default γ
-    fused = Settings(mix=(("energy", 0.5), ("poly", 0.5)), size=32, steps=4)
+    fused = Settings(fusion=(("energy", 0.5), ("poly", 0.5)), size=32, steps=4)
     assert fused.gamma_used() == (gamma + METHODS["poly"].default_gamma) / 2
     assert fused.optimizer_used() == "lbfgs"
     steps = list(iter_stylize(content_path, style_path, fused, extractor=extractor))
@@ -259,7 +259,7 @@ def test_a_registered_method_works_in_settings_a_fusion_and_the_run(energy, extr
     content, style = prepare_images(content_path, style_path, 32, extractor.device)
     image = torch.rand(content.shape, generator=torch.Generator().manual_seed(3))
     total, terms = Objective(extractor, content, style, fused.replace(gamma=2.0))(image)
-    alone = Objective(extractor, content, style, fused.replace(gamma=2.0, mix=(), method="energy"))(image)[1]
+    alone = Objective(extractor, content, style, fused.replace(gamma=2.0, fusion=(), method="energy"))(image)[1]
     assert_close(terms["energy"], alone["energy"])
     assert_close(total, terms["content"] + 2.0 * (0.5 * terms["energy"] + 0.5 * terms["poly"]) + 0.01 * terms["tv"])
 

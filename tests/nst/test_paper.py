@@ -67,7 +67,7 @@ def test_manifest_matches_the_papers_captions(manifest: paper.Manifest) -> None:
     assert len({(cells["3"][r, 0].content, cells["3"][r, 0].style) for r in range(6)}) == 6
     for (r, c), cell in cells["4"].items():
         pair = ("bn", "poly") if r < 2 else ("linear", "gaussian")
-        weights = fusion_weights(cell.settings.method, cell.settings.mix)
+        weights = fusion_weights(cell.settings.method, cell.settings.fusion)
         assert cell.settings.gamma == 5.0 and set(weights) <= set(pair)
         assert sum(weights.values()) == pytest.approx(1.0)
         assert weights.get(pair[1], 0.0) == pytest.approx(c / 4)  # 0 … 1, ends included
@@ -115,13 +115,13 @@ def test_runner_renders_a_2x2_subset_writes_grid_and_records_and_resumes(
         assert record["hash"] == paper.cell_hash(cell)
         made = RunRecord.from_dict(record["run"])
         assert made == done.run and made.settings == cell.settings and made.steps_done == 2
-        assert made.weights == extractor.weights_name and made.device == "cpu"
+        assert made.network_source == extractor.source and made.device == "cpu"
         assert made.content == str(cell.content.relative_to(ROOT))  # inside the working directory: relative
         assert made.paintings == (str(cell.style.relative_to(ROOT)),) and made.output == png.name
-        methods = set(fusion_weights(cell.settings.method, cell.settings.mix))
+        methods = set(fusion_weights(cell.settings.method, cell.settings.fusion))
         expected_terms = methods | {"tv", "total"} | ({"content"} if cell.settings.content_weight > 0 else set())
         assert set(made.final_losses) == expected_terms == set(record["first_losses"])
-        unset = cell.settings.gamma is None and not cell.settings.mix  # Figure 1 leaves γ to the method
+        unset = cell.settings.gamma is None and not cell.settings.fusion  # Figure 1 leaves γ to the method
         assert made.gamma == (METHODS[cell.settings.method].default_gamma if unset else cell.settings.gamma)
         assert record["peak_total"] == max(record["first_losses"]["total"], made.final_losses["total"])
         assert made.seconds > 0
@@ -161,13 +161,13 @@ def test_cache_follows_the_image_bytes_and_the_weights(tmp_path: Path, extractor
     cell = paper.figure_cells(manifest, "3", 32, 2, rows=[0], columns=[3], content=content)[0]
     assert cell.content == content.resolve()
     done = paper.render_cell(cell, tmp_path / "out", extractor)
-    assert paper.find_cell(cell, tmp_path / "out", weights=extractor.weights_name) == done
+    assert paper.find_cell(cell, tmp_path / "out", network_source=extractor.source) == done
     assert paper.find_cell(cell, tmp_path / "out") == done  # any weights
-    assert paper.find_cell(cell, tmp_path / "out", weights="hub:other-weights") is None
+    assert paper.find_cell(cell, tmp_path / "out", network_source="hub:other-weights") is None
     assert paper.find_cell(cell.with_run(48, 2), tmp_path / "out") is None  # a cache holds one size and steps
     assert done.run.content == str(content.resolve())  # outside the working directory (ROOT): absolute
     Image.open(content).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(content)
-    assert paper.find_cell(cell, tmp_path / "out", weights=extractor.weights_name) is None
+    assert paper.find_cell(cell, tmp_path / "out", network_source=extractor.source) is None
 
 
 def test_same_seed_gives_the_same_image_on_cpu(tmp_path: Path, extractor, manifest) -> None:
@@ -207,7 +207,7 @@ def test_rendering_reports_every_step_then_the_finished_cell(tmp_path: Path, ext
     assert [p.step.step for p in progress] == [1, 2, 3, 3] and [p.done for p in progress] == [False] * 3 + [True]
     assert all(p.rendered is None for p in progress[:-1])
     done = progress[-1].rendered
-    assert done.png == cell.png(tmp_path) and done.weights == extractor.weights_name
+    assert done.png == cell.png(tmp_path) and done.network_source == extractor.source
     assert done.record == json.loads(cell.record_path(tmp_path).read_text(encoding="utf-8"))
     assert done.run.final_losses == progress[-1].step.losses
     assert sorted(p.name for p in cell.png(tmp_path).parent.iterdir()) == ["r0_c0.json", "r0_c0.png"]  # no .tmp left
@@ -220,7 +220,7 @@ def test_cli_main_renders_resumes_and_reports(tmp_path: Path, capsys: pytest.Cap
     assert paper.main(argv) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["figure"] == "2" and report["cells"] == 2 and report["rendered"] == 2
-    assert report["weights"] == load_extractor("auto", device="cpu").weights_name  # what --weights auto found
+    assert report["network_source"] == load_extractor("auto", device="cpu").source  # what --network auto found
     assert Path(report["grid"]).is_file()
     record = json.loads((tmp_path / "fig2" / "r3_c6.json").read_text(encoding="utf-8"))
     last_column = json.loads(MANIFEST.read_text(encoding="utf-8"))["figures"]["2"]["columns"][6]

@@ -11,10 +11,11 @@ import pytest
 
 import nst
 from nst import NSTError, Request, RunRecord, Settings, run_record
-from nst.paper.cells import CELL_KEYS
+from nst import paper
+from nst.paper.cells import CELL_KEYS, inputs_hash
 from nst.record import read_json
 from scripts.upgrade_records import NOT_RECORDED, main as upgrade_main, upgrade
-from tests.paths import EXAMPLES
+from tests.paths import EXAMPLES, ROOT
 
 RENDERED = EXAMPLES / "paper" / "rendered"
 
@@ -22,8 +23,8 @@ RENDERED = EXAMPLES / "paper" / "rendered"
 @pytest.fixture
 def record(extractor, content_path, style_path) -> RunRecord:
     """A finished record whose settings hold every kind of tuple."""
-    settings = Settings(mix=(("bn", 0.25), ("poly", 0.75)), style_layers=("relu1_1", "relu2_1"),
-                        layer_weights=(2.0, 1.0), style_weights=(0.7, 0.3), style_blend="sum", size=64, steps=4,
+    settings = Settings(fusion=(("bn", 0.25), ("poly", 0.75)), style_layers=("relu1_1", "relu2_1"),
+                        layer_weights=(2.0, 1.0), painting_weights=(0.7, 0.3), style_blend="sum", size=64, steps=4,
                         scales=2)
     inputs = Request(content_path, [style_path, style_path], settings)
     return run_record(inputs, extractor, steps_done=4, final_losses={"bn": 0.5, "total": 1.25}, seconds=1.5,
@@ -34,7 +35,7 @@ def test_a_record_survives_json_whole(record, content_path, style_path):
     assert RunRecord.from_json(record.to_json()) == record
     assert RunRecord.from_json(record.to_json(indent=None)) == record
     back = RunRecord.from_json(record.to_json())
-    assert back.settings.mix == (("bn", 0.25), ("poly", 0.75)) and back.settings.layer_weights == (2.0, 1.0)
+    assert back.settings.fusion == (("bn", 0.25), ("poly", 0.75)) and back.settings.layer_weights == (2.0, 1.0)
     assert back.scales == ((32, 2), (64, 2)) and back.paintings == (str(style_path),) * 2
     assert (back.content, back.regions, back.version, back.gamma) == (str(content_path), None, nst.__version__,
                                                                       record.settings.gamma_used())
@@ -59,8 +60,8 @@ def _broken(record: RunRecord, **changes) -> str:
      "run record: bad settings: unknown setting(s) colour"),
     (lambda r: _broken(r, settings={**r.to_dict()["settings"], "size": "big"}),
      "run record: bad settings: size: 'big' is not of type int"),
-    (lambda r: _broken(r, settings={**r.to_dict()["settings"], "mix": [["bn", "half"]]}),
-     "run record: bad settings: mix: [['bn', 'half']] is not of type tuple[tuple[str, float], ...]"),
+    (lambda r: _broken(r, settings={**r.to_dict()["settings"], "fusion": [["bn", "half"]]}),
+     "run record: bad settings: fusion: [['bn', 'half']] is not of type tuple[tuple[str, float], ...]"),
     (lambda r: _broken(r, settings={**r.to_dict()["settings"], "steps": 0}),
      "run record: bad settings: steps must be between 1 and 5000"),
 ])
@@ -87,8 +88,15 @@ def test_every_committed_paper_cell_holds_a_run_record():
         assert run.output == path.with_suffix(".png").name and run.steps_done == run.settings.steps
 
 
+def _as_0_1(run: dict) -> dict:
+    """A run record as nst 0.1.0 wrote it, before `mix`, `style_weights` and `weights` were renamed."""
+    old_names = {"fusion": "mix", "painting_weights": "style_weights", "network_source": "weights"}
+    return {old_names.get(k, k): ({old_names.get(s, s): v for s, v in value.items()} if k == "settings" else value)
+            for k, value in run.items()}
+
+
 def test_older_records_are_rewritten_in_the_current_layout(record, tmp_path, capsys):
-    new = record.to_dict()
+    new = _as_0_1(record.to_dict())
     cli = {"output": "out/cat.png", "seconds": 1.5, "device": "cpu", "network": new["network"],
            "weights": new["weights"], "optimizer": new["optimizer"], "gamma": new["gamma"], "scales": new["scales"],
            "styles": new["paintings"], "mask": None, "final_losses": new["final_losses"],
@@ -108,7 +116,8 @@ def test_older_records_are_rewritten_in_the_current_layout(record, tmp_path, cap
     assert (run.content, run.paintings, run.output, run.regions) == (cell["content"], (cell["style"],), "r0_c0.png",
                                                                      None)
     assert (run.scales, run.steps_done, run.torch, run.created) == (((32, 2), (64, 2)), 4, "2.14.1", cell["created"])
-    assert upgrade(from_cell) is None and upgrade(new) is None  # the current layout stays as it is
+    assert upgrade(from_cell) is None and upgrade(record.to_dict()) is None  # the current layout stays as it is
+    assert RunRecord.from_dict(upgrade(new)) == record  # a record of 0.1.0
     (tmp_path / "a.json").write_text(json.dumps(cli))
     (tmp_path / "b.json").write_text(record.to_json())
     assert upgrade_main([str(tmp_path)]) == 0 and capsys.readouterr().out.strip() == "1 of 2 records rewritten"
@@ -125,3 +134,20 @@ def test_a_record_lists_its_scales_tiles_and_one_written_before_tiles_reads_back
     assert RunRecord.from_dict(older) == dataclasses.replace(record, tiles=())
     with pytest.raises(NSTError, match=r"run record: tiles \[\[64, 1\]\] is not a list of \[tile, halo, tiles\]"):
         RunRecord.from_dict({**record.to_dict(), "tiles": [[64, 1]]})
+
+
+@pytest.mark.parametrize("stale", [False, True])
+def test_a_cell_of_0_1_is_found_again_once_upgraded_unless_it_was_stale(tmp_path, monkeypatch, stale):
+    monkeypatch.chdir(ROOT)  # a cell's record names its inputs relative to the repository
+    cell = next(c for c in paper.figure_cells(paper.load_manifest(ROOT / paper.MANIFEST_PATH), "3")
+                if (c.row, c.column) == (2, 3))
+    current = read_json(cell.record_path(RENDERED))
+    run = _as_0_1(current["run"])
+    old_hash = "0" * 20 if stale else inputs_hash(run["settings"], cell.content, cell.style)
+    cell.png(tmp_path).parent.mkdir()
+    cell.png(tmp_path).write_bytes(cell.png(RENDERED).read_bytes())
+    cell.record_path(tmp_path).write_text(json.dumps({**current, "hash": old_hash, "run": run}))
+    assert paper.find_cell(cell, tmp_path, prerendered=tmp_path) is None
+    assert upgrade_main([str(tmp_path)]) == 0
+    found = paper.find_cell(cell, tmp_path, prerendered=tmp_path)
+    assert (found is None) if stale else (found.record == current)

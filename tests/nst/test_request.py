@@ -79,8 +79,8 @@ def test_a_request_from_images_in_memory_or_bytes_is_the_same_request(content_pa
 
 
 @pytest.mark.parametrize("build, message", [
-    (lambda c, s, m: Request(c, s, Settings(style_weights=(1.0, 2.0))),
-     "style_weights has 2 entries; give one per painting (1)"),
+    (lambda c, s, m: Request(c, s, Settings(painting_weights=(1.0, 2.0))),
+     "painting_weights has 2 entries; give one per painting (1)"),
     (lambda c, s, m: Request(c, [], Settings()), "give at least one style image"),
     (lambda c, s, m: Request(c, s, mask=m), "the mask paints a region green, for painting 2, but only 1 painting"),
     (lambda c, s, m: Request(c, s, mask=Image.new("RGB", (64, 64), (255, 0, 0))),

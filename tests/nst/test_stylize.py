@@ -58,7 +58,7 @@ def test_result_records_history_and_provenance(extractor, content_path, style_pa
     assert set(result.history) == {"content", "poly", "tv", "total"}
     assert all(len(v) == 4 for v in result.history.values())
     record = result.record
-    assert record.device == "cpu" and record.weights.startswith("random") and record.steps_done == 4
+    assert record.device == "cpu" and record.network_source.startswith("random") and record.steps_done == 4
     assert record.final_losses == {name: values[-1] for name, values in result.history.items()}
     assert record.settings == Settings(size=32, steps=4) and record.paintings == (str(style_path),)
 
@@ -220,7 +220,7 @@ def test_two_copies_of_one_painting_or_a_zero_weight_give_that_painting_alone(ex
     alone = stylize(content_path, style_path, settings, extractor=extractor, progress=False)
     copies = stylize(content_path, [style_path, style_path], settings, extractor=extractor, progress=False)
     other = other_style_path
-    zero = stylize(content_path, [style_path, other], settings.replace(style_weights=(1.0, 0.0)),
+    zero = stylize(content_path, [style_path, other], settings.replace(painting_weights=(1.0, 0.0)),
                    extractor=extractor, progress=False)
     both = stylize(content_path, [style_path, other], settings, extractor=extractor, progress=False)
     pixels = [np.asarray(r.image, dtype=np.float32) for r in (alone, copies, zero, both)]
@@ -229,6 +229,6 @@ def test_two_copies_of_one_painting_or_a_zero_weight_give_that_painting_alone(ex
 
 
 def test_a_weight_count_that_does_not_fit_the_paintings_is_told_before_any_work(extractor, content_path, style_path):
-    with pytest.raises(NSTError, match=r"style_weights has 3 entries; give one per painting \(2\)"):
-        next(iter_stylize(content_path, [style_path, style_path], Settings(style_weights=(1, 1, 1)),
+    with pytest.raises(NSTError, match=r"painting_weights has 3 entries; give one per painting \(2\)"):
+        next(iter_stylize(content_path, [style_path, style_path], Settings(painting_weights=(1, 1, 1)),
                           extractor=extractor))

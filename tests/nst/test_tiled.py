@@ -35,7 +35,7 @@ def small_halo(monkeypatch):
 
 def _budget_gb(settings: Settings, height: int, width: int, core: int, halo: int) -> float:
     """The memory budget whose tiles have cores of `core` px for an image of `height` × `width`."""
-    per_pixel = step_bytes_per_pixel(fusion_weights(settings.method, settings.mix))
+    per_pixel = step_bytes_per_pixel(fusion_weights(settings.method, settings.fusion))
     return (height * width * TILED_IMAGE_BYTES + (core + 2 * halo + 1) ** 2 * per_pixel) / 1e9
 
 

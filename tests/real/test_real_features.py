@@ -200,11 +200,11 @@ def style_moved(steps, paper_net, methods, judge=None) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("mix", [((m, 1.0),) for m in METHODS] + FUSIONS,
-                         ids=lambda mix: "+".join(m for m, _ in mix))
-def test_a_short_real_run_moves_the_photo_towards_the_painting_on_both_networks(paper_net, judge, mix):
-    steps = list(iter_stylize(*PAIR, Settings(mix=mix, size=SIZE, steps=STEPS), extractor=paper_net))
-    assert style_moved(steps, paper_net, [m for m, _ in mix], judge) == []
+@pytest.mark.parametrize("fusion", [((m, 1.0),) for m in METHODS] + FUSIONS,
+                         ids=lambda fusion: "+".join(m for m, _ in fusion))
+def test_a_short_real_run_moves_the_photo_towards_the_painting_on_both_networks(paper_net, judge, fusion):
+    steps = list(iter_stylize(*PAIR, Settings(fusion=fusion, size=SIZE, steps=STEPS), extractor=paper_net))
+    assert style_moved(steps, paper_net, [m for m, _ in fusion], judge) == []
 
 
 def test_coarse_to_fine_also_stylizes_and_ends_near_the_single_scale_loss(paper_net):

@@ -102,7 +102,7 @@ def analysed(model):
 def test_explain_all_returns_documented_frames(analysed, model):
     assert set(analysed) == {"status", "identity", "caption", "points", "means", "stds", "distances"}
     status, identity, caption = analysed["status"], analysed["identity"], analysed["caption"]
-    assert "result" in status and model().weights_name in status and f"{SIZE} px" in status
+    assert "result" in status and model().source in status and f"{SIZE} px" in status
     assert list(identity.columns) == frames.IDENTITY_COLUMNS
     assert list(identity["layer"]) == list(STYLE_LAYERS)
     assert (abs(identity["MMD² / E"] / identity["4N²"] - 1) < 1e-5).all()

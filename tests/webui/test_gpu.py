@@ -37,7 +37,7 @@ def test_the_zero_gpu_slice_is_never_assumed_faster_than_the_whole_h200_measured
 
 
 def run(size: int, steps: int, methods: list[str], scales: int | None = None) -> Settings:
-    return Settings(method=methods[0], mix=tuple((m, 1.0) for m in methods) if len(methods) > 1 else (),
+    return Settings(method=methods[0], fusion=tuple((m, 1.0) for m in methods) if len(methods) > 1 else (),
                     size=size, steps=steps, scales=scales)
 
 

@@ -129,7 +129,7 @@ def test_the_gpu_reservation_follows_the_cell_s_size_steps_and_methods(manifest)
     cell = paper.figure_cells(manifest, "4", 256, 100, rows=[2], columns=[3])[0]  # linear + Gaussian
     service = runs.Runs(SharedModel("auto", "cuda"))
     seconds = service.job(runs.PaperCell(cell, Path("cache"))).seconds
-    assert seconds == gpu.reservation(cell.settings) > gpu.reservation(cell.settings.replace(mix=(), method="linear"))
+    assert seconds == gpu.reservation(cell.settings) > gpu.reservation(cell.settings.replace(fusion=(), method="linear"))
     assert service.job(runs.PaperCell(cell.with_run(1024, 300), Path("cache"))).seconds > seconds
 
 
@@ -162,7 +162,7 @@ def test_the_app_finds_what_the_runner_wrote_and_the_runner_resumes_what_the_app
     and the runner's `--resume` keeps cells the app rendered into its cache."""
     runner_out = tmp_path / "runner"
     argv = ["1", "--manifest", str(MANIFEST), "--out", str(runner_out), "--size", str(PRE_SIZE), "--steps", "2",
-            "--rows", "1", "--columns", "2", "--device", "cpu", "--quiet", "--weights", "auto"]
+            "--rows", "1", "--columns", "2", "--device", "cpu", "--quiet", "--network", "auto"]
     assert paper.main(argv) == 0 and render_counter[0] == 1
     written = json.loads((runner_out / "fig1" / "r1_c2.json").read_text(encoding="utf-8"))
     model = SharedModel("auto", "cpu")
@@ -194,7 +194,7 @@ def test_cell_renders_on_demand_then_comes_from_the_cache(apps, render_counter: 
     assert (record["figure"], record["row"], record["column"]) == ("1", 0, 1)
     assert record["run"]["settings"]["layer_weights"] == [1.0, 1.0, 0.0, 0.0, 0.0]
     assert record["run"]["settings"]["size"] == SIZE and record["run"]["settings"]["steps"] == STEPS
-    assert record["run"]["weights"] == load_extractor("auto", device="cpu").weights_name  # the shared model's
+    assert record["run"]["network_source"] == load_extractor("auto", device="cpu").source  # the shared model's
     assert (apps["cache"] / "fig1" / "r0_c1.png").is_file()
     again, same = client.predict("1", 0, 1, api_name="/paper_cell")
     assert render_counter[0] == 1 and same == record
@@ -220,7 +220,7 @@ def test_section_button_streams_and_refreshes_the_gallery(apps, render_counter: 
     assert render_counter[0] == 1 and len(outputs) >= 2
     assert outputs[0][1]["status"] == "rendering: step 1 of 2"
     image, record, gallery = job.result()
-    assert "status" not in record and record["run"]["settings"]["mix"] == [["linear", 0.25], ["gaussian", 0.75]]
+    assert "status" not in record and record["run"]["settings"]["fusion"] == [["linear", 0.25], ["gaussian", 0.75]]
     assert len(gallery) == 4 * 5 and "not rendered" not in gallery[2 * 5 + 3]["caption"]
 
 

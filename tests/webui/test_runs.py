@@ -45,7 +45,7 @@ def test_every_kind_of_job_survives_pickling_as_zero_gpu_sends_it(content_path, 
     request = Request(content_path, style_path, TINY)
     stylize = service.job(runs.Stylization(request, interval=0.25, max_seconds=9.0))
     back = _round_trip(stylize)
-    assert (back.weights, back.device, back.seconds) == ("auto", "cpu", gpu.reservation(TINY))
+    assert (back.network, back.device, back.seconds) == ("auto", "cpu", gpu.reservation(TINY))
     assert (back.work.interval, back.work.max_seconds, back.work.settings) == (0.25, 9.0, TINY)
     assert back.work.request.content.tobytes() == request.content.tobytes()
     assert [p.tobytes() for p in back.work.request.paintings] == [p.tobytes() for p in request.paintings]

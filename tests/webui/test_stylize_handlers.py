@@ -75,7 +75,7 @@ def test_a_run_streams_intermediate_images_then_the_final_one(stylizer, content_
     assert final_record["seconds"] > 0 and final_record["steps_done"] == 6
     assert RunRecord.from_dict(final_record).paintings == (str(style_path),)
     default = load_extractor("auto", device="cpu")  # what the app runs on with no flags: the paper's VGG-19
-    assert final_record["weights"] == default.weights_name
+    assert final_record["network_source"] == default.source
     assert all("record" not in frame for frame in frames[:-1])  # the record is sent at the start and at the end
     table = frames[-1]["losses"]
     assert list(table.columns) == ["step", "term", "value"]
@@ -143,28 +143,28 @@ def test_settings_round_trip_through_the_record_and_the_controls(stylizer, conte
     values = controls(method="bn", gamma=20.0, content_weight=0.0, style_layers=["relu3_1", "relu1_1"], size=96,
                       steps=12, init="noise", seed=7, fuse_with="poly", fusion_balance=0.25, optimizer="adam",
                       lr=0.05, layer_weights="2, 1", precision="bf16", colors="match", scales="2",
-                      style_weights="3, 1", style_blend="sum")
+                      painting_weights="3, 1", style_blend="sum")
     settings = Controls(**values).to_settings()
-    assert (settings.colors, settings.scales, settings.style_weights, settings.style_blend) == (
+    assert (settings.colors, settings.scales, settings.painting_weights, settings.style_blend) == (
         "match", 2, (3.0, 1.0), "sum")
-    assert settings.mix == (("bn", 0.75), ("poly", 0.25))
+    assert settings.fusion == (("bn", 0.75), ("poly", 0.25))
     assert settings.style_layers == ("relu1_1", "relu3_1")  # VGG order, whatever the ticking order
     assert settings.layer_weights == (2.0, 1.0) and settings.lr == 0.05 and settings.gamma == 20.0
     assert settings.precision == "bf16"
     inputs = Request(content_path, [style_path, style_path], settings)
     record = json.loads(json.dumps(stylizer.record(inputs).to_dict()))
     assert RunRecord.from_dict(record).settings == settings
-    assert record["device"].startswith("CPU (") and record["weights"] == load_extractor("auto", device="cpu").weights_name
+    assert record["device"].startswith("CPU (") and record["network_source"] == load_extractor("auto", device="cpu").source
     back = Controls.from_settings(settings)
     assert back.to_settings() == settings
     assert back.fuse_with == "poly" and back.fusion_balance == pytest.approx(0.25) and back.precision == "bf16"
-    assert (back.scales, back.style_weights) == ("2", "3, 1")  # as the widgets take them
+    assert (back.scales, back.painting_weights) == ("2", "3, 1")  # as the widgets take them
 
 
 def test_defaults_of_the_controls_come_from_the_library():
     settings = Controls(method="gaussian", gamma=None, size=64, steps=3, seed=None, tv_weight=None).to_settings()
     assert settings == Settings(method="gaussian", size=64, steps=3)
-    assert settings.gamma is None and settings.mix == () and settings.layer_weights is None
+    assert settings.gamma is None and settings.fusion == () and settings.layer_weights is None
     assert settings.optimizer == field_spec("optimizer")["default"] and settings.seed == field_spec("seed")["default"]
     assert Stylizer.default_gamma("gaussian") == METHODS["gaussian"].default_gamma
 
@@ -272,7 +272,7 @@ def test_without_weights_the_page_explains_and_stylize_fails_clearly(content_pat
     monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)  # skip timing a random network
     import app  # builds every tab
 
-    demo = app.build_demo(weights=str(missing), device="cpu")
+    demo = app.build_demo(network=str(missing), device="cpu")
     [notice] = [c["props"]["value"] for c in demo.config["components"] if c.get("props", {}).get("elem_id")
                 == "weights-missing"]
     assert notice.startswith("⚠️ **Stylize cannot run yet: weights file") and "does not exist.**" in notice
@@ -421,7 +421,7 @@ def test_the_loss_table_has_the_same_terms_without_a_content_term():
 
 
 def test_caption_names_a_fusion(extractor, content_path, style_path):
-    settings = Settings(method="bn", mix=(("bn", 0.5), ("poly", 0.5)), gamma=10.0)
+    settings = Settings(method="bn", fusion=(("bn", 0.5), ("poly", 0.5)), gamma=10.0)
     record = run_record(Request(content_path, style_path, settings), extractor, steps_done=settings.steps)
     assert caption(record.to_dict()) == "bn+poly · γ 10"
     assert caption(dataclasses.replace(record, steps_done=1).to_dict()) == "bn+poly · γ 10 (stopped)"
@@ -454,13 +454,26 @@ def test_the_page_has_one_widget_per_control_starting_from_the_library_s_default
     assert start.on_device("cpu") == start.replace(scales=CPU_PRESET["scales"])
 
 
-def test_a_field_without_a_widget_is_refused_when_the_page_is_built(monkeypatch, examples):
+def test_a_control_whose_place_is_not_on_the_page_is_refused_when_the_page_is_built(monkeypatch, examples):
     monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)
-    more = stylize_tab._more_controls
-    monkeypatch.setattr(stylize_tab, "_more_controls", lambda start: {k: v for k, v in more(start).items()
-                                                                      if k != "precision"})
-    with gr.Blocks(), pytest.raises(RuntimeError, match="precision"):
+    monkeypatch.delitem(stylize_tab.PLACES, "advanced")
+    with gr.Blocks(), pytest.raises(RuntimeError, match=r"\['layer_weights', 'lr', 'optimizer', 'precision', "
+                                                        r"'tv_weight'\]"):
         stylize_tab.layout(Stylizer(SharedModel("auto", "cpu")), examples)
+
+
+def test_each_control_gets_the_widget_its_field_declares_showing_the_page_s_start(monkeypatch, examples):
+    monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)
+    stylizer = Stylizer(SharedModel("auto", "cpu"))
+    with gr.Blocks():
+        page = stylize_tab.layout(stylizer, examples)
+    start = Controls(**stylizer.model.defaults, gamma=METHODS[Controls().method].default_gamma)
+    for name, widget in Controls.widgets().items():
+        shown = page.controls[name]
+        assert type(shown) is widget.kind and shown.label == widget.options["label"], name
+        if name not in ("more_styles", "mask"):  # files: none at the start
+            assert shown.value == start.values()[name], name
+    assert page.controls["steps"].value == stylizer.model.defaults["steps"] != Controls().steps  # the page's own start
 
 
 def test_handlers_name_only_components_of_the_page(page, content_path, style_path, tmp_path):
@@ -482,13 +495,13 @@ def test_a_second_painting_blends_in_and_a_weight_count_that_does_not_fit_is_ref
     other = str(other_style_path)
     one = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress, **controls(size=32, steps=3)))
     two = list(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
-                                **controls(size=32, steps=3, more_styles=[other], style_weights="1, 1")))
+                                **controls(size=32, steps=3, more_styles=[other], painting_weights="1, 1")))
     assert one[-1].size == two[-1].size == expected_size(content_path, 32)
     difference = np.abs(np.asarray(one[-1], dtype=np.float32) - np.asarray(two[-1], dtype=np.float32)).mean()
     assert difference > 1  # the second painting changed the result
-    with pytest.raises(gr.Error, match=r"style_weights has 3 entries; give one per painting \(2\)"):
+    with pytest.raises(gr.Error, match=r"painting_weights has 3 entries; give one per painting \(2\)"):
         next(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
-                              **controls(more_styles=[other], style_weights="1, 1, 1")))
+                              **controls(more_styles=[other], painting_weights="1, 1, 1")))
 
 
 def _editor_value(content_path, strokes):
