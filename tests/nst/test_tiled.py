@@ -148,12 +148,12 @@ def test_each_region_takes_its_painting_when_tiles_cut_across_the_mask(extractor
     assert left[0] - left[2] > 0.05 and right[2] - right[0] > 0.05
 
 
-@pytest.mark.parametrize("method, mix, colors", [*((m, (), "style") for m in METHOD_NAMES),
+@pytest.mark.parametrize("method, fusion, colors", [*((m, (), "style") for m in METHOD_NAMES),
                                                  ("poly", (("bn", 0.5), ("poly", 0.5)), "luminance"),
                                                  ("linear", (), "match")])
 def test_every_method_fusion_and_colour_mode_runs_tiled(extractor, content_path, style_path, other_style_path,
-                                                        small_halo, method, mix, colors):
-    settings = _tiled_settings(64, 96, 32, small_halo, steps=2, method=method, mix=mix, colors=colors)
+                                                        small_halo, method, fusion, colors):
+    settings = _tiled_settings(64, 96, 32, small_halo, steps=2, method=method, fusion=fusion, colors=colors)
     result = stylize(content_path, [style_path, other_style_path], settings, extractor=extractor, progress=False)
     assert result.record.tiles[0][0] == 32 and result.record.tiles[0][2] >= 4
     assert all(len(v) == 2 and np.isfinite(v).all() for v in result.history.values())
