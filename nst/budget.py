@@ -24,7 +24,7 @@ from .config import CPU_BUDGET_GB, GPU_BUDGET_SHARE, Settings
 from .errors import NSTError
 from .images import long_edge_size
 from .methods import fusion_weights, get_method
-from .tiles import ALIGN
+from .tiles import ALIGN, core_length
 
 __all__ = ["STEP_BYTES_PER_PIXEL", "TARGET_BYTES_PER_PIXEL", "HALO", "MIN_TILE", "default_budget_gb", "budget_bytes", "step_bytes_per_pixel", "ScaleLayout",
            "layout_scale", "scale_layouts"]
@@ -86,25 +86,34 @@ class ScaleLayout:
     def tiled(self) -> bool:
         return self.tile is not None
 
-    def cores(self) -> tuple[int, int]:
-        """Core rows and columns of a step whose offset leaves no partial core: the least a step has."""
-        if self.tile is None:
-            return 1, 1
-        return math.ceil(self.height / self.tile), math.ceil(self.width / self.tile)
+    def _lengths(self) -> list[int]:
+        """The core length L along the height and the width (`nst.tiles.core_length`)."""
+        return [edge if self.tile is None else core_length(edge, self.tile) for edge in (self.height, self.width)]
+
+    def mean_cuts(self) -> tuple[float, float]:
+        """Cuts a step makes along the height and the width, on average over its offset: edge / L
+        where the edge is cut (a cut every L px from an offset uniform over L), else none."""
+        rows, cols = (edge / length if length < edge else 0.0
+                      for edge, length in zip((self.height, self.width), self._lengths()))
+        return rows, cols
 
     def most_tiles(self) -> int:
-        """The most tiles a step can have: one more row and column of cores than `cores` once cut at an offset."""
-        rows, cols = self.cores()
-        return (rows + (rows > 1)) * (cols + (cols > 1))
+        """The most tiles a step can have: along a cut edge, one more core than the ⌈edge / L⌉ of a step
+        cut at no offset."""
+        rows, cols = (math.ceil(edge / length) + (length < edge)
+                      for edge, length in zip((self.height, self.width), self._lengths()))
+        return rows * cols
+
+    def mean_tiles(self) -> float:
+        """Tiles of a step, on average over its offset: one more core than cuts along each edge."""
+        rows, cols = self.mean_cuts()
+        return (rows + 1) * (cols + 1)
 
     def seen_pixels(self) -> float:
-        """Pixels the network sees in one step, on average over the offsets: the image, plus the
-        halos on both sides of each cut (a cut falls every core length on average)."""
-        if self.tile is None:
-            return float(self.height * self.width)
-        grown = [edge + 2 * self.halo * (edge / self.tile if edge > self.tile else 0)
-                 for edge in (self.height, self.width)]
-        return grown[0] * grown[1]
+        """Pixels the network sees in one step, on average over its offset: the image, plus the
+        halos on both sides of each cut."""
+        rows, cols = self.mean_cuts()
+        return (self.height + 2 * self.halo * rows) * (self.width + 2 * self.halo * cols)
 
 
 def layout_scale(settings: Settings, height: int, width: int, steps: int, budget: float,

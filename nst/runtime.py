@@ -78,11 +78,8 @@ class SpeedModel:
     def tiled_step_seconds(self, layout: ScaleLayout, methods: Iterable[str] = ()) -> float:
         """Seconds of one step of a scale laid out as `layout`: one step per tile (as many as a
         step has on average) on the pixels its crops hold, each with its photo patch's forward pass."""
-        rows, cols = layout.cores()
-        tiles = (rows + 0.5 * (rows > 1)) * (cols + 0.5 * (cols > 1))  # an offset adds a row (column) half the time
-        seen = layout.seen_pixels()
-        return (1 + CONTENT_PASS_SHARE) * (tiles * self.overhead + seen * (self.step_seconds(1, methods)
-                                                                            - self.overhead))
+        per_pixel = self.step_seconds(1, methods) - self.overhead
+        return (1 + CONTENT_PASS_SHARE) * (layout.mean_tiles() * self.overhead + layout.seen_pixels() * per_pixel)
 
     def run_seconds(self, settings: Settings, aspect: float = 1.0, device: str | torch.device | None = None) -> float:
         """Seconds for the whole run `settings` describes: every scale of its plan, with its methods.

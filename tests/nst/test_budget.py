@@ -1,13 +1,14 @@
 """nst.budget: a scale is whole when its step fits the budget, else in the largest tiles that fit."""
 
 import pytest
+import torch
 
 from nst import NSTError, Settings
 from nst.budget import (HALO, MIN_TILE, STEP_BYTES_PER_PIXEL, default_budget_gb, layout_scale, scale_layouts,
                         step_bytes_per_pixel)
 from nst.config import CPU_BUDGET_GB
 from nst.methods import get_method
-from nst.tiles import ALIGN
+from nst.tiles import ALIGN, tile_grid
 
 GB = 1e9
 # Whole-image float32 RGB tensors of a tiled scale (image, Adam's moments, photo, prepared photo, two shown).
@@ -59,3 +60,14 @@ def test_the_layouts_follow_the_scale_plan_and_the_device_default():
     assert [max(l.height, l.width) for l in layouts] == [size for size, _ in settings.scale_plan()]
     assert [l.tiled for l in layouts] == [False, False, True, True]
     assert 0 < default_budget_gb("cpu") <= CPU_BUDGET_GB
+
+
+def test_the_layout_s_tile_counts_and_seen_pixels_are_those_of_its_grids():
+    layout = layout_scale(Settings(size=2048), 1365, 2048, steps=1, budget=4 * GB)
+    generator = torch.Generator().manual_seed(0)
+    grids = [tile_grid(layout.height, layout.width, layout.tile, layout.halo, generator) for _ in range(400)]
+    counts = [len(g) for g in grids]
+    seen = [sum((t.crop[2] - t.crop[0]) * (t.crop[3] - t.crop[1]) for t in g) for g in grids]
+    assert max(counts) == layout.most_tiles()
+    assert sum(counts) / len(counts) == pytest.approx(layout.mean_tiles(), rel=0.05)
+    assert sum(seen) / len(seen) == pytest.approx(layout.seen_pixels(), rel=0.05)

@@ -10,6 +10,7 @@ import pytest
 from nst import runtime
 from nst.config import Settings
 from nst.budget import scale_layouts
+from nst.tiles import core_length
 from nst.runtime import CONTENT_PASS_SHARE, SpeedModel, describe_device, measure_speed, step_times
 
 
@@ -65,8 +66,8 @@ def test_a_tiled_scale_costs_its_crops_and_their_photo_patches():
         if not layout.tiled:
             expected += steps * (0.1 + 1e-5 * size * size)
             continue
-        rows, cols = (-(-edge // layout.tile) for edge in (layout.height, layout.width))
-        grown = (size + 2 * layout.halo * size / layout.tile) ** 2  # halos on both sides of each cut, on average
-        expected += steps * (1 + CONTENT_PASS_SHARE) * ((rows + 0.5) * (cols + 0.5) * 0.1 + 1e-5 * grown)
+        cuts = size / core_length(size, layout.tile)  # a cut every core length, from a uniform offset
+        grown = (size + 2 * layout.halo * cuts) ** 2  # halos on both sides of each cut
+        expected += steps * (1 + CONTENT_PASS_SHARE) * ((cuts + 1) ** 2 * 0.1 + 1e-5 * grown)
     assert tiled == pytest.approx(expected)
     assert tiled > 1.4 * whole
