@@ -32,8 +32,10 @@ __all__ = ["STEP_BYTES_PER_PIXEL", "TARGET_BYTES_PER_PIXEL", "HALO", "MIN_TILE",
 # Peak resident memory of a step per pixel the network sees, on two CPU cores (VGG-19 to
 # relu5_1, Gram matching, float32; benchmarks/memory.py: 384 and 640 px, the slope between them).
 STEP_BYTES_PER_PIXEL = 2400
-# The painting's targets: one forward pass without gradient, its style layers kept, per pixel.
-TARGET_BYTES_PER_PIXEL = 1200
+# The painting's targets, per pixel of the painting: one forward pass without gradient keeping its five
+# style layers (490 bytes), the layer being computed beside the one before (260) and, the most a term
+# takes while it is built, the sliced Wasserstein's sorted projections with their order at relu1_1 (770).
+TARGET_BYTES_PER_PIXEL = 1500
 # Whole-image float32 RGB tensors a tiled scale keeps: the image, Adam's two moments, the photo,
 # the photo the network sees (its luminance in that colour mode), the image shown and the one before.
 _TILED_IMAGES = 7
