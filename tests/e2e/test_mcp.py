@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import io
 
 import pytest
@@ -32,18 +33,24 @@ def data_url(path, size: int = 96) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-async def _session(url: str, work):
-    async with streamable_http_client(url) as (read, write, _):
-        async with mcp.ClientSession(read, write) as session:
-            await session.initialize()
-            return await work(session)
+def _session(url: str, work):
+    """`work(session)` on an MCP session with `url`, run in a thread of its own: the browser
+    tests' Playwright keeps an event loop running in this one, where asyncio.run refuses."""
+    async def main():
+        async with streamable_http_client(url) as (read, write, _):
+            async with mcp.ClientSession(read, write) as session:
+                await session.initialize()
+                return await work(session)
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
 
 
 def test_stylize_is_an_mcp_tool_that_returns_a_stylized_image(mcp_url):
     async def listed(session):
         return {tool.name: tool for tool in (await session.list_tools()).tools}
 
-    tools = asyncio.run(_session(mcp_url, listed))
+    tools = _session(mcp_url, listed)
     assert "stylize" in tools and "explore" in tools
     schema = tools["stylize"].inputSchema["properties"]
     assert {"content", "style", "method", "size", "steps"} <= set(schema)
@@ -54,7 +61,7 @@ def test_stylize_is_an_mcp_tool_that_returns_a_stylized_image(mcp_url):
             "content": data_url(EXAMPLES / "content" / "chelsea_cat.jpg"),
             "style": data_url(EXAMPLES / "style" / "starry_night.jpg"), "size": 64, "steps": 2, "scales": "1"})
 
-    result = asyncio.run(_session(mcp_url, called))
+    result = _session(mcp_url, called)
     assert not result.isError, result.content
     images = [item for item in result.content if item.type == "image"]
     assert len(images) == 1

@@ -194,6 +194,7 @@ def test_restoring_a_run_from_the_gallery(stylizer, tmp_path, content_path, styl
     assert [c for _, c in gallery["value"]] == ["linear · γ 50", "bn · γ 2"]  # newest first
     restored = stylizer.restore(history, gr.SelectData(None, {"index": 1, "value": None}))
     assert restored.pop("result") == str(tmp_path / "0.png") and restored.pop("record")["settings"]["method"] == "bn"
+    assert restored.pop("compare") is None  # the slider's photo is not kept with a run: it is emptied
     assert set(restored) == set(Controls.names()) - {"mask"}  # every control but the painted regions, nothing else
     assert Controls(**restored).to_settings() == settings[0] and restored["precision"] == "bf16"
 
@@ -397,7 +398,7 @@ def test_on_zero_gpu_a_run_longer_than_the_gpu_loan_is_refused(stylizer, content
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     with pytest.raises(gr.Error, match=f"more than the {MAX_SECONDS} s ZeroGPU lends at once"):
         next(stylizer.stylize(str(content_path), str(style_path), progress=no_progress,
-                              **controls(method="gaussian", size=2048, steps=300)))
+                              **controls(method="gaussian", size=2048, steps=300, scales="1")))
 
 
 def test_the_estimate_names_the_device_and_the_cpu_defaults(monkeypatch):
