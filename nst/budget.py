@@ -7,7 +7,7 @@ plus each method's `Method.extra_bytes_per_pixel` (the Gaussian MMD's Fourier fe
 the sliced Wasserstein's sorted projections). A scale whose whole image does not fit
 `Settings.memory_budget_gb` is optimised in tiles (`nst.tiles`): each step sees one crop,
 so the memory is that of the crop plus the few whole-image tensors the run keeps (the
-image, the photo, Adam's two moments, the images shown). The budget counts the run's
+image and its gradient, the photo, Adam's two moments, the images shown). The budget counts the run's
 tensors; the process adds torch and the network (about 0.8 GB on a CPU).
 """
 
@@ -36,9 +36,10 @@ STEP_BYTES_PER_PIXEL = 2400
 # style layers (490 bytes), the layer being computed beside the one before (260) and, the most a term
 # takes while it is built, the sliced Wasserstein's sorted projections with their order at relu1_1 (770).
 TARGET_BYTES_PER_PIXEL = 1500
-# Whole-image float32 RGB tensors a tiled scale keeps: the image, Adam's two moments, the photo,
-# the photo the network sees (its luminance in that colour mode), the image shown and the one before.
-_TILED_IMAGES = 7
+# Whole-image float32 RGB tensors a tiled scale keeps: the image, its step's gradient, Adam's two
+# moments, the photo, the photo the network sees (its luminance in that colour mode), the image
+# shown and the one before.
+_TILED_IMAGES = 8
 _RGB_BYTES = 3 * 4
 # L-BFGS keeps two image-sized vectors per step of its history (at most 50 pairs).
 _LBFGS_HISTORY = 50
@@ -88,6 +89,12 @@ class ScaleLayout:
     def tiled(self) -> bool:
         return self.tile is not None
 
+    @property
+    def blend(self) -> int:
+        """Half-width of the band over which two tiles' gradients cross-fade at a cut
+        (`nst.tiles.blend_window`): half the halo, so the band keeps as far from the crops' edges."""
+        return self.halo // 2
+
     def _lengths(self) -> list[int]:
         """The core length L along the height and the width (`nst.tiles.core_length`)."""
         return [edge if self.tile is None else core_length(edge, self.tile) for edge in (self.height, self.width)]
@@ -130,7 +137,8 @@ def layout_scale(settings: Settings, height: int, width: int, steps: int, budget
     methods = fusion_weights(settings.method, settings.fusion)
     per_pixel = step_bytes_per_pixel(methods)
     pixels = height * width
-    history = 2 * min(steps, _LBFGS_HISTORY) * _RGB_BYTES if settings.optimizer_used() == "lbfgs" else 0
+    history = 2 * min(steps, _LBFGS_HISTORY) * _RGB_BYTES if settings.optimizer_at(max(height, width)) == "lbfgs" \
+        else 0
     if painting_pixels * TARGET_BYTES_PER_PIXEL + 2 * pixels * _RGB_BYTES > budget:
         most = math.isqrt(int(max(budget - 2 * pixels * _RGB_BYTES, 0) / TARGET_BYTES_PER_PIXEL))
         raise NSTError(f"the painting's features at {max(height, width)} px need more than the memory budget of "

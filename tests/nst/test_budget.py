@@ -11,8 +11,9 @@ from nst.methods import get_method
 from nst.tiles import ALIGN, tile_grid
 
 GB = 1e9
-# Whole-image float32 RGB tensors of a tiled scale (image, Adam's moments, photo, prepared photo, two shown).
-TILED_IMAGE_BYTES = 7 * 12
+# Whole-image float32 RGB tensors of a tiled scale (image and gradient, Adam's moments, photo, prepared
+# photo, two shown).
+TILED_IMAGE_BYTES = 8 * 12
 
 
 def _tiled_peak(layout, per_pixel):
