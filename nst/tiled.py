@@ -14,8 +14,8 @@ new random offset each step. For each tile the network sees its crop (core and h
 The crop's loss, times its pixel count as in the whole-image loop, gives its gradient;
 weighted by the tile's `nst.tiles.blend_window` it is added into the step's gradient of
 the whole image, which the windows cover exactly once. At the step's end one optimizer
-step updates the whole image. The windows cross-fade the tiles' gradients over 2·`BLEND`
-px around each cut: updating each core from its own tile alone left a visible seam where
+step updates the whole image. The windows cross-fade the tiles' gradients over
+2·`ScaleLayout.blend` px around each cut: updating each core from its own tile alone left a visible seam where
 one step ended (a 2048 px print, one tiled step: seam ratio 1.31, `nst.seams`), since each
 tile's style gradient follows its own sample of positions.
 
