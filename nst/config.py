@@ -69,10 +69,12 @@ CPU_PRESET: dict[str, int] = {"size": 512, "steps": 75, "scales": 3}
 # examples' paintings are 600-1024 px, and enlarged past their own pixels they are blurred, which the finest
 # scale would copy. Its strokes then keep the size in pixels they have in a 1024 px result.
 STYLE_EDGE = 1024
-# A CPU's default memory budget (`Settings.memory_budget_gb`, `nst.budget`): a 1024 px run of VGG-19 fits in it whole, as it did before tiles
-# (2.5 GB a step, 0.6 GB of L-BFGS history after 25 steps), and a 4096 px run then takes no
-# more memory than that. On smaller machines, a quarter of the memory.
-CPU_BUDGET_GB = 4.0
+# A CPU's default memory budget (`Settings.memory_budget_gb`, `nst.budget`): a 1024 px run of VGG-19
+# fits in it whole, as before tiles (2.4 KB a pixel a step and 0.6 KB of L-BFGS history after 25
+# steps: 2.1 GB for a 3:2 photo, 3.2 GB for a square one), and a print then takes little more: on
+# two CPU cores a 2048 px print peaked at 3.2 GiB resident against 2.9 GiB for a 1024 px run
+# (benchmarks.bench --tiled). On smaller machines, a quarter of the memory.
+CPU_BUDGET_GB = 3.2
 # A GPU's default budget: this share of its memory (the rest for CUDA's own use and fragmentation).
 GPU_BUDGET_SHARE = 0.8
 # The coarsest scale a CPU run goes down to: below it VGG's deepest style layer has almost no positions.
