@@ -7,8 +7,8 @@ plus each method's `Method.extra_bytes_per_pixel` (the Gaussian MMD's Fourier fe
 the sliced Wasserstein's sorted projections). A scale whose whole image does not fit
 `Settings.memory_budget_gb` is optimised in tiles (`nst.tiles`): each step sees one crop,
 so the memory is that of the crop plus the few whole-image tensors the run keeps (the
-image and its gradient, the photo, Adam's two moments, the images shown). The budget counts the run's
-tensors; the process adds torch and the network (about 0.8 GB on a CPU).
+image and its gradient, the photo, Adam's two moments, the images shown). The budget
+counts the run's tensors; the process adds torch and the network (about 0.8 GB on a CPU).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from .images import long_edge_size
 from .methods import fusion_weights, get_method
 from .tiles import ALIGN, core_length
 
-__all__ = ["STEP_BYTES_PER_PIXEL", "TARGET_BYTES_PER_PIXEL", "HALO", "MIN_TILE", "default_budget_gb", "budget_bytes", "step_bytes_per_pixel", "ScaleLayout",
-           "layout_scale", "scale_layouts"]
+__all__ = ["STEP_BYTES_PER_PIXEL", "TARGET_BYTES_PER_PIXEL", "HALO", "MIN_TILE", "default_budget_gb", "budget_bytes",
+           "step_bytes_per_pixel", "ScaleLayout", "layout_scale", "scale_layouts"]
 
 # Peak resident memory of a step per pixel the network sees, on two CPU cores (VGG-19 to
 # relu5_1, Gram matching, float32; benchmarks/memory.py: 2420, the slope between 384 and 640 px,

@@ -262,7 +262,7 @@ class Settings:
         (`nst.tiled`) and, for "auto", on a print's scales above `AUTO_SCALES_ABOVE` px. There a
         scale has 1 to 3 steps (`scale_plan`), and L-BFGS's first step is a plain gradient step of
         length lr/‖g‖₁ that barely moves the image (a 2048 px print on the paper's VGG-19 closed 0.23
-        of the Gram gap with it, 0.32 with Adam); its history would hold 100 images (5 GB at 2048 px)."""
+        of the Gram gap with it, 0.33 with Adam); its history would hold 100 images (5 GB at 2048 px)."""
         if tiled or (self.optimizer == "auto" and size > AUTO_SCALES_ABOVE):
             return "adam"
         return self.optimizer_used()
