@@ -7,8 +7,8 @@ plus each method's `Method.extra_bytes_per_pixel` (the Gaussian MMD's Fourier fe
 the sliced Wasserstein's sorted projections). A scale whose whole image does not fit
 `Settings.memory_budget_gb` is optimised in tiles (`nst.tiles`): each step sees one crop,
 so the memory is that of the crop plus the few whole-image tensors the run keeps (the
-image, the photo, Adam's two moments, the images shown). The budget counts the run's
-tensors; the process adds torch and the network (about 0.8 GB on a CPU).
+image and its gradient, the photo, Adam's two moments, the images shown). The budget
+counts the run's tensors; the process adds torch and the network (about 0.8 GB on a CPU).
 """
 
 from __future__ import annotations
@@ -26,19 +26,21 @@ from .images import long_edge_size
 from .methods import fusion_weights, get_method
 from .tiles import ALIGN, core_length
 
-__all__ = ["STEP_BYTES_PER_PIXEL", "TARGET_BYTES_PER_PIXEL", "HALO", "MIN_TILE", "default_budget_gb", "budget_bytes", "step_bytes_per_pixel", "ScaleLayout",
-           "layout_scale", "scale_layouts"]
+__all__ = ["STEP_BYTES_PER_PIXEL", "TARGET_BYTES_PER_PIXEL", "HALO", "MIN_TILE", "default_budget_gb", "budget_bytes",
+           "step_bytes_per_pixel", "ScaleLayout", "layout_scale", "scale_layouts"]
 
 # Peak resident memory of a step per pixel the network sees, on two CPU cores (VGG-19 to
-# relu5_1, Gram matching, float32; benchmarks/memory.py: 384 and 640 px, the slope between them).
+# relu5_1, Gram matching, float32; benchmarks/memory.py: 2420, the slope between 384 and 640 px,
+# the painting held at 256 px). Whole 2048 px steps measured 2200 (benchmarks/prints.py).
 STEP_BYTES_PER_PIXEL = 2400
-# The painting's targets, per pixel of the painting: one forward pass without gradient keeping its five
-# style layers (490 bytes), the layer being computed beside the one before (260) and, the most a term
-# takes while it is built, the sliced Wasserstein's sorted projections with their order at relu1_1 (770).
-TARGET_BYTES_PER_PIXEL = 1500
-# Whole-image float32 RGB tensors a tiled scale keeps: the image, Adam's two moments, the photo,
-# the photo the network sees (its luminance in that colour mode), the image shown and the one before.
-_TILED_IMAGES = 7
+# The painting's targets, per pixel of the painting: its forward pass without gradient, its style layers
+# kept while the terms are built (benchmarks/memory.py, the painting at 384 and 640 px: 330 bytes for
+# Gram matching, 830 for the sliced Wasserstein's sorted projections, the most of the methods).
+TARGET_BYTES_PER_PIXEL = 900
+# Whole-image float32 RGB tensors a tiled scale keeps: the image, its step's gradient, Adam's two
+# moments, the photo, the photo the network sees (its luminance in that colour mode), the image
+# shown and the one before.
+_TILED_IMAGES = 8
 _RGB_BYTES = 3 * 4
 # L-BFGS keeps two image-sized vectors per step of its history (at most 50 pairs).
 _LBFGS_HISTORY = 50
@@ -88,9 +90,21 @@ class ScaleLayout:
     def tiled(self) -> bool:
         return self.tile is not None
 
+    @property
+    def blend(self) -> int:
+        """Half-width of the band over which two tiles' gradients cross-fade at a cut
+        (`nst.tiles.blend_window`): half the halo, so the band keeps as far from the crops' edges."""
+        return self.halo // 2
+
     def _lengths(self) -> list[int]:
         """The core length L along the height and the width (`nst.tiles.core_length`)."""
         return [edge if self.tile is None else core_length(edge, self.tile) for edge in (self.height, self.width)]
+
+    def largest_crop(self) -> int:
+        """Pixels of the largest crop a step can have: a core of L × L' px and its halos (clipped to the image)."""
+        rows, cols = (min(edge, length + 2 * self.halo) for edge, length in zip((self.height, self.width),
+                                                                                  self._lengths()))
+        return rows * cols
 
     def mean_cuts(self) -> tuple[float, float]:
         """Cuts a step makes along the height and the width, on average over its offset: edge / L
@@ -130,7 +144,8 @@ def layout_scale(settings: Settings, height: int, width: int, steps: int, budget
     methods = fusion_weights(settings.method, settings.fusion)
     per_pixel = step_bytes_per_pixel(methods)
     pixels = height * width
-    history = 2 * min(steps, _LBFGS_HISTORY) * _RGB_BYTES if settings.optimizer_used() == "lbfgs" else 0
+    history = 2 * min(steps, _LBFGS_HISTORY) * _RGB_BYTES if settings.optimizer_at(max(height, width)) == "lbfgs" \
+        else 0
     if painting_pixels * TARGET_BYTES_PER_PIXEL + 2 * pixels * _RGB_BYTES > budget:
         most = math.isqrt(int(max(budget - 2 * pixels * _RGB_BYTES, 0) / TARGET_BYTES_PER_PIXEL))
         raise NSTError(f"the painting's features at {max(height, width)} px need more than the memory budget of "
@@ -139,13 +154,16 @@ def layout_scale(settings: Settings, height: int, width: int, steps: int, budget
     if pixels * (per_pixel + history + 2 * _RGB_BYTES) <= budget:
         return ScaleLayout(height, width)
     free = budget - pixels * _TILED_IMAGES * _RGB_BYTES
-    side = math.isqrt(int(max(free, 0) / per_pixel)) - 2 * HALO
-    tile = min(ALIGN * (side // ALIGN), ALIGN * math.ceil(max(height, width) / ALIGN))
-    if tile < MIN_TILE:
-        least = (pixels * _TILED_IMAGES * _RGB_BYTES + (MIN_TILE + 2 * HALO) ** 2 * per_pixel) / 1e9
+    # The largest tile whose biggest crop fits: each edge is split in near-equal cores
+    # (`core_length`), so a tile a little larger than a square crop allows may still fit.
+    fits = [tile for tile in range(MIN_TILE, ALIGN * math.ceil(max(height, width) / ALIGN) + 1, ALIGN)
+            if ScaleLayout(height, width, tile, HALO).largest_crop() * per_pixel <= free]
+    if not fits:
+        least = (pixels * _TILED_IMAGES * _RGB_BYTES
+                 + ScaleLayout(height, width, MIN_TILE, HALO).largest_crop() * per_pixel) / 1e9
         raise NSTError(f"a memory budget of {budget / 1e9:.2g} GB is too small for a {max(height, width)} px scale: "
                        f"it needs at least {least:.2g} GB; raise memory_budget_gb or lower the size")
-    return ScaleLayout(height, width, tile, HALO)
+    return ScaleLayout(height, width, max(fits), HALO)
 
 
 def scale_layouts(settings: Settings, content_size: tuple[int, int], painting_sizes: Sequence[tuple[int, int]],

@@ -69,10 +69,12 @@ CPU_PRESET: dict[str, int] = {"size": 512, "steps": 75, "scales": 3}
 # examples' paintings are 600-1024 px, and enlarged past their own pixels they are blurred, which the finest
 # scale would copy. Its strokes then keep the size in pixels they have in a 1024 px result.
 STYLE_EDGE = 1024
-# A CPU's default memory budget (`Settings.memory_budget_gb`, `nst.budget`): a 1024 px run of VGG-19 fits in it whole, as it did before tiles
-# (2.5 GB a step, 0.6 GB of L-BFGS history after 25 steps), and a 4096 px run then takes no
-# more memory than that. On smaller machines, a quarter of the memory.
-CPU_BUDGET_GB = 4.0
+# A CPU's default memory budget (`Settings.memory_budget_gb`, `nst.budget`): a 1024 px run of VGG-19
+# fits in it whole, as before tiles (2.4 KB a pixel a step and 0.6 KB of L-BFGS history after 25
+# steps: 2.1 GB for a 3:2 photo, 3.2 GB for a square one), and a print then takes little more: on
+# two CPU cores a 2048 px print peaked at 3.2 GiB resident against 2.9 GiB for a 1024 px run
+# (benchmarks.bench --tiled). On smaller machines, a quarter of the memory.
+CPU_BUDGET_GB = 3.2
 # A GPU's default budget: this share of its memory (the rest for CUDA's own use and fragmentation).
 GPU_BUDGET_SHARE = 0.8
 # The coarsest scale a CPU run goes down to: below it VGG's deepest style layer has almost no positions.
@@ -254,6 +256,22 @@ class Settings:
         methods = [get_method(m) for m in fusion_weights(self.method, self.fusion)]
         stochastic = any(m.is_stochastic(m.options_for(self)) for m in methods)
         return "adam" if stochastic else "lbfgs"
+
+    def optimizer_at(self, size: int, *, tiled: bool = False) -> str:
+        """The optimizer of a scale of long edge `size`: `optimizer_used`, but Adam on a tiled scale
+        (`nst.tiled`) and, for "auto", on a print's scales above `AUTO_SCALES_ABOVE` px. There a
+        scale has 1 to 3 steps (`scale_plan`), and L-BFGS's first step is a plain gradient step of
+        length lr/‖g‖₁ that barely moves the image (a 2048 px print on the paper's VGG-19 closed 0.23
+        of the Gram gap with it, 0.33 with Adam); its history would hold 100 images (5 GB at 2048 px)."""
+        if tiled or (self.optimizer == "auto" and size > AUTO_SCALES_ABOVE):
+            return "adam"
+        return self.optimizer_used()
+
+    def lr_at(self, size: int, *, tiled: bool = False) -> float:
+        """The learning rate of that scale's optimizer: `lr` when the scale runs the run's own optimizer,
+        else the default of the one it runs (an L-BFGS rate is a share of its step, not a step size)."""
+        name = self.optimizer_at(size, tiled=tiled)
+        return self.lr if self.lr is not None and name == self.optimizer_used() else DEFAULT_LR[name]
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed, validated again."""

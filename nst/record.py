@@ -55,8 +55,9 @@ class RunRecord:
     version: str  # nst's
     torch: str
     created: str | None  # when the run started, ISO 8601 in UTC; None in a recipe
-    # Per scale (core long edge, halo, most tiles a step): (size, 0, 1) for a scale optimised whole
-    # with `optimizer`; a tiled one runs Adam over the whole image (`nst.tiled`).
+    # Per scale (core long edge, halo, most tiles a step): (size, 0, 1) for a scale optimised whole.
+    # `optimizer` is the run's; a tiled scale runs Adam (`nst.tiled`), as a print's scales above
+    # 1024 px do under "auto" (`Settings.optimizer_at`).
     tiles: tuple[tuple[int, int, int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:

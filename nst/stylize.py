@@ -21,7 +21,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .colors import finish_colors, prepare_colors
-from .config import DEFAULT_LR, Settings
+from .config import Settings
 from .errors import NSTError
 from .features import VGGFeatures
 from .images import ImageSource, load_tensor, to_pil
@@ -104,8 +104,8 @@ class _Optimizer:
     """
 
     def __init__(self, settings: Settings, image: Tensor) -> None:
-        name = settings.optimizer_used()
-        lr = settings.lr if settings.lr is not None else DEFAULT_LR[name]
+        size = max(image.shape[-2:])
+        name, lr = settings.optimizer_at(size), settings.lr_at(size)
         self.image = image
         if name == "adam":
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam([image], lr=lr)

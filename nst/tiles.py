@@ -1,12 +1,12 @@
 """Where the tiles of one step of a tiled scale lie: cores that partition the image, each
-with a halo of context around it.
+with a halo of context around it, and how their gradients blend.
 
 Along each edge of length D the cores are cut at o + kL (k = 0, 1, …) for a core length L
 and an offset o drawn afresh at every step, so that no border stays in one place: a border
-where two tiles met in one step lies inside a tile in the next. Every pixel belongs to
-exactly one core per step, so each gets exactly one update per step. A tile's crop is its
-core grown by `halo` pixels on every side (clipped to the image): the network sees the
-pixels around the core, and only the core is updated.
+where two tiles met in one step lies inside a tile in the next. A tile's crop is its core
+grown by `halo` pixels on every side (clipped to the image): the network sees the pixels
+around the core. The step's gradient is the tiles' gradients weighted by `blend_window`s,
+which sum to 1 at every pixel and cross-fade across each cut.
 
 Cuts, offsets and halos are multiples of `ALIGN` = 16 px, VGG's stride at relu5_1, so a
 tile's feature positions sit on the whole image's grid.
@@ -18,8 +18,9 @@ import math
 from dataclasses import dataclass
 
 import torch
+from torch import Tensor
 
-__all__ = ["ALIGN", "Tile", "cuts", "core_length", "tile_grid", "grid_borders"]
+__all__ = ["ALIGN", "Tile", "cuts", "core_length", "tile_grid", "grid_borders", "blend_window"]
 
 ALIGN = 16
 
@@ -93,3 +94,30 @@ def grid_borders(tiles: list[Tile]) -> tuple[list[int], list[int]]:
     rows = sorted({t.core[0] for t in tiles if t.core[0] > 0})
     cols = sorted({t.core[1] for t in tiles if t.core[1] > 0})
     return rows, cols
+
+
+def _ramp(positions: Tensor, cut: int, blend: int) -> Tensor:
+    """s(p) = clamp((p − cut + blend) / (2·blend), 0, 1): 0 before the cut's band, 1 after it."""
+    return ((positions - cut + blend) / (2 * blend)).clamp(0, 1)
+
+
+def blend_window(tile: Tile, height: int, width: int, blend: int) -> Tensor:
+    """The weight `(h, w)` of each pixel of `tile`'s crop in the step's gradient, float32.
+
+    Along each edge a core [a, e) weighs s_a(p) − s_e(p), `_ramp`s across its two cuts (s_a = 1
+    where a is the image's edge, s_e = 0 where e is): 1 inside, falling linearly to 0 across a
+    band of 2·`blend` px centred on each cut, so that the windows of a step's tiles sum to 1 at
+    every pixel (the sum telescopes) and the gradient passes from one tile's to the next
+    without a step. The 2-D weight is the product of the two edges' (a tensor product of
+    partitions of unity is one). `blend` ≤ the crop's halo keeps each window inside its crop.
+    """
+    top, left, bottom, right = tile.crop
+    rows = torch.arange(top, bottom, dtype=torch.float32)
+    cols = torch.arange(left, right, dtype=torch.float32)
+    weights = []
+    for positions, (start, stop), edge in ((rows, (tile.core[0], tile.core[2]), height),
+                                           (cols, (tile.core[1], tile.core[3]), width)):
+        up = _ramp(positions, start, blend) if start > 0 else torch.ones_like(positions)
+        down = _ramp(positions, stop, blend) if stop < edge else torch.zeros_like(positions)
+        weights.append(up - down)
+    return weights[0][:, None] * weights[1][None, :]

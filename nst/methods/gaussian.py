@@ -212,9 +212,9 @@ class GaussianTerm:
 # Measured on one NVIDIA H200 with the loop of `nst.stylize`: 359 ms a step at 2048 px against
 # Gram matching's 47 ms, the pair sums' cost per pixel beyond it.
 _H200_EXTRA_PER_PIXEL = 1.15e-7
-# Peak memory of a step on two CPU cores, per pixel, beyond Gram matching's (benchmarks/memory.py: 5.6 KB against
+# Peak memory of a step on two CPU cores, per pixel, beyond Gram matching's (benchmarks/memory.py: 5.7 KB against
 # 2.4 KB): the D = 128 projections at every position of relu1_1, their cosines and sines, kept for the backward pass.
-_EXTRA_BYTES_PER_PIXEL = 3200
+_EXTRA_BYTES_PER_PIXEL = 3300
 
 # In the playground the exact quadratic MMD² stands in for the estimators (`nst.explain.toy_loss`):
 # it removes most of the shape difference in its first 10 steps and refines it after (a smaller

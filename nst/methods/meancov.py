@@ -119,9 +119,9 @@ class MeanCovTerm:
         return value.to(x.dtype)
 
 
-# Peak memory of a step on two CPU cores, per pixel, beyond Gram matching's (benchmarks/memory.py: 3.3 KB against
+# Peak memory of a step on two CPU cores, per pixel, beyond Gram matching's (benchmarks/memory.py: 3.25 KB against
 # 2.4 KB): the centred features in float64 for the covariance.
-_EXTRA_BYTES_PER_PIXEL = 1000
+_EXTRA_BYTES_PER_PIXEL = 800
 # In the playground meancov moves every point the share lr of the way to its image under the
 # optimal affine map, so its gap shrinks by (1 − lr) per step.
 METHOD = Method("meancov", "Mean and covariance (Gaussian W2)",

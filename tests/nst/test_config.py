@@ -5,7 +5,7 @@ import json
 import pytest
 
 from nst import NSTError, Settings
-from nst.config import LIMITS, cpu_scales, field_spec
+from nst.config import DEFAULT_LR, LIMITS, cpu_scales, field_spec
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -58,3 +58,14 @@ def test_a_print_shares_its_steps_by_time_and_a_cpu_gives_it_a_fourth_scale():
     assert Settings(size=4096, steps=4, scales=4).scale_plan() == ((512, 1), (1024, 1), (2048, 1), (4096, 1))
     assert Settings(size=1024, steps=75).on_device("cpu").scale_plan() == ((256, 25), (512, 25), (1024, 25))
     assert field_spec("size")["max"] == LIMITS.max_size == 4096
+
+
+def test_tiled_and_print_scales_run_adam_at_its_own_rate():
+    auto = Settings(size=2048, lr=0.3)
+    assert [auto.optimizer_at(s) for s in (512, 1024, 2048)] == ["lbfgs", "lbfgs", "adam"]
+    assert auto.lr_at(1024) == 0.3 and auto.lr_at(2048) == DEFAULT_LR["adam"]  # 0.3 was an L-BFGS rate
+    assert auto.optimizer_at(512, tiled=True) == "adam"
+    chosen = Settings(size=2048, optimizer="lbfgs")
+    assert chosen.optimizer_at(2048) == "lbfgs" and chosen.optimizer_at(2048, tiled=True) == "adam"
+    adam = Settings(optimizer="adam", lr=0.05)
+    assert adam.lr_at(2048, tiled=True) == 0.05

@@ -19,12 +19,12 @@ from nst.methods import METHOD_NAMES, fusion_weights
 from nst.objective import StyleTargets
 from nst.request import Request
 from nst.seams import seam_ratio
-from nst.tiled import adam_update, optimise_tiled
+from nst.tiled import optimise_tiled
 from nst.tiles import grid_borders
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1")
 # Whole-image float32 RGB tensors a tiled scale keeps (`nst.budget`).
-TILED_IMAGE_BYTES = 7 * 12
+TILED_IMAGE_BYTES = 8 * 12
 
 
 @pytest.fixture
@@ -44,22 +44,6 @@ def _tiled_settings(height: int, width: int, core: int, halo: int, **changes) ->
     output's size, so that its features fit these small budgets."""
     settings = Settings(size=max(height, width), style_layers=LAYERS, style_scale=0.5, **changes)
     return settings.replace(memory_budget_gb=_budget_gb(settings, height, width, core, halo))
-
-
-def test_the_region_update_is_torch_s_adam():
-    generator = torch.Generator().manual_seed(0)
-    start = torch.randn(2, 5, 7, generator=generator)
-    grads = [torch.randn(2, 5, 7, generator=generator) for _ in range(6)]
-    reference = start.clone().requires_grad_(True)
-    adam = torch.optim.Adam([reference], lr=0.05)
-    ours, m, v = start.clone(), torch.zeros_like(start), torch.zeros_like(start)
-    for t, grad in enumerate(grads, start=1):
-        reference.grad = grad.clone()
-        adam.step()
-        adam_update(ours[:, 1:4], grad[:, 1:4], m[:, 1:4], v[:, 1:4], t, lr=0.05)  # a region: a view
-        adam_update(ours[:, :1], grad[:, :1], m[:, :1], v[:, :1], t, lr=0.05)
-        adam_update(ours[:, 4:], grad[:, 4:], m[:, 4:], v[:, 4:], t, lr=0.05)
-    assert torch.equal(ours, reference.detach())
 
 
 def test_one_tile_that_covers_the_image_is_the_untiled_adam_run(extractor, content_path, style_path):
@@ -145,7 +129,8 @@ def test_each_region_takes_its_painting_when_tiles_cut_across_the_mask(extractor
     image = stylize(request, extractor=extractor, progress=False).image
     result = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255)
     left, right = result[:, 8:56].mean(dim=(0, 1)), result[:, 72:120].mean(dim=(0, 1))  # (R, G, B)
-    assert left[0] - left[2] > 0.05 and right[2] - right[0] > 0.05
+    # Each half pulled towards its own painting: the right bluer than the grey photo, the left redder than the right.
+    assert right[2] - right[0] > 0.05 and (left[0] - left[2]) - (right[0] - right[2]) > 0.05
 
 
 @pytest.mark.parametrize("method, fusion, colors", [*((m, (), "style") for m in METHOD_NAMES),

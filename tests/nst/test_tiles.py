@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from nst.tiles import ALIGN, core_length, cuts, grid_borders, tile_grid
+from nst.tiles import ALIGN, blend_window, core_length, cuts, grid_borders, tile_grid
 
 
 def _coverage(tiles, height, width):
@@ -50,3 +50,34 @@ def test_an_edge_that_one_core_covers_is_not_cut():
 def test_core_length_splits_the_edge_in_near_equal_aligned_parts(edge, largest, length):
     assert core_length(edge, largest) == length
     assert length % ALIGN == 0 and length <= largest
+
+
+@pytest.mark.parametrize("height, width, largest, halo", [(85, 128, 48, 16), (300, 451, 96, 64), (200, 100, 64, 32)])
+def test_the_blend_windows_of_a_step_sum_to_one_and_cross_fade_at_each_cut(height, width, largest, halo):
+    generator = torch.Generator().manual_seed(5)
+    blend = halo // 2
+    for _ in range(4):
+        tiles = tile_grid(height, width, largest, halo, generator)
+        total = torch.zeros(height, width)
+        for tile in tiles:
+            window = blend_window(tile, height, width, blend)
+            rows, cols = tile.crop_slices
+            assert window.shape == (rows.stop - rows.start, cols.stop - cols.start) and window.min() >= 0
+            total[rows, cols] += window
+            top, left, bottom, right = tile.core
+            inner = window[tile.core_in_crop]
+            # Full weight in the core away from its cuts; none farther than `blend` beyond them.
+            far = inner[blend if top else 0:(bottom - top) - (blend if bottom < height else 0),
+                        blend if left else 0:(right - left) - (blend if right < width else 0)]
+            assert torch.equal(far, torch.ones_like(far))
+        assert torch.allclose(total, torch.ones(height, width), atol=1e-6)
+        rows, _ = grid_borders(tiles)
+        for r in rows:  # across a cut the weights change by 1/(2·blend) a pixel: no step
+            above = next(t for t in tiles if t.core[2] == r)
+            w = blend_window(above, height, width, blend)[:, 0]
+            assert (w[1:] - w[:-1]).abs().max() <= 1 / (2 * blend) + 1e-6
+
+
+def test_one_tile_that_covers_the_image_weighs_one_everywhere():
+    (tile,) = tile_grid(60, 80, 96, 64, torch.Generator().manual_seed(0))
+    assert torch.equal(blend_window(tile, 60, 80, 32), torch.ones(60, 80))
