@@ -2,6 +2,12 @@
 
     python -m benchmarks.bench [--sizes 256 512] [--steps 10] [--warmup 3] [--device cuda] [--precision fp32]
         [--backbone vgg19] [--methods poly bn] [--no-baseline] [--json FILE]
+    python -m benchmarks.bench --sizes 1024 2048 4096 --tiled [--untiled 2048] [--methods poly] [--steps 75]
+        [--network auto] [--json FILE]
+
+With `--tiled`, whole coarse-to-fine runs at print sizes instead, their finest scales in
+tiles where the memory budget says so: peak memory, seconds, seam ratio and Gram gap per
+size (`benchmarks.prints`).
 
 Uses the seeded random extractor: the cost of a step does not depend on the weights'
 values, and no real weights can be downloaded here. Each figure is the median over
@@ -29,12 +35,13 @@ from pathlib import Path
 import torch
 
 from nst import Settings, random_extractor
-from nst.config import PRECISIONS
+from nst.config import CPU_PRESET, PRECISIONS
 from nst.features import BACKBONES
 from nst.methods import METHOD_NAMES
 from nst.runtime import step_times
 from nst.weights import default_device
 
+from . import prints
 from .baseline import Baseline
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -76,15 +83,31 @@ def baseline_seconds(size: int, steps: int, warmup: int, device: torch.device, b
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
-    parser.add_argument("--methods", nargs="+", choices=METHOD_NAMES, default=list(METHOD_NAMES))
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--methods", nargs="+", choices=METHOD_NAMES, default=None,
+                        help="default: every method; with --tiled, poly")
+    parser.add_argument("--steps", type=int, default=None,
+                        help=f"timed steps (default 10); with --tiled, the run's (default {CPU_PRESET['steps']})")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--device", default=None)
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
     parser.add_argument("--backbone", choices=tuple(BACKBONES), default="vgg19")
     parser.add_argument("--no-baseline", action="store_true", help="skip the tutorial-style baseline")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--tiled", action="store_true", help="whole runs at print sizes, in tiles where they must be")
+    parser.add_argument("--untiled", type=int, nargs="*", default=[], metavar="SIZE",
+                        help="with --tiled: also run these sizes whole (L-BFGS throughout), to compare")
+    parser.add_argument("--network", default="auto", help="with --tiled: the network (default: the paper's VGG-19)")
+    parser.add_argument("--yardstick-up-to", type=int, default=2048,
+                        help="with --tiled: measure the yardstick up to this size (it needs the whole image's features)")
+    parser.add_argument("--out", type=Path, default=Path("prints-out"), help="with --tiled: where the results go")
+    parser.add_argument("--memory-budget-gb", type=float, default=None,
+                        help="with --tiled: the runs' memory budget (default: the device's)")
     args = parser.parse_args()
+    if args.tiled:
+        args.methods, args.steps = args.methods or ["poly"], args.steps or CPU_PRESET["steps"]
+        prints.run_sizes(args)
+        return
+    args.methods, args.steps = args.methods or list(METHOD_NAMES), args.steps or 10
     device = torch.device(args.device) if args.device else default_device()
     print(f"device: {device_name(device)}; {BACKBONES[args.backbone][1]}; precision {args.precision}; "
           f"torch {torch.__version__}")

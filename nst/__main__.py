@@ -254,6 +254,7 @@ def _run(argv: list[str]) -> int:
         if not styles:
             raise NSTError("give a style image (a painting) after the content photo, or --style PAINTING")
         request = Request(args.content, styles, settings, mask=args.mask)  # bad input is told before weights load
+        request.layouts(args.device or device_type(None))  # and a memory budget too small for the run
         extractor = load_extractor(args.network, pooling=settings.pooling, device=args.device)
         for line in _unlike_recipe(recipe, request, extractor.source) if recipe else ():
             print(f"warning: {line}", file=sys.stderr)

@@ -32,6 +32,9 @@ __all__ = [
     "AUTO_SCALES_ABOVE",
     "CPU_PRESET",
     "CPU_COARSEST",
+    "STYLE_EDGE",
+    "CPU_BUDGET_GB",
+    "GPU_BUDGET_SHARE",
     "cpu_scales",
     "Limits",
     "LIMITS",
@@ -62,15 +65,27 @@ AUTO_SCALES_ABOVE = 1024
 # given): a 512 px result within a minute on two cores, coarse to fine (benchmarks/multiscale.py,
 # README "Speed").
 CPU_PRESET: dict[str, int] = {"size": 512, "steps": 75, "scales": 3}
+# Above this output size the painting is not enlarged further by default (`Settings.style_scale`): the
+# examples' paintings are 600-1024 px, and enlarged past their own pixels they are blurred, which the finest
+# scale would copy. Its strokes then keep the size in pixels they have in a 1024 px result.
+STYLE_EDGE = 1024
+# A CPU's default memory budget (`Settings.memory_budget_gb`, `nst.budget`): a 1024 px run of VGG-19 fits in it whole, as it did before tiles
+# (2.5 GB a step, 0.6 GB of L-BFGS history after 25 steps), and a 4096 px run then takes no
+# more memory than that. On smaller machines, a quarter of the memory.
+CPU_BUDGET_GB = 4.0
+# A GPU's default budget: this share of its memory (the rest for CUDA's own use and fragmentation).
+GPU_BUDGET_SHARE = 0.8
 # The coarsest scale a CPU run goes down to: below it VGG's deepest style layer has almost no positions.
 CPU_COARSEST = 64
 
 
 def cpu_scales(size: int, steps: int) -> int:
-    """Scales of a CPU run when none are given: up to `CPU_PRESET`'s, as many as keep the
-    coarsest at `CPU_COARSEST` px or more, and no more than `steps`."""
+    """Scales of a CPU run when none are given: up to `CPU_PRESET`'s (one more for a print, above
+    `AUTO_SCALES_ABOVE` px, whose coarsest would otherwise cost 4 to 16 times a 512 px step), as
+    many as keep the coarsest at `CPU_COARSEST` px or more, and no more than `steps`."""
+    most = CPU_PRESET["scales"] + (size > AUTO_SCALES_ABOVE)
     fit = 1
-    while fit < CPU_PRESET["scales"] and math.ceil(size / 2**fit) >= CPU_COARSEST and fit < steps:
+    while fit < most and math.ceil(size / 2**fit) >= CPU_COARSEST and fit < steps:
         fit += 1
     return fit
 
@@ -83,7 +98,7 @@ class Limits:
     # Pillow's decompression-bomb guard is raised at this many pixels.
     max_input_pixels: int = 64_000_000
     min_size: int = 16
-    max_size: int = 2048
+    max_size: int = 4096
     max_steps: int = 5000
 
 
@@ -146,6 +161,14 @@ class Settings:
                                                         "distance (default: as many as the layer has channels)",
                                        lo=1, hi=8192)
     precision: str = _spec("fp32", "network precision; bf16 runs VGG under autocast", choices=PRECISIONS)
+    style_scale: float | None = _spec(None, "brush size: the painting's long edge as a share of the output's, at "
+                                            "every scale; 1 = as long (default: 1 up to "
+                                            f"{STYLE_EDGE} px; above, the painting stays {STYLE_EDGE} px)",
+                                      lo=0.05, hi=4.0)
+    memory_budget_gb: float | None = _spec(None, "memory the run's tensors may take, in GB; a scale whose whole "
+                                                 "image does not fit is optimised in tiles (default: "
+                                                 f"{GPU_BUDGET_SHARE:g} of a GPU's memory, {CPU_BUDGET_GB:g} GB "
+                                                 "on a CPU)", lo=0.01, hi=1e4)
     colors: str = _spec("style", "colours of the result: style (the painting's), luminance (stylize the "
                                  "luminance only, keep the photo's chroma) or match (the painting recoloured "
                                  "to the photo's colour mean and covariance first)", choices=COLOR_MODES)
@@ -195,12 +218,30 @@ class Settings:
         poly, 512 px, two CPU cores) 128 × 25 → 256 × 25 → 512 × 25 closed 0.93 of the Gram
         gap in 52 s; halving shares, 128 × 58 → 256 × 28 → 512 × 14, closed 0.91 and kept
         too little of the photo's detail (README "Speed").
+
+        A print (above `AUTO_SCALES_ABOVE` px) shares them by time instead: each scale gets a
+        quarter of the steps of the one before, at least one, so that each takes about as
+        long (a step there costs four times as much). Equal shares would put three quarters
+        of the run into its finest scale, whose step at 4096 px takes minutes on two CPU cores
+        (in tiles, `nst.tiled`): the coarse scales draw the painting's strokes, the print
+        scales bring them and the photo's detail to the full resolution.
         """
         scales = self.scales_used()
-        counts = [self.steps // scales] * scales
-        counts[0] += self.steps - sum(counts)
         sizes = [math.ceil(self.size / 2 ** (scales - 1 - i)) for i in range(scales)]
+        weights = [1.0 if self.size <= AUTO_SCALES_ABOVE else 4.0**-k for k in range(scales)]
+        counts = [max(1, math.floor(self.steps * w / sum(weights))) for w in weights]
+        counts[0] += self.steps - sum(counts)
         return tuple(zip(sizes, counts))
+
+    def style_scale_used(self) -> float:
+        """`style_scale`, or when unset 1 up to `STYLE_EDGE` px and `STYLE_EDGE` / size above."""
+        if self.style_scale is not None:
+            return self.style_scale
+        return min(1.0, STYLE_EDGE / self.size)
+
+    def painting_edge(self, size: int) -> int:
+        """The painting's long edge at a scale of long edge `size`: `style_scale_used` of it."""
+        return max(1, round(self.style_scale_used() * size))
 
     def gamma_used(self) -> float:
         """The style weight γ a run uses: `gamma`, or when unset its methods' defaults (`gamma_for`)."""

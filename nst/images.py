@@ -22,7 +22,7 @@ from .config import LIMITS
 from .errors import NSTError
 
 __all__ = ["ImageSource", "check_image_file", "load_image", "load_tensor", "fit_tensor", "check_fits", "to_rgb",
-           "resize_long_edge", "to_tensor", "to_pil", "save_png", "read_png_text"]
+           "resize_long_edge", "long_edge_size", "to_tensor", "to_pil", "save_png", "read_png_text"]
 
 ImageSource = Union[str, os.PathLike, bytes, BinaryIO, Image.Image]
 
@@ -97,7 +97,7 @@ def fit_tensor(img: Image.Image, size: int, device: torch.device | str = "cpu", 
 def check_fits(img: Image.Image, size: int, *, name: str = "image") -> None:
     """Refuse an image whose short edge would be under `LIMITS.min_size` at long edge `size`:
     VGG halves it four times before relu5_1."""
-    w, h = _long_edge_size(img.size, size)
+    w, h = long_edge_size(img.size, size)
     if min(w, h) < LIMITS.min_size:
         raise NSTError(f"{name} is {w}x{h} at size {size}: its short edge must be at "
                        f"least {LIMITS.min_size} px (VGG halves it four times); use a larger size")
@@ -128,11 +128,11 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 def resize_long_edge(img: Image.Image, size: int) -> Image.Image:
     """Resize so that the longer edge is `size` pixels, keeping the aspect ratio (Lanczos)."""
-    new = _long_edge_size(img.size, size)
+    new = long_edge_size(img.size, size)
     return img if new == img.size else img.resize(new, Image.Resampling.LANCZOS)
 
 
-def _long_edge_size(shape: tuple[int, int], size: int) -> tuple[int, int]:
+def long_edge_size(shape: tuple[int, int], size: int) -> tuple[int, int]:
     """(width, height) `shape` scaled so that its longer edge is `size`."""
     w, h = shape
     scale = size / max(w, h)

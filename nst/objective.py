@@ -12,7 +12,9 @@ the weighted sum of one term per painting (`Settings.style_blend`, `painting_wei
 With regions (a label map, `nst.regions`) it is instead Σ_r (M_r / M) S_{m,l}^{k(r)}(x_r):
 the feature vectors x_r at the M_r positions of region r (of M at that layer) matched to
 its painting k(r)'s distribution; positions of no painting have no style term.
-Targets are computed once, here.
+The paintings' targets are computed once per scale (`StyleTargets`); a tile of a tiled
+scale (`nst.tiled`) is its own `Objective`: its photo patch, its part of the regions, the
+scale's targets.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from . import losses
 from .config import CONTENT_LAYER, Settings
 from .features import VGGFeatures
 from .errors import NSTError
-from .methods import StyleTerm, fusion_weights, get_method, pool
+from .methods import Method, StyleTerm, fusion_weights, get_method, pool
 from .regions import layer_regions
 
-__all__ = ["Objective", "feature_matrix", "painting_shares"]
+__all__ = ["Objective", "StyleTargets", "feature_matrix", "layer_weights", "network_features", "painting_shares"]
 
 
 def feature_matrix(activation: Tensor) -> Tensor:
@@ -38,58 +40,100 @@ def feature_matrix(activation: Tensor) -> Tensor:
     return activation[0].flatten(1).float()  # (C, M)
 
 
+def network_features(extractor: VGGFeatures, image: Tensor, layers: set[str], precision: str) -> dict[str, Tensor]:
+    """`extractor`'s activations of `image` at `layers`, under bf16 autocast when `precision` is "bf16"."""
+    autocast = (torch.autocast(image.device.type, dtype=torch.bfloat16) if precision == "bf16"
+                else contextlib.nullcontext())
+    with autocast:
+        return extractor(image, layers)
+
+
+class StyleTargets:
+    """The paintings' side of the style terms at one scale, built once: for each method and
+    style layer, one term against the paintings blended (`blended`, no regions) or one term
+    per painting (`each`, with regions: a region is matched to its own painting's term).
+
+    A tiled scale builds them once for all its tiles, from the whole paintings. `tv_scale` is
+    the paintings' own total variation, weighted as the paintings are.
+    """
+
+    def __init__(self, extractor: VGGFeatures, styles: Sequence[Tensor], settings: Settings, *,
+                 masked: bool) -> None:
+        betas = fusion_weights(settings.method, settings.fusion)
+        layers = layer_weights(settings)
+        # One seeded generator draws every term's fixed random parts (Fourier frequencies).
+        generator = torch.Generator().manual_seed(settings.seed)
+        paintings = painting_shares(settings, len(styles), masked=masked)
+        self.masked = masked
+        self.blended: dict[str, dict[str, StyleTerm]] = {}
+        self.each: dict[str, dict[str, list[StyleTerm]]] = {}
+        with torch.no_grad():
+            feats = [network_features(extractor, s, set(layers), settings.precision) for s in styles]
+            for method in betas:
+                m = get_method(method)
+                options = m.options_for(settings)
+                for layer in layers:
+                    features = [feature_matrix(f[layer]) for f in feats]
+                    if masked:
+                        self.each.setdefault(method, {})[layer] = [m.build(f, options, generator=generator)
+                                                                   for f in features]
+                    else:
+                        self.blended.setdefault(method, {})[layer] = _style_term(m, options, features, paintings,
+                                                                                 settings, generator)
+        self.tv_scale = sum(w * losses.total_variation(s) for s, w in zip(styles, paintings)).clamp_min(1e-12)
+
+
+def layer_weights(settings: Settings) -> dict[str, float]:
+    """Style layer → its weight w_l / Σ w (layers of weight 0 left out)."""
+    weights = settings.layer_weights or (1.0,) * len(settings.style_layers)
+    return {l: w / sum(weights) for l, w in zip(settings.style_layers, weights) if w > 0}
+
+
 class Objective:
     """Callable `image (1, 3, H, W) → (total, {term: value})` for one content/style pair.
 
     Term names: "content", then one per style method (the layer-weighted mean of its
     scale-free terms), "tv" when its weight is positive, then "total". `gamma` is the
-    style weight γ in use. `regions` `(H, W)` int64, at the content's size: 0 where no
-    painting governs, k where painting k does (`nst.regions`); None: every painting
-    everywhere, blended.
+    style weight γ in use. `style` is the paintings `(1, 3, H_k, W_k)`, or their
+    `StyleTargets` already built (the tiles of a scale share them). `regions` `(H, W)`
+    int64, at the content's size: 0 where no painting governs, k where painting k does
+    (`nst.regions`); None: every painting everywhere, blended.
     """
 
-    def __init__(self, extractor: VGGFeatures, content: Tensor, style: Tensor | Sequence[Tensor],
+    def __init__(self, extractor: VGGFeatures, content: Tensor, style: Tensor | Sequence[Tensor] | StyleTargets,
                  settings: Settings, regions: Tensor | None = None) -> None:
-        styles = [style] if isinstance(style, Tensor) else list(style)
+        if isinstance(style, StyleTargets):
+            targets = style
+        else:
+            targets = StyleTargets(extractor, [style] if isinstance(style, Tensor) else list(style), settings,
+                                   masked=regions is not None)
+        if targets.masked != (regions is not None):
+            raise NSTError("these style targets were built " + ("for" if targets.masked else "without") + " regions")
         self.extractor = extractor
         self.settings = settings
         self.alpha = settings.content_weight
         self.betas = fusion_weights(settings.method, settings.fusion)
         self.gamma = settings.gamma_used()
-        weights = settings.layer_weights or (1.0,) * len(settings.style_layers)
-        self.layer_weights = {l: w / sum(weights) for l, w in zip(settings.style_layers, weights) if w > 0}
+        self.layer_weights = layer_weights(settings)
         self.layers = set(self.layer_weights) | ({CONTENT_LAYER} if self.alpha > 0 else set())
-        # One seeded generator draws every term's fixed random parts (Fourier frequencies).
-        generator = torch.Generator().manual_seed(settings.seed)
-        paintings = painting_shares(settings, len(styles), masked=regions is not None)
         with torch.no_grad():
-            feats = [self.features(s) for s in styles]
             photo = self.features(content) if self.alpha > 0 or regions is not None else {}
-            found = None if regions is None else {
-                l: layer_regions(regions.to(content.device), photo[l].shape[-2:], len(styles))
-                for l in self.layer_weights}
-
-            def term(method: str, layer: str) -> StyleTerm:
-                features = [feature_matrix(f[layer]) for f in feats]
-                if found is None:
-                    return _style_term(method, features, paintings, settings, generator)
-                return _region_term(method, features, found[layer], photo[layer][0, 0].numel(), settings, generator)
-
-            self.terms: dict[str, dict[str, StyleTerm]] = {
-                m: {l: term(m, l) for l in self.layer_weights} for m in self.betas}
             self.target = photo[CONTENT_LAYER].float() if self.alpha > 0 else None
+        if regions is None:
+            self.terms: dict[str, dict[str, StyleTerm]] = targets.blended
+        else:
+            self.terms = {m: {l: _Regions(terms, layer_regions(regions.to(content.device), photo[l].shape[-2:],
+                                                               len(terms)), photo[l][0, 0].numel())
+                              for l, terms in by_layer.items()}
+                          for m, by_layer in targets.each.items()}
         self.content_scale = losses.content(torch.zeros_like(self.target), self.target).clamp_min(1e-12) \
             if self.target is not None else None
         self.tv_weight = settings.tv_weight
-        self.tv_scale = sum(w * losses.total_variation(s) for s, w in zip(styles, paintings)).clamp_min(1e-12)
+        self.tv_scale = targets.tv_scale
 
     def features(self, image: Tensor) -> dict[str, Tensor]:
         """The activations this objective needs, under bf16 autocast when asked for."""
-        device_type = image.device.type
-        autocast = (torch.autocast(device_type, dtype=torch.bfloat16) if self.settings.precision == "bf16"
-                    else contextlib.nullcontext())
-        with autocast:
-            return self.extractor(image, self.layers)
+        return network_features(self.extractor, image, self.layers, self.settings.precision)
 
     def __call__(self, image: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         feats = self.features(image)
@@ -141,11 +185,13 @@ class _Regions:
 
     Weighing by area keeps the pull on each position what it is without a mask: a term of
     M_r columns moves each by about 1/M_r, times M_r / M. A region holding every position
-    is passed x itself, so a one-region mask computes exactly the unmasked term.
+    is passed x itself, so a one-region mask computes exactly the unmasked term. `terms`
+    holds every painting's term; `regions` (painting index → its positions,
+    `nst.regions.layer_regions`) says which are used where.
     """
 
-    def __init__(self, parts: list[tuple[StyleTerm, Tensor]], positions: int) -> None:
-        self.parts = parts
+    def __init__(self, terms: list[StyleTerm], regions: dict[int, Tensor], positions: int) -> None:
+        self.parts = [(terms[k], where) for k, where in regions.items()]
         self.positions = positions
 
     def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -156,28 +202,15 @@ class _Regions:
         return total
 
 
-def _region_term(method: str, features: list[Tensor], regions: dict[int, Tensor], positions: int,
-                 settings: Settings, generator: torch.Generator) -> StyleTerm:
-    """Method `method`'s term at one layer of `positions` positions with `regions` (painting
-    index → its positions there, `nst.regions.layer_regions`), against the paintings'
-    feature matrices `(N, M_k)`, with its options from `settings`."""
-    m = get_method(method)
-    options = m.options_for(settings)
-    return _Regions([(m.build(features[k], options, generator=generator), where) for k, where in regions.items()],
-                    positions)
-
-
-def _style_term(method: str, features: list[Tensor], weights: list[float], settings: Settings,
+def _style_term(m: Method, options: object, features: list[Tensor], weights: list[float], settings: Settings,
                 generator: torch.Generator) -> StyleTerm:
-    """Method `method`'s term at one layer for the paintings' feature matrices `(N, M_k)`,
-    painting k weighing `weights[k]`, with its options from `settings`.
+    """Method `m`'s term at one layer for the paintings' feature matrices `(N, M_k)`, painting k
+    weighing `weights[k]`, with `options`.
 
     One painting: its own term. Several, "mixture" (`settings.style_blend`): one term whose
     target is the mixture of their distributions, painting k holding weight w_k
     (`nst.methods.pool`); "sum": the weighted sum of one scale-free term per painting.
     """
-    m = get_method(method)
-    options = m.options_for(settings)
     if len(features) == 1:
         return m.build(features[0], options, generator=generator)
     if settings.style_blend == "sum":

@@ -33,9 +33,10 @@ MAX_RECORD_BYTES = 1_000_000
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One run: its settings and what they came to (γ, optimizer, scales), the network and
-    where its weights came from, the inputs by name, where the image went, how far the run got and its final
-    loss per term, and where and with what it ran."""
+    """One run: its settings and what they came to (γ, optimizer, scales and their tiles), the
+    network and where its weights came from, the inputs by name, where the image went, how far
+    the run got and its final loss per term, and where and with what it ran. `tiles` may be
+    missing from a record written before tiles came in (read back as ())."""
 
     settings: Settings
     gamma: float  # the style weight γ used: `settings.gamma`, or its methods' default
@@ -54,6 +55,9 @@ class RunRecord:
     version: str  # nst's
     torch: str
     created: str | None  # when the run started, ISO 8601 in UTC; None in a recipe
+    # Per scale (core long edge, halo, most tiles a step): (size, 0, 1) for a scale optimised whole
+    # with `optimizer`; a tiled one runs Adam over the whole image (`nst.tiled`).
+    tiles: tuple[tuple[int, int, int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON types: tuples become lists."""
@@ -78,14 +82,16 @@ class RunRecord:
         if not isinstance(data, dict):
             raise NSTError(f"run record: expected a JSON object, got {type(data).__name__}")
         names = [f.name for f in dataclasses.fields(cls)]
-        unknown, missing = sorted(set(data) - set(names)), [n for n in names if n not in data]
+        optional = {f.name for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+        unknown = sorted(set(data) - set(names))
+        missing = [n for n in names if n not in data and n not in optional]
         if unknown:
             raise NSTError(f"run record: unknown key(s) {', '.join(map(str, unknown))}; a record has "
                            f"{', '.join(names)}")
         if missing:
             raise NSTError(f"run record: missing key(s) {', '.join(missing)}")
         for name, check in _CHECKS.items():
-            if not check(data[name]):
+            if name in data and not check(data[name]):
                 raise NSTError(f"run record: {name} {_short(data[name])} is not {_WHAT[name]}")
         try:
             settings = Settings.from_dict(data["settings"])
@@ -94,6 +100,7 @@ class RunRecord:
         return cls(**{**data, "settings": settings, "gamma": float(data["gamma"]),
                       "seconds": None if data["seconds"] is None else float(data["seconds"]),
                       "scales": tuple((size, steps) for size, steps in data["scales"]),
+                      "tiles": tuple(tuple(t) for t in data.get("tiles", ())),
                       "paintings": tuple(data["paintings"]),
                       "final_losses": {k: float(v) for k, v in data["final_losses"].items()}})
 
@@ -122,10 +129,13 @@ _CHECKS = {
     "final_losses": lambda x: isinstance(x, dict) and all(_text(k) and _number(v) for k, v in x.items()),
     "seconds": lambda x: x is None or _number(x), "device": _text, "version": _text, "torch": _text,
     "created": lambda x: x is None or _text(x),
+    "tiles": lambda x: isinstance(x, list) and all(isinstance(t, list) and len(t) == 3 and all(map(_whole, t))
+                                                   for t in x),
 }
 _WHAT = {
     "settings": "an object of settings", "gamma": "a number", "scales": "a list of [size, steps] pairs",
     "paintings": "a list of names", "regions": "a name or null", "output": "a path or null",
+    "tiles": "a list of [tile, halo, tiles] triples",
     "steps_done": "a whole number", "final_losses": "an object of numbers", "seconds": "a number or null",
     "created": "text or null",
     **{name: "text" for name in ("optimizer", "network", "network_source", "content", "device", "version", "torch")},
@@ -141,8 +151,11 @@ def run_record(request: Request, extractor: VGGFeatures, *, steps_done: int = 0,
                final_losses: dict[str, float] | None = None, seconds: float = 0.0, output: str | None = None,
                device: str | None = None) -> RunRecord:
     """The record of running `request` on `extractor`: so far `steps_done` steps in `seconds`
-    with these `final_losses`; `device` defaults to the extractor's (`"cpu"`, `"cuda:0"`)."""
+    with these `final_losses`; `device` defaults to the extractor's (`"cpu"`, `"cuda:0"`). Its
+    tiles are those of `Request.layouts` on the extractor's device."""
     settings = request.settings
+    tiles = tuple((layout.tile, layout.halo, layout.most_tiles()) if layout.tile is not None else (size, 0, 1)
+                  for (size, _), layout in zip(settings.scale_plan(), request.layouts(extractor.device)))
     return RunRecord(settings=settings, gamma=settings.gamma_used(), optimizer=settings.optimizer_used(),
                      scales=settings.scale_plan(), network=extractor.label,
                      network_source=extractor.source,
@@ -150,7 +163,7 @@ def run_record(request: Request, extractor: VGGFeatures, *, steps_done: int = 0,
                      output=output, steps_done=steps_done, final_losses=dict(final_losses or {}),
                      seconds=round(seconds, 3), device=device or str(extractor.device), version=__version__,
                      torch=torch.__version__,
-                     created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+                     created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), tiles=tiles)
 
 
 def read_json(path: str | os.PathLike, *, name: str = "run record") -> Any:

@@ -17,6 +17,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from .budget import ScaleLayout, scale_layouts
 from .config import Settings
 from .errors import NSTError
 from .images import ImageSource, check_fits, fit_tensor, load_image
@@ -66,7 +67,8 @@ class Request:
         self.content_name = source_name(content)
         self.painting_names = tuple(source_name(s) for s in sources)
         self.mask_name = None if mask is None else _mask_name(source_name(mask), self.labels)
-        self._scaled: dict[tuple[int, str], tuple[Tensor, list[Tensor], Tensor | None]] = {}
+        # (size, painting edge, device): requests made by `with_settings` share it, their brush sizes may differ.
+        self._scaled: dict[tuple[int, int, str], tuple[Tensor, list[Tensor], Tensor | None]] = {}
 
     def with_settings(self, settings: Settings) -> Request:
         """The same inputs, decoded once and shared (resized tensors included), run with
@@ -81,20 +83,27 @@ class Request:
         coarsest = self.settings.scale_plan()[0][0]
         check_fits(self.content, coarsest, name="content image")
         for k, painting in enumerate(self.paintings, start=1):
-            check_fits(painting, coarsest, name=_painting_name(k, len(self.paintings)))
+            check_fits(painting, self.settings.painting_edge(coarsest), name=_painting_name(k, len(self.paintings)))
 
     def at(self, size: int, device: torch.device | str = "cpu") -> tuple[Tensor, list[Tensor], Tensor | None]:
-        """The photo `(1, 3, H, W)`, each painting `(1, 3, H_k, W_k)` (long edge `size`, in [0, 1],
-        on `device`) and the regions `(H, W)` fitted to the photo (None without a mask);
-        made once per size and device."""
-        key = (size, str(device))
+        """The photo `(1, 3, H, W)` (long edge `size`), each painting `(1, 3, H_k, W_k)` (long edge
+        `Settings.painting_edge(size)`), in [0, 1] on `device`, and the regions `(H, W)` fitted to
+        the photo (None without a mask); made once per size and device."""
+        edge = self.settings.painting_edge(size)
+        key = (size, edge, str(device))
         if key not in self._scaled:
             photo = fit_tensor(self.content, size, device, name="content image")
-            styles = [fit_tensor(p, size, device, name=_painting_name(k, len(self.paintings)))
+            styles = [fit_tensor(p, edge, device, name=_painting_name(k, len(self.paintings)))
                       for k, p in enumerate(self.paintings, start=1)]
             regions = None if self.labels is None else fit_labels(self.labels, tuple(photo.shape[-2:]))
             self._scaled[key] = (photo, styles, regions)
         return self._scaled[key]
+
+
+    def layouts(self, device: torch.device | str) -> tuple[ScaleLayout, ...]:
+        """How each scale of `Settings.scale_plan` is optimised on `device` under the run's memory
+        budget (`nst.budget.layout_scale`): whole, or in tiles. `NSTError` when the budget is too small."""
+        return scale_layouts(self.settings, self.content.size, [p.size for p in self.paintings], device)
 
 
 def _mask_name(name: str, labels: Tensor) -> str:

@@ -3,8 +3,10 @@
 A step costs about `overhead + per_pixel · pixels` (one forward and backward pass of
 the VGG and the loss), so the real loop timed at two sizes fixes the line for a
 device; the extra cost per pixel of the methods that declare one (the Gaussian MMD,
-`Method.extra_per_pixel`) is timed apart. `step_times` times
-every step of a real run (the benchmark uses it).
+`Method.extra_per_pixel`) is timed apart. A tiled scale (`nst.tiled`) costs, per step,
+one such step per tile on the pixels of its crop (halos included), plus a forward pass of
+the tile's photo patch for its content target. `step_times` times every step of a real
+run (the benchmark uses it).
 """
 
 from __future__ import annotations
@@ -19,13 +21,18 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .budget import ScaleLayout, scale_layouts
 from .config import Settings
 from .features import VGGFeatures
 from .images import ImageSource
 from .methods import METHODS, fusion_weights
 from .stylize import iter_stylize
 
-__all__ = ["SpeedModel", "describe_device", "measure_speed", "step_times"]
+__all__ = ["CONTENT_PASS_SHARE", "SpeedModel", "describe_device", "measure_speed", "step_times"]
+
+# A tile's content target: a forward pass of its photo patch to relu4_2 without gradient, this share
+# of a step's forward and backward pass to relu5_1 (0.41 measured at 384 px on two CPU cores).
+CONTENT_PASS_SHARE = 0.4
 
 
 def _cpu_cores() -> int:
@@ -68,10 +75,24 @@ class SpeedModel:
         pixels = round(size * size * min(max(aspect, 0.0), 1.0))
         return steps * self.step_seconds(pixels, methods)
 
-    def run_seconds(self, settings: Settings, aspect: float = 1.0) -> float:
-        """Seconds for the whole run `settings` describes: every scale of its plan, with its methods."""
+    def tiled_step_seconds(self, layout: ScaleLayout, methods: Iterable[str] = ()) -> float:
+        """Seconds of one step of a scale laid out as `layout`: one step per tile (as many as a
+        step has on average) on the pixels its crops hold, each with its photo patch's forward pass."""
+        per_pixel = self.step_seconds(1, methods) - self.overhead
+        return (1 + CONTENT_PASS_SHARE) * (layout.mean_tiles() * self.overhead + layout.seen_pixels() * per_pixel)
+
+    def run_seconds(self, settings: Settings, aspect: float = 1.0, device: str | torch.device | None = None) -> float:
+        """Seconds for the whole run `settings` describes: every scale of its plan, with its methods.
+        With a `device`, the scales that do not fit its memory budget are counted in tiles
+        (`nst.budget.scale_layouts`); without, every scale whole."""
         methods = tuple(fusion_weights(settings.method, settings.fusion))
-        return sum(self.estimate(size, count, methods, aspect) for size, count in settings.scale_plan())
+        plan = settings.scale_plan()
+        if device is None:
+            return sum(self.estimate(size, count, methods, aspect) for size, count in plan)
+        shape = (1_000_000, round(1_000_000 * min(max(aspect, 0.0), 1.0)))  # (width, height): only the ratio counts
+        layouts = scale_layouts(settings, shape, [], device)
+        return sum(count * self.tiled_step_seconds(layout, methods) if layout.tiled
+                   else self.estimate(size, count, methods, aspect) for (size, count), layout in zip(plan, layouts))
 
 
 def _noise_image(size: int, seed: int) -> Image.Image:

@@ -1,14 +1,14 @@
 """The optimisation loop: one generator that the CLI, the app, the figure runner and
 the benchmark all consume.
 
-`iter_stylize` yields a `Step` after every optimizer step; `stylize` runs it to the
-end with a tqdm bar and returns a `Result`. One step is one forward and backward pass
-of the VGG (L-BFGS runs with `max_iter=1`, so its cost per step is the same as Adam's).
+`iter_stylize` yields a `Step` after every optimizer step (on a tiled scale, after every
+tile of it, `nst.tiled`); `stylize` runs it to the end with a tqdm bar and returns a
+`Result`. One step is one forward and backward pass of the VGG over the image (L-BFGS
+runs with `max_iter=1`, so its cost per step is the same as Adam's), or over each of its tiles.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 import time
@@ -25,10 +25,12 @@ from .config import DEFAULT_LR, Settings
 from .errors import NSTError
 from .features import VGGFeatures
 from .images import ImageSource, load_tensor, to_pil
-from .objective import Objective
+from .objective import Objective, StyleTargets
 from .record import RunRecord, run_record
 from .regions import NO_PAINTING
 from .request import Request
+from .step import Step, deterministic_cudnn, step_seed
+from .tiled import optimise_tiled
 from .weights import load_extractor
 
 __all__ = ["NOISE_AMPLITUDE", "LBFGS_MAX_STEP", "Step", "Result", "prepare_images", "as_request", "initial_image",
@@ -40,35 +42,12 @@ LBFGS_MAX_STEP = 0.1
 
 
 @dataclass(frozen=True)
-class Step:
-    """What the loop reports after optimizer step `step` of `steps` (1-based).
-
-    `image` is a detached copy `(1, 3, H, W)` in [0, 1] on the run's device.
-    `losses` holds the terms evaluated at the start of the step.
-    """
-
-    step: int
-    steps: int
-    losses: dict[str, float]
-    image: Tensor
-    elapsed: float
-
-    def pil(self) -> Image.Image:
-        return to_pil(self.image)
-
-
-@dataclass(frozen=True)
 class Result:
     """A finished run: the image, the loss history per term, and its record (how it was made)."""
 
     image: Image.Image
     history: dict[str, list[float]]
     record: RunRecord
-
-
-def step_seed(seed: int, step: int) -> int:
-    """Seed of the Gaussian pair sample at `step`: fixed within a step, new at each."""
-    return (seed * 1_000_003 + step) % 2**63
 
 
 def prepare_images(content: ImageSource, style: ImageSource, size: int,
@@ -152,12 +131,6 @@ class _Optimizer:
                 self.optimizer.state[self.image]["t"] *= shrink  # the next pair's s = t·d: the step taken
 
 
-def _deterministic_cudnn() -> contextlib.AbstractContextManager:
-    """cuDNN limited to deterministic kernels: on an H200 the same seed then gives the
-    same image bit for bit, where autotuned kernels made runs differ by up to 148 grey levels."""
-    return torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True)
-
-
 def iter_stylize(content: ImageSource | Request, style: ImageSource | Sequence[ImageSource] | None = None,
                  settings: Settings | None = None, *, mask: ImageSource | None = None,
                  extractor: VGGFeatures | None = None, network: str = "auto",
@@ -175,18 +148,22 @@ def iter_stylize(content: ImageSource | Request, style: ImageSource | Sequence[I
     one. With more than one scale (`Settings.scale_plan`) the run goes coarse to fine: each
     scale starts from the previous one's image upsampled with the photo's detail put back
     (`upsample`), with fresh targets and optimizer, and its steps' images have that scale's
-    size. `extractor` defaults to the cached extractor of `network` on
-    `device` (CUDA when present). Raises `NSTError` for bad images or when the loss stops
-    being finite.
+    size. A scale whose whole step does not fit the memory budget (`Request.layouts`) is
+    optimised in tiles (`nst.tiled.optimise_tiled`), yielding after every tile.
+    `extractor` defaults to the cached extractor of `network` on `device` (CUDA when
+    present). Raises `NSTError` for bad images, a memory budget too small for the run, or
+    when the loss stops being finite.
     """
     request = as_request(content, style, settings, mask)
     settings = request.settings
     extractor = extractor or load_extractor(network, pooling=settings.pooling, device=device)
+    layouts = request.layouts(extractor.device)  # a budget too small for the run is refused before any step
     start = time.perf_counter()
     image: Tensor | None = None
     coarse_content: Tensor | None = None
     done = 0
-    for size, count in settings.scale_plan():
+    plan = settings.scale_plan()
+    for scale, ((size, count), layout) in enumerate(zip(plan, layouts), start=1):
         photo, paintings, regions = request.at(size, extractor.device)
         prepared = [prepare_colors(settings.colors, photo, p) for p in paintings]
         content_t, style_t = prepared[0][0], [s for _, s in prepared]
@@ -201,8 +178,16 @@ def iter_stylize(content: ImageSource | Request, style: ImageSource | Sequence[I
                 # edge and, carried up, stayed (an unpainted middle third, 256 px, three scales:
                 # mean pixel change 0.043; 0.011 with this reset; 0.028 on one scale).
                 image = torch.where(regions == NO_PAINTING, content_t, image)
-        image = yield from _optimise(Objective(extractor, content_t, style_t, settings, regions), image, settings, done,
-                                     count, start, lambda x: finish_colors(settings.colors, x, photo))
+        targets = StyleTargets(extractor, style_t, settings, masked=regions is not None)
+        shown = (lambda x, photo=photo: finish_colors(settings.colors, x, photo))
+        if layout.tiled:
+            image = yield from optimise_tiled(extractor, targets, content_t, regions, image, settings, layout,
+                                              done=done, count=count, start=start, show=shown, scale=scale,
+                                              scales=len(plan))
+        else:
+            image = yield from _optimise(Objective(extractor, content_t, targets, settings, regions), image, settings,
+                                         done, count, start, shown, scale, len(plan))
+        del targets
         done += count
         coarse_content = content_t
 
@@ -220,13 +205,17 @@ def upsample(image: Tensor, content: Tensor, coarse_content: Tensor | None = Non
     def up(t: Tensor) -> Tensor:
         return torch.nn.functional.interpolate(t, size=content.shape[-2:], mode="bilinear", align_corners=False)
 
-    fine = up(image) if coarse_content is None else up(image) + content - up(coarse_content)
-    return fine.clamp(0, 1)
+    fine = up(image)
+    if coarse_content is not None:  # in place: at 4096 px each whole-image temporary is 200 MB
+        fine.add_(content).sub_(up(coarse_content))
+    return fine.clamp_(0, 1)
 
 
 def _optimise(objective: Objective, start_image: Tensor, settings: Settings, done: int, count: int,
-              start: float, show: Callable[[Tensor], Tensor]) -> Generator[Step, None, Tensor]:
-    """Steps `done + 1` … `done + count` of the run on one scale, from `start_image` `(1, 3, H, W)`.
+              start: float, show: Callable[[Tensor], Tensor], scale: int = 1,
+              scales: int = 1) -> Generator[Step, None, Tensor]:
+    """Steps `done + 1` … `done + count` of the run on scale `scale` of `scales`, whole, from
+    `start_image` `(1, 3, H, W)`.
 
     Each `Step` carries `show` of the image (what the visitor sees: for colour
     preservation, the photo's chroma put back); returns the optimised image itself, clamped.
@@ -245,7 +234,7 @@ def _optimise(objective: Objective, start_image: Tensor, settings: Settings, don
 
         def closure() -> Tensor:
             optimizer.zero_grad()
-            with _deterministic_cudnn():
+            with deterministic_cudnn():
                 total, parts = objective(image, torch.Generator().manual_seed(seed))
                 (total * pixels).backward()
             terms.update(parts)
@@ -255,7 +244,8 @@ def _optimise(objective: Objective, start_image: Tensor, settings: Settings, don
         values = {name: float(v.detach()) for name, v in terms.items()}
         if not math.isfinite(values["total"]):
             raise NSTError(f"the loss stopped being finite at step {step}; try a smaller learning rate or Adam")
-        yield Step(step, settings.steps, values, show(image.detach().clamp(0, 1)), time.perf_counter() - start)
+        yield Step(step, settings.steps, values, show(image.detach().clamp(0, 1)), time.perf_counter() - start,
+                   scale, scales)
     return image.detach().clamp(0, 1)
 
 
@@ -263,7 +253,8 @@ def stylize(content: ImageSource | Request, style: ImageSource | Sequence[ImageS
             settings: Settings | None = None, *, mask: ImageSource | None = None,
             extractor: VGGFeatures | None = None, network: str = "auto", device: str | torch.device | None = None,
             progress: bool = True) -> Result:
-    """Run `iter_stylize` to the end, with a tqdm progress bar unless `progress=False`."""
+    """Run `iter_stylize` to the end, with a tqdm progress bar unless `progress=False`. The
+    history holds each term once per step (on a tiled scale, its mean over the step's tiles)."""
     request = as_request(content, style, settings, mask)
     settings = request.settings
     extractor = extractor or load_extractor(network, pooling=settings.pooling, device=device)
@@ -271,19 +262,20 @@ def stylize(content: ImageSource | Request, style: ImageSource | Sequence[ImageS
     last = next(steps)
     history: dict[str, list[float]] = {}
     plan = settings.scale_plan()
-    ends = list(itertools.accumulate(count for _, count in plan))  # the last step of each scale
     # leave=None: the bar stays when it is the only one, and goes when it sits under another (a batch's).
     with tqdm(total=settings.steps, disable=not progress, unit="step", leave=None) as bar:
         for step in itertools.chain([last], steps):
-            for name, value in step.losses.items():
-                history.setdefault(name, []).append(value)
             # The loss is measured at the current scale's size, so it jumps when the size
-            # changes; naming the scale in the bar says why.
-            scale = next(k for k, end in enumerate(ends) if step.step <= end)
-            if len(plan) > 1:
-                bar.set_description(f"scale {scale + 1}/{len(plan)}, {plan[scale][0]} px")
+            # changes; naming the scale in the bar says why. A tiled step takes minutes:
+            # the tile it is on shows it moving.
+            where = [f"scale {step.scale}/{step.scales}, {plan[step.scale - 1][0]} px"] if step.scales > 1 else []
+            where += [f"tile {step.tile}/{step.tiles}"] if step.tiles > 1 else []
+            bar.set_description(", ".join(where) or None)
             bar.set_postfix(loss=f"{step.losses['total']:.4g}")
-            bar.update(1)
+            if step.complete:
+                for name, value in step.losses.items():
+                    history.setdefault(name, []).append(value)
+                bar.update(1)
             last = step
     record = run_record(request, extractor, steps_done=last.step, final_losses=last.losses, seconds=last.elapsed)
     return Result(last.pil(), history, record)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -189,10 +190,11 @@ def explore_screenshot(args: argparse.Namespace) -> None:
             page.goto(url)
             page.get_by_role("tab", name="Explore").click()
             page.click("#explore-button")
-            page.locator("#explore-status p").get_by_text("All ").wait_for(timeout=15 * 60_000)
+            status = page.locator("#explore-status p")
+            status.get_by_text(re.compile(r"^All \d+ cells")).wait_for(timeout=15 * 60_000)
             _wait_until_quiet(page)
             page.mouse.move(0, 0)
-            _clip(page, "#explore-content", "#explore-map", DOCS / "explore.png")
+            _clip(page, "#explore-content", "#explore-map", DOCS / "explore.png", below=48)  # the x axis' title
             browser.close()
     finally:
         proc.terminate()
@@ -212,9 +214,9 @@ def _wait_until_quiet(page, seconds: int = 4, limit: int = 300) -> None:
     raise SystemExit(f"the page was still processing after {limit} s")
 
 
-def _clip(page, first: str, last: str, path: Path) -> None:
+def _clip(page, first: str, last: str, path: Path, below: int = 24) -> None:
     top, bottom = page.locator(first).bounding_box(), page.locator(last).bounding_box()
-    clip = {"x": 0, "y": top["y"] - 12, "width": 1280, "height": bottom["y"] + bottom["height"] - top["y"] + 24}
+    clip = {"x": 0, "y": top["y"] - 12, "width": 1280, "height": bottom["y"] + bottom["height"] - top["y"] + below}
     page.screenshot(path=str(path), clip=clip, full_page=True)
 
 

@@ -6,10 +6,11 @@
 Three older layouts are read: a CLI record (`output`, `styles`, `mask` and the run's facts
 beside `settings`), a paper cell's record (the cell's place, `content`, `style`, `image`
 and the run's facts in one flat object), and records of nst 0.1.0, whose names were
-renamed in 0.2.0 (`RENAMED_SETTINGS`, `RENAMED_FACTS`). What they did not record is
+renamed in 0.2.0 (`RENAMED_SETTINGS`, `RENAMED_FACTS`); settings added since
+(`ADDED_SETTINGS`) are written at their defaults. What they did not record is
 written as `NOT_RECORDED`: the CLI's photo, nst's version, torch's version and the start
 time of a CLI run; every run of those records went to its last step. A cell whose hash
-matched its inputs gets the hash of the renamed settings, so it is still found; a stale
+matched its inputs gets the hash of the current settings, so it is still found; a stale
 one stays stale. A file already in the current layout is left alone; anything else is
 refused in one line.
 """
@@ -23,17 +24,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nst.config import Settings
+from nst.config import Settings, field_spec
 from nst.errors import NSTError
 from nst.paper.cells import CELL_KEYS, inputs_hash
 from nst.record import RunRecord, read_json
 
-__all__ = ["NOT_RECORDED", "RENAMED_SETTINGS", "RENAMED_FACTS", "upgrade", "upgrade_file", "main"]
+__all__ = ["NOT_RECORDED", "RENAMED_SETTINGS", "RENAMED_FACTS", "ADDED_SETTINGS", "upgrade", "upgrade_file", "main"]
 
 NOT_RECORDED = "(not recorded)"
 # Names of nst 0.1.0 → their names since 0.2.0.
 RENAMED_SETTINGS = {"mix": "fusion", "style_weights": "painting_weights"}
 RENAMED_FACTS = {"weights": "network_source"}
+# Settings added since those records were written; at their defaults they make the image the record's run made
+# (the painting as large as the output up to 1024 px; a budget that keeps such runs whole).
+ADDED_SETTINGS = ("style_scale", "memory_budget_gb")
 _CLI_KEYS = {"output", "seconds", "device", "network", "network_source", "optimizer", "gamma", "scales", "styles",
              "mask", "final_losses", "settings"}
 _CELL_KEYS = {*CELL_KEYS, "image", "content", "style", "settings", "final_losses", "seconds", "device", "network",
@@ -48,7 +52,8 @@ def upgrade(old: dict[str, Any]) -> dict[str, Any] | None:
             return None
         return {**old, "hash": _rehashed(old["hash"], old["run"]["settings"], run),
                 "run": RunRecord.from_dict(run).to_dict()}
-    if set(_renamed(old)) == {f.name for f in dataclasses.fields(RunRecord)}:
+    fields = {f.name for f in dataclasses.fields(RunRecord)}
+    if set(_renamed(old)) in (fields, fields - {"tiles"}):  # a record from before tiles: read back as ()
         return None if _renamed(old) == old else RunRecord.from_dict(_renamed(old)).to_dict()
     given, old = old, _renamed(old)
     if set(old) not in (_CLI_KEYS, _CELL_KEYS):
@@ -69,10 +74,13 @@ def upgrade(old: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _renamed(record: dict[str, Any]) -> dict[str, Any]:
-    """`record` (a run or an older flat record) with the names of 0.1.0 renamed, its settings' too."""
+    """`record` (a run or an older flat record) with the names of 0.1.0 renamed, its settings' too,
+    and the settings added since (`ADDED_SETTINGS`) written at their defaults."""
     new = {RENAMED_FACTS.get(key, key): value for key, value in record.items()}
     if isinstance(new.get("settings"), dict):
         new["settings"] = {RENAMED_SETTINGS.get(key, key): value for key, value in new["settings"].items()}
+        new["settings"] |= {name: field_spec(name)["default"] for name in ADDED_SETTINGS
+                            if name not in new["settings"]}
     return new
 
 

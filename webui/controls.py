@@ -27,6 +27,7 @@ from nst.errors import NSTError
 from nst.methods import METHODS
 from nst.regions import MASK_HELP, palette_hex
 
+from .limits import MAX_SIZE
 from .text import BLEND_INFO, BLEND_LABELS, COLOR_LABELS
 
 __all__ = ["AUTO", "NO_FUSION", "GAMMA_CHOICES", "Widget", "Controls", "parse_numbers", "takes_controls"]
@@ -92,7 +93,7 @@ class Controls:
                                                     info="0 reconstructs the style alone (the paper's Figure 1)"))
     style_layers: tuple[str, ...] = _control("style_layers", f"names from {', '.join(STYLE_LAYERS)}", widget=_widget(
         "more", gr.CheckboxGroup, choices=list(STYLE_LAYERS), label="Style layers"))
-    size: int = _control("size", widget=_widget("size", gr.Slider, minimum=LIMITS.min_size, maximum=LIMITS.max_size,
+    size: int = _control("size", widget=_widget("size", gr.Slider, minimum=LIMITS.min_size, maximum=MAX_SIZE,
                                                 step=16, label="Output size (long edge, px)", elem_id="size"))
     steps: int = _control("steps", widget=_widget("size", gr.Slider, minimum=1, maximum=LIMITS.max_steps, step=1,
                                                   label="Steps", elem_id="steps"))

@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import io
 from typing import Any, Iterator
 
 import gradio as gr
 import pandas as pd
+from PIL import Image
 from nst import explore
 from nst.config import Settings
 from nst.errors import NSTError
@@ -84,8 +86,8 @@ class Explorer:
             judged_on = self._judged_on(judge)
             stream = self.runs.stream(self.runs.job(Exploration(inputs, tuple(cells), judge)), session_of(request))
         done: list[explore.Explored] = []
-        yield {"status": f"Rendering {len(cells)} cells at {cells[0].settings.size} px …", "grid": None,
-               "gallery": [], "map": _map_frame([]), "sentence": "", "figures": [], "cells": []}
+        yield {"status": f"Rendering {len(cells)} cells at {cells[0].settings.size} px …", "grid": None, "map_png": None,
+               "gallery": [], "map": None, "sentence": "", "figures": [], "cells": []}
         with contextlib.closing(stream), one_line_errors():  # type: ignore[type-var]
             for frame in stream:
                 if frame is None:
@@ -95,7 +97,8 @@ class Explorer:
         if len(done) == len(cells):
             grid = explore.explore_grid(inputs.content, inputs.paintings[0], done,
                                         footer=f"Made with {self.model.label}; measured on {judged_on}.")
-            yield {**self._shown(done, len(cells), judged_on), "grid": grid}
+            labelled = Image.open(io.BytesIO(explore.scatter_png(done, judged_on)))
+            yield {**self._shown(done, len(cells), judged_on), "grid": grid, "map_png": labelled}
 
     def _judged_on(self, judge: str | None) -> str:
         if judge is None:
@@ -109,7 +112,7 @@ class Explorer:
         status = (f"{len(done)} of {total} cells, {sum(d.seconds for d in done):.0f} s so far. Measured on "
                   f"{judged_on}." if len(done) < total else
                   f"All {total} cells in {sum(d.seconds for d in done):.0f} s, measured on {judged_on}. "
-                  "Click a cell or its point to load its settings into Stylize.")
+                  "Click a cell, or drag across its point in the map, to open its settings in Stylize.")
         return {"gallery": list(zip((d.image for d in done), captions)), "map": _map_frame(done),
                 "sentence": explore.map_sentence(done), "figures": explore.explore_figures(done, judged_on),
                 "status": status, "cells": [{"settings": dataclasses.asdict(d.cell.settings),
@@ -137,7 +140,18 @@ def cell_in_range(cells: list[dict[str, Any]], low: float, high: float) -> int |
     return min(inside)[1] if inside else None
 
 
-def _map_frame(done: list[explore.Explored]) -> pd.DataFrame:
-    return pd.DataFrame([(d.cell.label, d.yardstick.content_change, d.yardstick.gram_gap_closed,
-                          d.yardstick.colour_gap_closed) for d in done], columns=MAP_COLUMNS)
+def _map_frame(done: list[explore.Explored]) -> dict[str, Any]:
+    """The map's points and axes. Its points carry their cell's name in the tooltip, not as a
+    colour: a Gradio 6.31 scatter plot keeps the colour categories of its first value, and
+    hid every later cell's point (checked in chromium). The axes are padded so that no point
+    sits on a border, half cut off."""
+    frame = pd.DataFrame([(d.cell.label, d.yardstick.content_change, d.yardstick.gram_gap_closed,
+                           d.yardstick.colour_gap_closed) for d in done], columns=MAP_COLUMNS)
+
+    def padded(column: str) -> list[float]:
+        low, high = float(frame[column].min()), float(frame[column].max())
+        pad = max(0.02, 0.1 * (high - low))
+        return [low - pad, high + pad]
+
+    return gr.update(value=frame, x_lim=padded(MAP_COLUMNS[1]), y_lim=padded(MAP_COLUMNS[2]))
 

@@ -51,6 +51,7 @@ class ExplorePage(Page):
     map: gr.ScatterPlot
     sentence: gr.Markdown
     grid: gr.Image
+    map_png: gr.Image
     figures: gr.JSON
     cells: gr.State
 
@@ -59,7 +60,7 @@ def layout(examples: Path) -> ExplorePage:
     """Lay out the tab inside the caller's `with gr.Tab(...)`; `examples` holds content/ and style/."""
     gr.Markdown(_INTRO)
     with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=260):
+        with gr.Column(scale=3, min_width=300):
             with gr.Row():
                 content = gr.Image(examples / "content" / "chelsea_cat.jpg", label="Content photo", type="filepath",
                                    sources=["upload", "clipboard"], height=180, min_width=120,
@@ -80,20 +81,20 @@ def layout(examples: Path) -> ExplorePage:
             gallery = gr.Gallery(label="Cells (click one to open it in Stylize)", columns=4, height=330,
                                  allow_preview=False, interactive=False, elem_id="explore-gallery")
             sentence = gr.Markdown(elem_id="explore-sentence")
-            with gr.Row(equal_height=False):
-                chart = gr.ScatterPlot(x=MAP_COLUMNS[1], y=MAP_COLUMNS[2], color=MAP_COLUMNS[0],
-                                       tooltip=MAP_COLUMNS, label="What each distance trades", height=300,
-                                       elem_id="explore-map")
-            with gr.Accordion("The whole grid as one image, and the figures", open=False):
+            chart = gr.ScatterPlot(x=MAP_COLUMNS[1], y=MAP_COLUMNS[2], tooltip=MAP_COLUMNS, height=300,
+                                   label="What each distance trades: hover a point for its cell, drag across it "
+                                         "to open it in Stylize", elem_id="explore-map")
+            with gr.Accordion("The grid and the labelled map as images, and the figures", open=False):
                 grid = gr.Image(label="Grid", type="pil", format="png", interactive=False, elem_id="explore-grid")
+                map_png = gr.Image(label="Map", type="pil", format="png", interactive=False, elem_id="explore-map-png")
                 figures = gr.JSON(label="Figures", elem_id="explore-figures")
-    return ExplorePage(content, style, mode, method, run, stop, status, gallery, chart, sentence, grid, figures,
-                       gr.State([]))
+    return ExplorePage(content, style, mode, method, run, stop, status, gallery, chart, sentence, grid, map_png,
+                       figures, gr.State([]))
 
 
 def wire(page: ExplorePage, explorer: Explorer, stylize: StylizePage, tabs: gr.Tabs) -> None:
     """The tab's events; a picked cell fills the Stylize tab (`stylize`) and switches `tabs` to it."""
-    outputs = page.components("status", "gallery", "map", "sentence", "grid", "figures", "cells")
+    outputs = page.components("status", "gallery", "map", "sentence", "grid", "map_png", "figures", "cells")
     run = page.run.click(page.bind(explorer.explore), page.components("content", "style", "mode", "method"),
                          outputs, api_name="explore", show_progress_on=[page.status], **HEAVY)
     page.stop.click(explorer.stop, None, None, cancels=[run], api_name="explore_stop", api_visibility="private",

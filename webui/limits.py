@@ -17,7 +17,11 @@ from dataclasses import dataclass
 from nst.config import Settings
 from nst.errors import NSTError
 
-__all__ = ["RunLimits"]
+__all__ = ["MAX_SIZE", "RunLimits"]
+
+# The page's largest output: the library goes to `nst.config.LIMITS.max_size` (4096 px, in tiles on a
+# CPU), the page stays at 2048 px until it has its print-size controls (issue 22).
+MAX_SIZE = 2048
 
 
 @dataclass(frozen=True)

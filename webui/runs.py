@@ -51,7 +51,8 @@ _PREVIEWS = 10
 class Frame:
     """What a stylization reports after every step: the losses of `step` of `steps` and,
     every `interval` seconds and at the end, the image. `timed_out`: the run reached its
-    wall-time cap at this step, which ends it."""
+    wall-time cap at this step, which ends it. `complete`: false for a tile of a tiled step
+    other than its last (`nst.step.Step.complete`)."""
 
     step: int
     steps: int
@@ -59,10 +60,11 @@ class Frame:
     image: Image.Image | None
     elapsed: float
     timed_out: bool = False
+    complete: bool = True
 
     @property
     def final(self) -> bool:
-        return self.step == self.steps or self.timed_out
+        return (self.step == self.steps and self.complete) or self.timed_out
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,11 @@ class Stylization:
             for step in steps:
                 now = time.monotonic()
                 timed_out = step.elapsed >= self.max_seconds and step.step < step.steps
-                show = now - last_shown >= self.interval or step.step == step.steps or timed_out
+                last = step.step == step.steps and step.complete
+                show = now - last_shown >= self.interval or last or timed_out
                 last_shown = now if show else last_shown
-                yield Frame(step.step, step.steps, step.losses, step.pil() if show else None, step.elapsed, timed_out)
+                yield Frame(step.step, step.steps, step.losses, step.pil() if show else None, step.elapsed, timed_out,
+                            step.complete)
                 if timed_out:
                     return
         finally:

@@ -183,7 +183,8 @@ class Stylizer:
     @takes_controls
     def run(self, content: str | None, style: str | None, progress: gr.Progress = gr.Progress(),
             request: gr.Request | None = None, **controls: Any) -> Iterator[Outputs]:
-        """The Stylize button: yields the result, losses, record and status while the run goes on."""
+        """The Stylize button: yields the result, losses, record and status while the run goes on,
+        and at the end the photo and the result side by side for the before-and-after slider."""
         settings = _settings(controls, self.model.device.type)
         inputs = self.inputs(content, _paintings(style, controls), settings, _mask(controls))
         record = self.record(inputs)
@@ -201,6 +202,7 @@ class Stylizer:
                 record = _finished(record, frame)
                 outputs["record"] = record.to_dict()
                 outputs["result"] = _result(shown, record, inputs)
+                outputs["compare"] = (inputs.content.resize(shown.image.size, Image.Resampling.LANCZOS), shown.image)
             yield outputs
 
     def record(self, inputs: Request) -> RunRecord:
@@ -241,7 +243,7 @@ class Stylizer:
         with one_line_errors():
             controls = Controls.from_settings(RunRecord.from_dict(entry["record"]).settings).values()
         del controls["mask"]  # the regions stay painted on the photo as they are
-        return {"result": entry["image"], "record": entry["record"], **controls}
+        return {"result": entry["image"], "record": entry["record"], "compare": None, **controls}
 
     @staticmethod
     def mask_canvas(content: str | None) -> Outputs:

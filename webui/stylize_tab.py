@@ -87,6 +87,7 @@ class StylizePage(Page):
     run: gr.Button
     stop: gr.Button
     result: gr.Image
+    compare: gr.ImageSlider
     status: gr.Markdown
     losses: gr.LinePlot
     record: gr.JSON
@@ -127,7 +128,7 @@ def layout(stylizer: Stylizer, examples: Path) -> StylizePage:
                 stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
             controls |= _place_controls(start, tuple(p for p in PLACES if p not in _BEFORE_BUTTON))
         with gr.Column(scale=6, min_width=300):
-            result, status, losses, record = _result_column(stylizer.model.label)
+            result, compare, status, losses, record = _result_column(stylizer.model.label)
     gallery = gr.Gallery(label=f"Your runs in this session ({stylizer.model.label}): click one to restore its "
                                "settings", columns=6, height=200, allow_preview=False, interactive=False,
                          visible=False, fit_columns=False, elem_id="history")
@@ -138,21 +139,26 @@ def layout(stylizer: Stylizer, examples: Path) -> StylizePage:
         guard_control(widget, name)
     mask_file = gr.Image(type="filepath", image_mode="RGBA", format="png", visible=False, label="Mask",
                          elem_id="mask-file")
-    page = StylizePage(content, style, controls, mask_file, run_info, run, stop, result, status, losses, record,
-                       gallery, gr.State([]))
+    page = StylizePage(content, style, controls, mask_file, run_info, run, stop, result, compare, status, losses,
+                       record, gallery, gr.State([]))
     _examples(page, stylizer, examples)
     return page
 
 
-def _result_column(label: str) -> tuple[gr.Image, gr.Markdown, gr.LinePlot, gr.JSON]:
-    result = gr.Image(label=f"Result, made with {label}", type="filepath", format="png",
-                      interactive=False, buttons=["download", "fullscreen"], elem_id="result", height=420)
+def _result_column(label: str) -> tuple[gr.Image, gr.ImageSlider, gr.Markdown, gr.LinePlot, gr.JSON]:
+    with gr.Tabs():
+        with gr.Tab("Result"):
+            result = gr.Image(label=f"Result, made with {label}", type="filepath", format="png",
+                              interactive=False, buttons=["download", "fullscreen"], elem_id="result", height=420)
+        with gr.Tab("Before and after", elem_id="compare-tab"):
+            compare = gr.ImageSlider(label="Drag to compare the photo (left) with the result (right)", type="pil",
+                                     format="png", interactive=False, height=420, elem_id="compare")
     status = gr.Markdown("Choose two images and press **Stylize**.", elem_id="status")
     losses = gr.LinePlot(x="step", y="value", color="term", elem_id="losses",
                          label="Loss per term: α·content, γ·style and their total")
     with gr.Accordion("Run settings (JSON, to reproduce a result)", open=False):
         record = gr.JSON(label="Run record", show_label=False, elem_id="record")
-    return result, status, losses, record
+    return result, compare, status, losses, record
 
 
 def _place_controls(start: Controls, places: tuple[str, ...]) -> Widgets:
@@ -178,7 +184,7 @@ def wire(page: StylizePage, stylizer: Stylizer) -> None:
     """The tab's events: runs share the GPU queue (`HEAVY`), light ones skip the queue."""
     kept = [page.result, page.record, page.history]
     run = page.run.click(page.bind(stylizer.run), inputs_kwargs=page.inputs,
-                         outputs=page.components("result", "losses", "record", "status"), api_name="run",
+                         outputs=page.components("result", "compare", "losses", "record", "status"), api_name="run",
                          api_visibility="undocumented", show_progress_on=[page.status], **HEAVY)
     run.success(page.bind(stylizer.remember), kept, page.components("history", "gallery"), api_name="remember",
                 api_visibility="private", queue=False)
@@ -193,7 +199,7 @@ def wire(page: StylizePage, stylizer: Stylizer) -> None:
     page.controls["method"].input(stylizer.default_gamma, page.controls["method"], page.controls["gamma"],
                                   api_name="default_gamma", queue=False)
     page.gallery.select(page.bind(stylizer.restore), [page.history],
-                        page.components("result", "record", *(n for n in Controls.names() if n != "mask")),
+                        page.components("result", "record", "compare", *(n for n in Controls.names() if n != "mask")),
                         api_name="restore",
                         api_visibility="private", queue=False)
 

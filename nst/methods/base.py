@@ -107,7 +107,8 @@ class Method:
     the term is a sampled estimate that changes at every step, which L-BFGS must not be
     given (its curvature pairs would mix different objectives). `extra_per_pixel`: seconds
     per pixel and step beyond Gram matching's, measured on one NVIDIA H200, for the methods
-    whose cost the speed model counts apart (`nst.runtime`). The teaching view: `title`,
+    whose cost the speed model counts apart (`nst.runtime`); `extra_bytes_per_pixel`: the memory a
+    step takes per pixel beyond Gram matching's, which sets the tiles' size (`nst.budget`). The teaching view: `title`,
     `kernel` (the MMD kernel in LaTeX, or for a distance that is no MMD the distance itself),
     `matches` (what the distance matches, in words) and `toy` (its schedule in the playground).
     """
@@ -123,6 +124,7 @@ class Method:
     mixture: bool = True
     stochastic_when: tuple[str, object] | None = None
     extra_per_pixel: float = 0.0
+    extra_bytes_per_pixel: int = 0
     toy: ToySchedule | None = None
 
     def options(self, **values: Any) -> Any:

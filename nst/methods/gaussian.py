@@ -212,6 +212,9 @@ class GaussianTerm:
 # Measured on one NVIDIA H200 with the loop of `nst.stylize`: 359 ms a step at 2048 px against
 # Gram matching's 47 ms, the pair sums' cost per pixel beyond it.
 _H200_EXTRA_PER_PIXEL = 1.15e-7
+# Peak memory of a step on two CPU cores, per pixel, beyond Gram matching's (benchmarks/memory.py: 5.6 KB against
+# 2.4 KB): the D = 128 projections at every position of relu1_1, their cosines and sines, kept for the backward pass.
+_EXTRA_BYTES_PER_PIXEL = 3200
 
 # In the playground the exact quadratic MMD² stands in for the estimators (`nst.explain.toy_loss`):
 # it removes most of the shape difference in its first 10 steps and refines it after (a smaller
@@ -219,4 +222,4 @@ _H200_EXTRA_PER_PIXEL = 1.15e-7
 METHOD = Method("gaussian", "Gaussian MMD", r"k(x,y)=\exp\left(-\frac{\|x-y\|^2}{2\sigma^2}\right)",
                 "the whole distribution", 10.0, GaussianTerm, gaussian, GaussianOptions,
                 stochastic_when=("estimator", "pairs"), extra_per_pixel=_H200_EXTRA_PER_PIXEL,
-                toy=ToySchedule(0.8, 200))
+                extra_bytes_per_pixel=_EXTRA_BYTES_PER_PIXEL, toy=ToySchedule(0.8, 200))

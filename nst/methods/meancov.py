@@ -119,10 +119,13 @@ class MeanCovTerm:
         return value.to(x.dtype)
 
 
+# Peak memory of a step on two CPU cores, per pixel, beyond Gram matching's (benchmarks/memory.py: 3.3 KB against
+# 2.4 KB): the centred features in float64 for the covariance.
+_EXTRA_BYTES_PER_PIXEL = 1000
 # In the playground meancov moves every point the share lr of the way to its image under the
 # optimal affine map, so its gap shrinks by (1 − lr) per step.
 METHOD = Method("meancov", "Mean and covariance (Gaussian W2)",
                 r"W_2^2=\|\mu_x-\mu_y\|^2+\operatorname{tr}\left(\Sigma_x+\Sigma_y"
                 r"-2\left(\Sigma_y^{1/2}\Sigma_x\Sigma_y^{1/2}\right)^{1/2}\right)",
                 "mean and covariance (Gaussian fit)", 3.0, MeanCovTerm, bures_wasserstein, MeanCovOptions,
-                toy=ToySchedule(0.04, 150))
+                extra_bytes_per_pixel=_EXTRA_BYTES_PER_PIXEL, toy=ToySchedule(0.04, 150))

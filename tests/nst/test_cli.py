@@ -72,8 +72,32 @@ def test_the_progress_bar_names_the_scale_it_is_on(tmp_path, content_path, style
     assert bar.index("scale 1/2, 32 px") < bar.index("scale 2/2, 64 px")
 
 
+def test_a_print_goes_in_tiles_that_the_bar_names_and_the_record_lists(tmp_path, content_path, style_path, capsys):
+    out = tmp_path / "out.png"
+    # Tiles of 64 px and their 64 px halos; one layer and no content term keep the steps short.
+    assert main([str(content_path), str(style_path), "-o", str(out), "--size", "256", "--steps", "1", "--scales", "1",
+                 "--device", "cpu", "--layers", "1", "--content-weight", "0", "--style-scale", "0.5",
+                 "--memory-budget-gb", "0.095"]) == 0
+    captured = capsys.readouterr()
+    assert "tile 1/" in captured.err
+    record = RunRecord.from_json(out.with_suffix(".json").read_text())
+    assert (record.settings.style_scale, record.settings.memory_budget_gb) == (0.5, 0.095)
+    assert record.tiles == ((64, 64, 20),)  # 256 × 170 px in cores of 64 px, cut at an offset: up to 5 × 4
+
+
+def test_a_memory_budget_too_small_is_told_before_any_weights_lookup(tmp_path, content_path, style_path, capsys,
+                                                                     monkeypatch):
+    import nst.__main__ as cli
+
+    monkeypatch.setattr(cli, "load_extractor", lambda *a, **k: pytest.fail("looked for weights first"))
+    assert main([str(content_path), str(style_path), "-o", str(tmp_path / "o.png"), "--size", "4096", "--steps", "4",
+                 "--device", "cpu", "--memory-budget-gb", "0.95", "--style-scale", "0.05"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: a memory budget of 0.95 GB is too small for a 4096 px scale") and "\n" not in err
+
+
 @pytest.mark.parametrize("argv_tail, message", [
-    (["--size", "5"], "size must be between 16 and 2048, got 5"),
+    (["--size", "5"], "size must be between 16 and 4096, got 5"),
     (["--fusion", "bn=0.5,gram=0.5"], f"unknown method 'gram'; choose one of {', '.join(METHODS)}"),
     (["--layers", "2", "--layer-weights", "1,1,1"], "layer_weights has 3 entries; expected one per style layer (2)"),
 ])

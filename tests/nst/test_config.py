@@ -5,7 +5,7 @@ import json
 import pytest
 
 from nst import NSTError, Settings
-from nst.config import LIMITS, field_spec
+from nst.config import LIMITS, cpu_scales, field_spec
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -41,3 +41,20 @@ def test_json_round_trip():
     assert Settings.from_dict(json.loads(settings.to_json())) == settings
     with pytest.raises(NSTError, match="unknown setting"):
         Settings.from_dict({"colour": 1})
+
+
+@pytest.mark.parametrize("size, style_scale, edge", [(512, None, 512), (1024, None, 1024), (2048, None, 1024),
+                                                     (4096, None, 1024), (4096, 1.0, 4096), (512, 0.5, 256)])
+def test_the_painting_keeps_its_size_relative_to_the_output(size, style_scale, edge):
+    settings = Settings(size=size, style_scale=style_scale)
+    assert settings.painting_edge(size) == edge
+    assert settings.painting_edge(size // 2) == edge // 2  # the same brush at every scale
+
+
+def test_a_print_shares_its_steps_by_time_and_a_cpu_gives_it_a_fourth_scale():
+    assert cpu_scales(1024, 75) == 3 and cpu_scales(2048, 75) == 4 and cpu_scales(4096, 75) == 4
+    assert Settings(size=2048, steps=75).on_device("cpu").scale_plan() == ((256, 57), (512, 14), (1024, 3), (2048, 1))
+    assert Settings(size=4096, steps=75, scales=4).scale_plan() == ((512, 57), (1024, 14), (2048, 3), (4096, 1))
+    assert Settings(size=4096, steps=4, scales=4).scale_plan() == ((512, 1), (1024, 1), (2048, 1), (4096, 1))
+    assert Settings(size=1024, steps=75).on_device("cpu").scale_plan() == ((256, 25), (512, 25), (1024, 25))
+    assert field_spec("size")["max"] == LIMITS.max_size == 4096

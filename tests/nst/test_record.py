@@ -109,7 +109,7 @@ def test_older_records_are_rewritten_in_the_current_layout(record, tmp_path, cap
             "torch": "2.14.1", "created": "2026-12-02T19:35:28+00:00"}
     from_cli = RunRecord.from_dict(upgrade(cli))
     assert from_cli == dataclasses.replace(record, content=NOT_RECORDED, output="out/cat.png", version=NOT_RECORDED,
-                                           torch=NOT_RECORDED, created=NOT_RECORDED)
+                                           torch=NOT_RECORDED, created=NOT_RECORDED, tiles=())
     from_cell = upgrade(cell)
     assert {k: from_cell[k] for k in CELL_KEYS} == {k: cell[k] for k in CELL_KEYS}
     run = RunRecord.from_dict(from_cell["run"])
@@ -125,6 +125,15 @@ def test_older_records_are_rewritten_in_the_current_layout(record, tmp_path, cap
     (tmp_path / "c.json").write_text('{"output": "x.png"}')
     assert upgrade_main([str(tmp_path / "c.json")]) == 2
     assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'c.json'}: not a record of a known layout")
+
+
+def test_a_record_lists_its_scales_tiles_and_one_written_before_tiles_reads_back(record):
+    assert record.tiles == ((32, 0, 1), (64, 0, 1))  # both scales whole on the CPU's budget
+    older = record.to_dict()
+    del older["tiles"]
+    assert RunRecord.from_dict(older) == dataclasses.replace(record, tiles=())
+    with pytest.raises(NSTError, match=r"run record: tiles \[\[64, 1\]\] is not a list of \[tile, halo, tiles\]"):
+        RunRecord.from_dict({**record.to_dict(), "tiles": [[64, 1]]})
 
 
 @pytest.mark.parametrize("stale", [False, True])

@@ -9,7 +9,9 @@ import pytest
 
 from nst import runtime
 from nst.config import Settings
-from nst.runtime import SpeedModel, describe_device, measure_speed, step_times
+from nst.budget import scale_layouts
+from nst.tiles import core_length
+from nst.runtime import CONTENT_PASS_SHARE, SpeedModel, describe_device, measure_speed, step_times
 
 
 def test_cpu_is_described_with_its_cores(monkeypatch):
@@ -50,3 +52,22 @@ def test_step_times_gives_one_positive_time_per_step_of_the_real_loop(extractor)
     assert len(times) == settings.steps
     assert all(t > 0 for t in times)
     assert sum(times) <= wall
+
+
+def test_a_tiled_scale_costs_its_crops_and_their_photo_patches():
+    model = SpeedModel(overhead=0.1, per_pixel=1e-5)
+    settings = Settings(size=4096, steps=4, scales=4)
+    whole = model.run_seconds(settings)
+    tiled = model.run_seconds(settings, device="cpu")
+    layouts = scale_layouts(settings, (1000, 1000), [], "cpu")
+    assert [l.tiled for l in layouts] == [False, False, True, True]
+    expected = 0.0
+    for (size, steps), layout in zip(settings.scale_plan(), layouts):
+        if not layout.tiled:
+            expected += steps * (0.1 + 1e-5 * size * size)
+            continue
+        cuts = size / core_length(size, layout.tile)  # a cut every core length, from a uniform offset
+        grown = (size + 2 * layout.halo * cuts) ** 2  # halos on both sides of each cut
+        expected += steps * (1 + CONTENT_PASS_SHARE) * ((cuts + 1) ** 2 * 0.1 + 1e-5 * grown)
+    assert tiled == pytest.approx(expected)
+    assert tiled > 1.4 * whole

@@ -2,6 +2,8 @@
 
 import copy
 
+from PIL import Image
+
 import numpy as np
 import pytest
 import torch
@@ -141,10 +143,36 @@ def test_upsampling_puts_back_the_photos_detail(content_path):
                                                        (512, 75, 3, ((128, 25), (256, 25), (512, 25))),
                                                        (512, 3, 3, ((128, 1), (256, 1), (512, 1))),
                                                        (512, 300, None, ((512, 300),)),
-                                                       (1025, 300, None, ((513, 150), (1025, 150))),
-                                                       (2048, 301, 1, ((2048, 301),))])
+                                                       (1025, 300, None, ((513, 240), (1025, 60))),  # a print
+                                                       (2048, 301, 1, ((2048, 301),)),
+                                                       (2048, 300, 3, ((512, 229), (1024, 57), (2048, 14)))])
 def test_the_scale_plan_shares_every_step(size, steps, scales, plan):
     assert Settings(size=size, steps=steps, scales=scales).scale_plan() == plan
+
+
+def _stripes(size: int, period: int) -> Image.Image:
+    """A grey painting of vertical sine stripes, `period` px apart."""
+    row = 0.5 + 0.5 * np.sin(2 * np.pi * np.arange(size) / period)
+    return Image.fromarray((np.repeat(row[None, :, None], size, axis=0).repeat(3, axis=2) * 255).astype(np.uint8))
+
+
+def _dominant_frequency(image: torch.Tensor) -> int:
+    """Cycles across the width of the strongest horizontal frequency of `image` `(1, 3, H, W)`'s grey."""
+    grey = image[0].mean(dim=0)  # (H, W)
+    power = torch.fft.rfft(grey - grey.mean(dim=1, keepdim=True), dim=1).abs().square().mean(dim=0)
+    return int(power[1:].argmax()) + 1
+
+
+@pytest.mark.parametrize("style_scale", [0.5, 1.0])
+def test_the_style_scale_sets_the_size_of_the_texture(extractor, style_scale):
+    """A 128 px painting of stripes 16 px apart, reconstructed from noise at 64 px: at style_scale s
+    the painting is 64·s px, so its stripes are 8·s px apart, 64 / (8·s) cycles across the result."""
+    settings = Settings(size=64, steps=40, style_scale=style_scale, content_weight=0.0, init="noise", tv_weight=0.0,
+                        style_layers=("relu1_1", "relu2_1"))
+    photo = Image.new("RGB", (64, 64), (128, 128, 128))
+    result = stylize(photo, _stripes(128, 16), settings, extractor=extractor, progress=False)
+    image = torch.from_numpy(np.asarray(result.image, dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    assert abs(_dominant_frequency(image) - 64 / (8 * style_scale)) <= 1
 
 
 def test_too_many_scales_for_the_size_or_the_steps_are_refused():

@@ -28,10 +28,14 @@ def test_explore_streams_every_method_and_ends_with_the_grid_and_the_map(tiny_pr
     last = shown[-1]
     assert isinstance(last["grid"], Image.Image) and last["grid"].width > len(METHODS) * 100
     assert [caption.split(":")[0] for _, caption in last["gallery"]] == list(METHODS)
-    assert isinstance(last["map"], pd.DataFrame) and list(last["map"].columns) == MAP_COLUMNS
-    assert list(last["map"]["cell"]) == list(METHODS)
-    assert [f["content_change"] for f in last["figures"]] == pytest.approx(list(last["map"]["content change"]),
-                                                                           abs=1e-4)
+    points = last["map"]["value"]
+    assert isinstance(points, pd.DataFrame) and list(points.columns) == MAP_COLUMNS
+    assert list(points["cell"]) == list(METHODS)
+    assert [f["content_change"] for f in last["figures"]] == pytest.approx(list(points["content change"]), abs=1e-4)
+    (x_low, x_high), (y_low, y_high) = last["map"]["x_lim"], last["map"]["y_lim"]  # no point on a border
+    assert x_low < points["content change"].min() <= points["content change"].max() < x_high
+    assert y_low < points["Gram gap closed"].min() <= points["Gram gap closed"].max() < y_high
+    assert last["map_png"].format == "PNG" and last["map_png"].width >= 400
     judged = last["figures"][0]["judged_on"]
     assert ("VGG-16" in judged) == (judge_network() is not None) and judged in last["status"]
     assert last["sentence"].startswith("Of the cells that close at least")

@@ -493,14 +493,23 @@ def test_each_control_gets_the_widget_its_field_declares_showing_the_page_s_star
 def test_handlers_name_only_components_of_the_page(page, content_path, style_path, tmp_path):
     stylizer = Stylizer(SharedModel("auto", "cpu"), interval=0.0)
     run = page.bind(stylizer.run)
-    shown = set()
+    shown, last = set(), {}
     for outputs in run(str(content_path), str(style_path), progress=no_progress, **controls(steps=2)):
         shown |= set(outputs)
-    assert shown == set(page.components("result", "losses", "record", "status"))
+        last.update(outputs)
+    assert shown == set(page.components("result", "compare", "losses", "record", "status"))
+    # the slider's two sides: the photo at the result's size, and the result itself
+    before, after = last[page.compare]
+    result = Image.open(last[page.result]) if isinstance(last[page.result], str) else last[page.result]
+    assert before.size == after.size == result.size
+    photo = np.asarray(Image.open(content_path).convert("RGB").resize(before.size, Image.Resampling.LANCZOS), float)
+    assert np.abs(np.asarray(before, float) - photo).mean() < 1 and np.array_equal(np.asarray(after),
+                                                                                    np.asarray(result.convert("RGB")))
     record = stylizer.record(Request(content_path, style_path, Settings(size=32, steps=1))).to_dict()
     history = stylizer.remember(str(tmp_path / "a.png"), record, [])["history"]
     restored = page.bind(stylizer.restore)(history, gr.SelectData(None, {"index": 0, "value": None}))
-    assert set(restored) == set(page.components("result", "record", *Controls.names())) - {page.controls["mask"]}
+    assert set(restored) == set(page.components("result", "record", "compare", *Controls.names())) - {
+        page.controls["mask"]}
     assert restored[page.controls["size"]] == 32 and restored[page.result] == str(tmp_path / "a.png")
 
 

@@ -1,0 +1,141 @@
+"""Print sizes: one coarse-to-fine run per size, its finest scales in tiles where the memory budget says so.
+
+    .venv/bin/python -m benchmarks.bench --sizes 1024 2048 4096 --tiled [--untiled 2048] [--method poly]
+        [--steps 75] [--network auto] [--device cpu] [--json FILE] [--out DIR]
+
+Each size runs in a fresh process (the peak resident size only grows), as the command
+line runs it on that device: `Settings(size, steps).on_device(...)` with the default
+memory budget and style scale, on the paper's VGG-19 (`--network auto`). Per size it
+prints the plan and tiles, the seconds from the first target to the last step, the peak
+memory of the run (the process's peak resident size on a CPU, CUDA's peak allocation on a
+GPU), the seam ratio (`nst.seams`) at the borders of the last tiled step, and up to
+`--yardstick-up-to` px the yardstick (`nst.yardstick`, on the same network, measured after
+the peak was read). `--untiled SIZE` also runs that size with a budget large enough for
+every scale to go whole (L-BFGS throughout), for the difference in Gram gap closed.
+Progress (scale, tile, step) streams on stderr. Writes each result to `--out`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from nst import Settings
+from nst.config import CPU_PRESET
+from nst.images import save_png
+from nst.request import Request
+from nst.seams import seam_ratio
+from nst.stylize import iter_stylize
+from nst.tiles import grid_borders
+from nst.weights import load_extractor
+from nst.yardstick import measure
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+CONTENT, STYLE = EXAMPLES / "content" / "chelsea_cat.jpg", EXAMPLES / "style" / "starry_night.jpg"
+# A budget every scale fits whole in (GB): the untiled run to compare with.
+UNLIMITED_GB = 1e4
+
+
+def _peak_mib(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def print_run(size: int, steps: int, method: str, network: str, device: str | None, untiled: bool,
+              yardstick_up_to: int, out: Path, budget_gb: float | None = None) -> dict:
+    """One run at `size`: its plan, tiles, seconds, peak memory, seam ratio and (up to `yardstick_up_to` px)
+    yardstick. `budget_gb`: the memory budget (None: the device's default; `untiled`: every scale whole)."""
+    extractor = load_extractor(network, device=device)
+    settings = Settings(size=size, steps=steps, method=method,
+                        memory_budget_gb=UNLIMITED_GB if untiled else budget_gb).on_device(extractor.device.type)
+    request = Request(CONTENT, STYLE, settings)
+    layouts = request.layouts(extractor.device)
+    if extractor.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(extractor.device)
+    start, last, boxes = time.perf_counter(), None, {}
+    for last in iter_stylize(request, extractor=extractor):
+        if last.box is not None:
+            boxes.setdefault((last.scale, last.step), []).append(last.box)
+        print(f"\r{size} px: scale {last.scale}/{last.scales}, step {last.step}/{last.steps}, "
+              f"tile {last.tile}/{last.tiles}, {time.perf_counter() - start:.0f} s", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    assert last is not None
+    figures = {"method": method, "size": size, "untiled": untiled, "device": str(extractor.device), "network": extractor.label,
+               "plan": settings.scale_plan(), "style_scale": settings.style_scale_used(),
+               "tiles": [(l.tile, l.halo, l.most_tiles()) if l.tiled else None for l in layouts],
+               "seconds": round(time.perf_counter() - start, 1), "peak_mib": round(_peak_mib(extractor.device))}
+    if boxes and max(boxes)[0] == last.scale:  # the borders of the final image's last step
+        rows, cols = grid_borders([_Core(b) for b in boxes[max(boxes)]])
+        figures["seam_ratio"] = round(seam_ratio(last.image, rows, cols), 3)
+    save_png(last.image, out / f"{size}{'-untiled' if untiled else ''}.png")
+    if size <= yardstick_up_to:
+        photo, paintings, _ = request.at(size, extractor.device)
+        figures["yardstick"] = dataclasses.asdict(measure(extractor, photo, paintings[0], last.image))
+    return figures
+
+
+@dataclasses.dataclass(frozen=True)
+class _Core:
+    core: tuple[int, int, int, int]
+
+
+def _child(argv: list[str]) -> dict:
+    """Run one size in a fresh process; its progress passes through on stderr."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.prints", *argv], stdout=subprocess.PIPE, text=True,
+                          check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_sizes(args: argparse.Namespace) -> list[dict]:
+    """Every size of `args.sizes` (and `args.untiled`) for each of `args.methods`, each run in its own
+    process; prints a table and writes JSON."""
+    runs = []
+    for method in args.methods:
+        common = ["--steps", str(args.steps), "--method", method, "--network", args.network, "--out", str(args.out),
+                  "--yardstick-up-to", str(args.yardstick_up_to)] + (["--device", args.device] if args.device else [])
+        common += ["--memory-budget-gb", str(args.memory_budget_gb)] if args.memory_budget_gb else []
+        runs += [_child(["--size", str(size), *common]) for size in args.sizes]
+        runs += [_child(["--size", str(size), "--untiled", *common]) for size in args.untiled]
+    memory = "peak MiB (CUDA)" if runs and runs[0]["device"].startswith("cuda") else "peak RSS MiB"
+    print(f"{runs[0]['network'] if runs else ''}; {CONTENT.name} × {STYLE.name}")
+    print(f"{'method':>8} {'size':>6} {'run':>8} {'seconds':>9} {memory:>16} {'seam':>6} {'Gram gap':>9}  plan / tiles")
+    for r in runs:
+        gram = r.get("yardstick", {}).get("gram_gap_closed")
+        print(f"{r['method']:>8} {r['size']:>6} {'untiled' if r['untiled'] else 'tiled':>8} {r['seconds']:>9.1f} {r['peak_mib']:>16} "
+              f"{r.get('seam_ratio', '-')!s:>6} {'-' if gram is None else f'{gram:.3f}':>9}  "
+              + " → ".join(f"{s}×{n}" + (f" [{t[0]}+{t[1]} px, ≤{t[2]} tiles]" if t else "")
+                           for (s, n), t in zip(r["plan"], r["tiles"])))
+    if args.json:
+        args.json.write_text(json.dumps({"torch": torch.__version__, "runs": runs}, indent=2))
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="one print-size run (benchmarks.bench --tiled runs these)")
+    parser.add_argument("--size", type=int, required=True)
+    parser.add_argument("--steps", type=int, default=CPU_PRESET["steps"])
+    parser.add_argument("--method", default="poly")
+    parser.add_argument("--network", default="auto")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--untiled", action="store_true")
+    parser.add_argument("--yardstick-up-to", type=int, default=2048)
+    parser.add_argument("--out", type=Path, default=Path("prints-out"))
+    parser.add_argument("--memory-budget-gb", type=float, default=None)
+    args = parser.parse_args()
+    figures = print_run(args.size, args.steps, args.method, args.network, args.device, args.untiled,
+                        args.yardstick_up_to, args.out, args.memory_budget_gb)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""benchmarks.prints: one print-size run reports its tiles, peak memory, seam ratio and yardstick."""
+
+from __future__ import annotations
+
+from benchmarks.prints import print_run
+
+
+def test_a_tiled_run_reports_its_tiles_memory_seams_and_yardstick(tmp_path):
+    figures = print_run(320, 2, "poly", "auto", "cpu", untiled=False, yardstick_up_to=320, out=tmp_path,
+                        budget_gb=0.13)
+    assert figures["plan"] == ((160, 1), (320, 1)) and figures["tiles"][0] is None  # the CPU's two scales
+    tile, halo, tiles = figures["tiles"][1]
+    assert tile < 320 and halo > 0 and tiles > 1  # the finest in tiles
+    assert figures["peak_mib"] > 0 and figures["seconds"] > 0
+    assert 0 < figures["seam_ratio"] < 2 and 0 < figures["yardstick"]["gram_gap_closed"] < 1
+    assert (tmp_path / "320.png").is_file()
