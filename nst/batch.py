@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from .config import Settings
 from .errors import NSTError
 from .features import VGGFeatures
-from .images import check_image_file, load_image, resize_long_edge
+from .images import check_image_file, load_image, resize_long_edge, save_png
 from .paper.grid import make_grid
 from .recipe import inputs_of, read_recipe, recipe_of, save_with_recipe
 from .request import Request
@@ -195,7 +195,7 @@ def run_batch(batch: Batch, *, workers: int = 1, progress: bool = True,
                 bar.update(1)
     finally:
         _write_index(batch, outcomes.values())
-        contact_sheet(batch, outcomes.values()).save(batch.out / CONTACT_SHEET)
+        save_png(contact_sheet(batch, outcomes.values()), batch.out / CONTACT_SHEET)
     return list(outcomes.values())
 
 
