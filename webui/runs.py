@@ -52,7 +52,8 @@ class Frame:
     """What a stylization reports after every step: the losses of `step` of `steps` and,
     every `interval` seconds and at the end, the image. `timed_out`: the run reached its
     wall-time cap at this step, which ends it. `complete`: false for a tile of a tiled step
-    other than its last (`nst.step.Step.complete`)."""
+    other than its last (`nst.step.Step.complete`). `stopped`: why early stopping ended the run
+    at this step (`nst.step.Step.stopped`)."""
 
     step: int
     steps: int
@@ -61,10 +62,11 @@ class Frame:
     elapsed: float
     timed_out: bool = False
     complete: bool = True
+    stopped: str | None = None
 
     @property
     def final(self) -> bool:
-        return (self.step == self.steps and self.complete) or self.timed_out
+        return (self.step == self.steps and self.complete) or self.timed_out or self.stopped is not None
 
 
 @dataclass(frozen=True)
@@ -89,11 +91,10 @@ class Stylization:
             for step in steps:
                 now = time.monotonic()
                 timed_out = step.elapsed >= self.max_seconds and step.step < step.steps
-                last = step.step == step.steps and step.complete
-                show = now - last_shown >= self.interval or last or timed_out
+                show = now - last_shown >= self.interval or step.last or timed_out
                 last_shown = now if show else last_shown
                 yield Frame(step.step, step.steps, step.losses, step.pil() if show else None, step.elapsed, timed_out,
-                            step.complete)
+                            step.complete, step.stopped)
                 if timed_out:
                     return
         finally:
