@@ -52,7 +52,8 @@ class Frame:
     """What a stylization reports after every step: the losses of `step` of `steps` and,
     every `interval` seconds and at the end, the image. `timed_out`: the run reached its
     wall-time cap at this step, which ends it. `complete`: false for a tile of a tiled step
-    other than its last (`nst.step.Step.complete`)."""
+    other than its last (`nst.step.Step.complete`). `scale` of `scales` and `tile` of `tiles`
+    say where the run is, as `nst.step.Step` does."""
 
     step: int
     steps: int
@@ -61,6 +62,10 @@ class Frame:
     elapsed: float
     timed_out: bool = False
     complete: bool = True
+    scale: int = 1
+    scales: int = 1
+    tile: int = 1
+    tiles: int = 1
 
     @property
     def final(self) -> bool:
@@ -93,7 +98,7 @@ class Stylization:
                 show = now - last_shown >= self.interval or last or timed_out
                 last_shown = now if show else last_shown
                 yield Frame(step.step, step.steps, step.losses, step.pil() if show else None, step.elapsed, timed_out,
-                            step.complete)
+                            step.complete, step.scale, step.scales, step.tile, step.tiles)
                 if timed_out:
                     return
         finally:

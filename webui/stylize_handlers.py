@@ -264,7 +264,7 @@ class Stylizer:
             return "No network is loaded here, so nothing can run yet: see the notice at the top of the page."
         plan = " → ".join(f"{s} px × {n}" for s, n in settings.scale_plan())
         text = f"Runs on **{self.model.device_name}** with **{self.model.label}**: {plan} steps takes up to " \
-               f"{format_seconds(self.model.speed.run_seconds(settings))}."
+               f"{format_seconds(self.model.run_seconds(settings))}."
         if self.model.device.type == "cpu":
             text += f" No GPU here, so the page starts at {self.model.defaults['steps']} steps and goes coarse " \
                     f"to fine when scales is auto."
@@ -337,4 +337,8 @@ def _status(frame: Frame) -> str:
     if frame.final:
         return f"Done: {frame.steps} steps in {frame.elapsed:.1f} s. Download the PNG with the button on the image."
     left = frame.elapsed / frame.step * (frame.steps - frame.step)
-    return f"Step {frame.step} of {frame.steps} · {frame.elapsed:.0f} s so far · {format_seconds(left)} left"
+    # A print's tiled step takes minutes: the scale and the tile show where it is.
+    where = [f"scale {frame.scale} of {frame.scales}"] if frame.scales > 1 else []
+    where += [f"tile {frame.tile} of {frame.tiles}"] if frame.tiles > 1 else []
+    return " · ".join([f"Step {frame.step} of {frame.steps}", *where, f"{frame.elapsed:.0f} s so far",
+                       f"{format_seconds(left)} left"])

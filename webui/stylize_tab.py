@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ContextManager, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 import gradio as gr
 
@@ -20,6 +20,7 @@ from nst.methods import METHODS
 
 from .controls import Controls
 from .gpu import HEAVY
+from .limits import page_max_size
 from .page import Page
 from .stylize_handlers import Stylizer
 from .text import LATEX_INLINE, REGIONS_INFO, method_guide
@@ -121,12 +122,14 @@ def layout(stylizer: Stylizer, examples: Path) -> StylizePage:
                                  height=220, min_width=150, elem_id="style-image")
             guard_image_upload(content, "content image")
             guard_image_upload(style, "style image")
-            controls = _place_controls(start, _BEFORE_BUTTON)
+            # The size goes up to what this device makes on the page (4096 px on a GPU, 2048 on a CPU).
+            ranges = {"size": {"maximum": page_max_size(stylizer.model.device.type)}}
+            controls = _place_controls(start, _BEFORE_BUTTON, ranges)
             run_info = gr.Markdown(stylizer.estimate(start.size, start.steps, start.method), elem_id="run-info")
             with gr.Row():
                 run = gr.Button("Stylize", variant="primary", elem_id="stylize-button")
                 stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
-            controls |= _place_controls(start, tuple(p for p in PLACES if p not in _BEFORE_BUTTON))
+            controls |= _place_controls(start, tuple(p for p in PLACES if p not in _BEFORE_BUTTON), ranges)
         with gr.Column(scale=6, min_width=300):
             result, compare, status, losses, record = _result_column(stylizer.model.label)
     gallery = gr.Gallery(label=f"Your runs in this session ({stylizer.model.label}): click one to restore its "
@@ -161,14 +164,15 @@ def _result_column(label: str) -> tuple[gr.Image, gr.ImageSlider, gr.Markdown, g
     return result, compare, status, losses, record
 
 
-def _place_controls(start: Controls, places: tuple[str, ...]) -> Widgets:
-    """The widgets of the controls in `places`, each place in its container, showing `start`."""
+def _place_controls(start: Controls, places: tuple[str, ...], overrides: dict[str, dict[str, Any]]) -> Widgets:
+    """The widgets of the controls in `places`, each place in its container, showing `start`,
+    with `overrides` of their options by control name."""
     values, made = start.values(), {}
     for place in places:
         with PLACES[place]():
             for name, widget in Controls.widgets().items():
                 if widget.place == place:
-                    made[name] = widget.make(values[name])
+                    made[name] = widget.make(values[name], **overrides.get(name, {}))
     return made
 
 

@@ -18,7 +18,7 @@ import torch
 from gradio.data_classes import FileData
 from PIL import Image
 
-from nst.config import CPU_PRESET, Settings, field_spec
+from nst.config import CPU_PRESET, LIMITS, Settings, field_spec
 from nst.errors import NSTError
 from nst.methods import METHODS
 from nst.recipe import read_recipe
@@ -30,9 +30,10 @@ from webui import runs
 from webui import stylize_tab
 from webui.controls import GAMMA_CHOICES, Controls
 from webui.gpu import MAX_SECONDS
-from webui.limits import RunLimits
+from webui.limits import RunLimits, page_max_size
 from webui.model import SharedModel
-from webui.stylize_handlers import Stylizer, caption, loss_table
+from webui.stylize_handlers import Stylizer, _status, caption, loss_table
+from webui.text import format_seconds
 from webui.guards import guard_image_upload
 
 
@@ -156,8 +157,9 @@ def test_settings_round_trip_through_the_record_and_the_controls(stylizer, conte
     values = controls(method="bn", gamma=20.0, content_weight=0.0, style_layers=["relu3_1", "relu1_1"], size=96,
                       steps=12, init="noise", seed=7, fuse_with="poly", fusion_balance=0.25, optimizer="adam",
                       lr=0.05, layer_weights="2, 1", precision="bf16", colors="match", scales="2",
-                      painting_weights="3, 1", style_blend="sum")
+                      painting_weights="3, 1", style_blend="sum", style_scale=2.0)
     settings = Controls(**values).to_settings()
+    assert settings.style_scale == 2.0
     assert (settings.colors, settings.scales, settings.painting_weights, settings.style_blend) == (
         "match", 2, (3.0, 1.0), "sum")
     assert settings.fusion == (("bn", 0.75), ("poly", 0.25))
@@ -171,7 +173,16 @@ def test_settings_round_trip_through_the_record_and_the_controls(stylizer, conte
     back = Controls.from_settings(settings)
     assert back.to_settings() == settings
     assert back.fuse_with == "poly" and back.fusion_balance == pytest.approx(0.25) and back.precision == "bf16"
-    assert (back.scales, back.painting_weights) == ("2", "3, 1")  # as the widgets take them
+    assert (back.scales, back.painting_weights, back.style_scale) == ("2", "3, 1", 2.0)  # as the widgets take them
+
+
+def test_brush_size_zero_is_the_library_s_automatic_size_both_ways(stylizer, content_path, style_path):
+    assert Controls(**controls(style_scale=0)).to_settings().style_scale is None
+    assert Controls.from_settings(Settings(size=2048)).style_scale == 0
+    # What the brush size does to the painting the run sees: its long edge as a share of the result's.
+    for brush, edge in ((0, 96), (0.5, 48), (2.0, 192)):
+        settings = Controls(**controls(size=96, style_scale=brush)).to_settings()
+        assert max(stylizer.inputs(content_path, style_path, settings).at(96)[1][0].shape[-2:]) == edge, brush
 
 
 def test_defaults_of_the_controls_come_from_the_library():
@@ -401,6 +412,15 @@ def test_on_zero_gpu_a_run_longer_than_the_gpu_loan_is_refused(stylizer, content
                               **controls(method="gaussian", size=2048, steps=300, scales="1")))
 
 
+def test_the_estimate_of_a_print_counts_its_tiles(monkeypatch):
+    monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)
+    model = SharedModel("auto", "cpu")
+    settings = Settings(size=2048, steps=300).on_device("cpu")
+    tiled, whole = model.run_seconds(settings), FIXED_SPEED.fget(model).run_seconds(settings)
+    assert tiled > whole  # the tiles' halos are seen twice
+    assert f"takes up to {format_seconds(tiled)}." in Stylizer(model).estimate(2048, 300, "poly")
+
+
 def test_the_estimate_names_the_device_and_the_cpu_defaults(monkeypatch):
     monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)
     stylizer = Stylizer(SharedModel("auto", "cpu"))
@@ -458,6 +478,21 @@ def page(examples):
         with gr.Blocks():
             yield stylize_tab.build_stylize_tab(Stylizer(SharedModel("auto", "cpu"), interval=0.0),
                                                 examples)
+
+
+def test_the_page_offers_print_size_where_a_gpu_makes_it(page):
+    assert page_max_size("cuda") == LIMITS.max_size == 4096
+    assert page_max_size("cpu") == 2048 == page.controls["size"].maximum  # this page runs on the CPU
+    with pytest.raises(gr.Error, match="size: 4096 is not valid; give a number from 16 to 2048"):
+        page.controls["size"].preprocess(4096)
+
+
+def test_the_status_of_a_print_names_its_scale_and_tile():
+    frame = runs.Frame(step=3, steps=10, losses={}, image=None, elapsed=30.0, complete=False, scale=3, scales=3,
+                       tile=2, tiles=12)
+    assert _status(frame) == "Step 3 of 10 · scale 3 of 3 · tile 2 of 12 · 30 s so far · about 70 s left"
+    assert _status(runs.Frame(step=1, steps=4, losses={}, image=None, elapsed=2.0)) == (
+        "Step 1 of 4 · 2 s so far · about 6 s left")
 
 
 def test_the_page_has_one_widget_per_control_starting_from_the_library_s_defaults(page):
