@@ -226,7 +226,7 @@ def wire(page: StylizePage, stylizer: Stylizer, sharing: Sharing, demo: gr.Block
     restorable = page.components("result", "record", "compare", *(n for n in Controls.names() if n != "mask"))
     page.gallery.select(page.bind(stylizer.restore), [page.history, page.images], restorable, api_name="restore",
                         api_visibility="private", queue=False)
-    # Queued, unlike the other light events: a warning reaches the page only from a queued event.
+    # Queued, unlike the other light events: a warning or an error reaches the page only from the queue.
     demo.load(page.bind(stylizer.load_runs), [page.history], page.components("history", "gallery"),
               api_name="load_runs", api_visibility="private", concurrency_limit=None)
     _wire_sharing(page, sharing, demo, restorable)
@@ -234,10 +234,11 @@ def wire(page: StylizePage, stylizer: Stylizer, sharing: Sharing, demo: gr.Block
 
 def _wire_sharing(page: StylizePage, sharing: Sharing, demo: gr.Blocks,
                   restorable: list[gr.components.Component]) -> None:
+    # Queued with no limit, unlike the other light events: their refusals reach the page only from the queue.
     page.restore_file.upload(page.bind(sharing.restore_file), page.restore_file, [*restorable, page.status],
-                             api_name="restore_file", api_visibility="private", queue=False)
+                             api_name="restore_file", api_visibility="private", concurrency_limit=None)
     shared = page.share.click(page.bind(sharing.share), page.components("result", "content", "style", "more_styles"),
-                              page.link, api_name="share", api_visibility="private", queue=False)
+                              page.link, api_name="share", api_visibility="private", concurrency_limit=None)
     # The server does not know the address the visitor sees (a Space's proxy, a mounted path): the page does.
     shared.success(None, page.link, page.link, js=f"(link) => link && link.startsWith('?{LINK_PARAMETER}=') ? "
                                                   "new URL(link, window.location.href).href : link")
