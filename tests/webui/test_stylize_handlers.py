@@ -31,7 +31,9 @@ from webui import stylize_tab
 from webui.controls import GAMMA_CHOICES, Controls
 from webui.gpu import MAX_SECONDS
 from webui.limits import RunLimits, page_max_size
+from webui.links import Links
 from webui.model import SharedModel
+from webui.share_handlers import Sharing
 from webui.stylize_handlers import Stylizer, _status, caption, loss_table
 from webui.text import format_seconds
 from webui.guards import guard_image_upload
@@ -145,12 +147,13 @@ def test_closing_the_generator_stops_the_loop_and_the_last_image_is_kept(stylize
     last_image, record = outputs[-1]["result"], outputs[0]["record"]
     path = tmp_path / "last.png"
     last_image.save(path)
-    stopped = stylizer.stop(str(path), record, [])
-    history, gallery = stopped["history"], stopped["gallery"]
-    assert history[0]["image"] == str(path) and stopped["status"].startswith("Stopped. The last image stays")
+    stopped = stylizer.stop(str(path), record, [], {})
+    history, images, gallery = stopped["history"], stopped["images"], stopped["gallery"]
+    assert images == {history[0]["id"]: str(path)} and stopped["status"].startswith("Stopped. The last image stays")
+    assert history[0]["record"] == record and history[0]["thumb"].startswith("data:image/jpeg;base64,")
     assert gallery["value"] == [(str(path), "poly · γ 5 (stopped)")] and gallery["visible"]
     # Remembering the same run again (the success event after a stop) adds nothing.
-    assert stylizer.remember(str(path), record, history)["history"] == history
+    assert stylizer.remember(str(path), record, history, images)["history"] == history
 
 
 def test_settings_round_trip_through_the_record_and_the_controls(stylizer, content_path, style_path):
@@ -197,13 +200,15 @@ def test_restoring_a_run_from_the_gallery(stylizer, tmp_path, content_path, styl
     settings = [Controls(**controls(method=m, gamma=g, precision=p)).to_settings()
                 for m, g, p in (("bn", 2.0, "bf16"), ("linear", 50.0, "fp32"))]
     history: list = []
+    images: dict = {}
     for i, s in enumerate(settings):
         finished = dataclasses.replace(stylizer.record(Request(content_path, style_path, s)), steps_done=s.steps)
         record = finished.to_dict()
-        remembered = stylizer.remember(str(tmp_path / f"{i}.png"), record, history)
-        history, gallery = remembered["history"], remembered["gallery"]
+        Image.new("RGB", (40, 30), (i * 200, 0, 0)).save(tmp_path / f"{i}.png")
+        remembered = stylizer.remember(str(tmp_path / f"{i}.png"), record, history, images)
+        history, images, gallery = remembered["history"], remembered["images"], remembered["gallery"]
     assert [c for _, c in gallery["value"]] == ["linear · γ 50", "bn · γ 2"]  # newest first
-    restored = stylizer.restore(history, gr.SelectData(None, {"index": 1, "value": None}))
+    restored = stylizer.restore(history, images, gr.SelectData(None, {"index": 1, "value": None}))
     assert restored.pop("result") == str(tmp_path / "0.png") and restored.pop("record")["settings"]["method"] == "bn"
     assert restored.pop("compare") is None  # the slider's photo is not kept with a run: it is emptied
     assert set(restored) == set(Controls.names()) - {"mask"}  # every control but the painted regions, nothing else
@@ -314,12 +319,12 @@ def test_stop_ends_the_visitor_s_run_at_the_current_step(content_path, style_pat
     run = stylizer.run(str(content_path), str(style_path), progress=no_progress, request=me, **controls(steps=500))
     next(run), next(run)  # "Starting…", then the image of step 1
     assert stylizer.visitors.running() == 1
-    stylizer.stop(None, None, [], request=other)  # someone else's Stop
+    stylizer.stop(None, None, [], {}, request=other)  # someone else's Stop
     assert not stylizer.visitors.stopping("me")
     # The Stop button's handler answers once the run has ended; here the run moves on only
     # when asked for its next frame, so Stop is pressed from another thread.
     with ThreadPoolExecutor(1) as pool:
-        pressed = pool.submit(stylizer.stop, None, None, [], request=me)
+        pressed = pool.submit(stylizer.stop, None, None, [], {}, request=me)
         while not stylizer.visitors.stopping("me"):
             time.sleep(0.01)
         assert not pressed.done()  # still waiting for the run to end
@@ -472,12 +477,12 @@ def test_the_examples_are_public_domain_files_that_exist(examples):
 
 
 @pytest.fixture(scope="module")
-def page(examples):
+def page(examples, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(SharedModel, "speed", FIXED_SPEED)
-        with gr.Blocks():
+        with gr.Blocks() as demo:
             yield stylize_tab.build_stylize_tab(Stylizer(SharedModel("auto", "cpu"), interval=0.0),
-                                                examples)
+                                                examples, Sharing(Links(tmp_path_factory.mktemp("links"))), demo)
 
 
 def test_the_page_offers_print_size_where_a_gpu_makes_it(page):
@@ -542,8 +547,10 @@ def test_handlers_name_only_components_of_the_page(page, content_path, style_pat
     assert np.abs(np.asarray(before, float) - photo).mean() < 1 and np.array_equal(np.asarray(after),
                                                                                     np.asarray(result.convert("RGB")))
     record = stylizer.record(Request(content_path, style_path, Settings(size=32, steps=1))).to_dict()
-    history = stylizer.remember(str(tmp_path / "a.png"), record, [])["history"]
-    restored = page.bind(stylizer.restore)(history, gr.SelectData(None, {"index": 0, "value": None}))
+    Image.new("RGB", (32, 24)).save(tmp_path / "a.png")
+    remembered = stylizer.remember(str(tmp_path / "a.png"), record, [], {})
+    restored = page.bind(stylizer.restore)(remembered["history"], remembered["images"],
+                                           gr.SelectData(None, {"index": 0, "value": None}))
     assert set(restored) == set(page.components("result", "record", "compare", *Controls.names())) - {
         page.controls["mask"]}
     assert restored[page.controls["size"]] == 32 and restored[page.result] == str(tmp_path / "a.png")
