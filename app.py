@@ -32,8 +32,10 @@ from webui.explore_handlers import Explorer
 from webui.explore_tab import STYLIZE_TAB, build_explore_tab
 from webui.gpu import QUEUE_SIZE
 from webui.limits import RunLimits
+from webui.links import Links
 from webui.model import SharedModel
 from webui.paper_tab import PaperPaths, allowed_paths, build_paper_tab
+from webui.share_handlers import Sharing
 from webui.stylize_handlers import Stylizer
 from webui.stylize_tab import build_stylize_tab
 from webui.text import INTRO, LATEX_INLINE, missing_weights
@@ -57,11 +59,13 @@ THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="amber")
 
 
 def build_demo(network: str = "auto", device: str | None = None, paper: PaperPaths | None = None,
-               limits: RunLimits | None = None) -> gr.Blocks:
+               limits: RunLimits | None = None, links: Links | None = None) -> gr.Blocks:
     """The whole app; `network` as for `nst.weights.load_extractor`. `paper` (the Paper tab's
-    paths) and `limits` (the caps of a run) default to what the `NST_*` variables say."""
+    paths), `limits` (the caps of a run) and `links` (where share links are kept, and for
+    how long) default to what the `NST_*` variables say."""
     paper = paper or PaperPaths.from_env(ROOT)
     limits = limits or RunLimits.from_env()
+    links = links or Links.from_env()
     model = SharedModel(network, device)
     visitors = Visitors(limits.per_visitor)  # one registry: a visitor's runs in every tab count together
     problem = model.preload()
@@ -77,7 +81,8 @@ def build_demo(network: str = "auto", device: str | None = None, paper: PaperPat
             gr.Markdown(missing_weights(problem), elem_id="weights-missing")
         with gr.Tabs() as tabs:
             with gr.Tab("Stylize", id=STYLIZE_TAB):
-                page = build_stylize_tab(Stylizer(model, visitors=visitors, limits=limits), ROOT / "examples")
+                page = build_stylize_tab(Stylizer(model, visitors=visitors, limits=limits), ROOT / "examples",
+                                         Sharing(links), demo)
             with gr.Tab("Explore"):
                 build_explore_tab(Explorer(model, visitors), ROOT / "examples", page, tabs)
             with gr.Tab("Why it works"):
@@ -111,11 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     # would let its run go on for up to half a minute.
     os.environ.setdefault("GRADIO_HEARTBEAT_INTERVAL", str(HEARTBEAT_SECONDS))
     try:
-        paper, limits = PaperPaths.from_env(ROOT), RunLimits.from_env()
+        paper, limits, links = PaperPaths.from_env(ROOT), RunLimits.from_env(), Links.from_env()
     except NSTError as exc:
         print(f"app.py: {exc}", file=sys.stderr)
         return 2
-    demo = build_demo(network=args.network, paper=paper, limits=limits)
+    demo = build_demo(network=args.network, paper=paper, limits=limits, links=links)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS,
                 max_file_size=LIMITS.max_file_bytes, allowed_paths=allowed_paths(paper),
                 mcp_server=args.mcp or bool(os.environ.get("SPACE_ID")))

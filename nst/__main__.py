@@ -217,7 +217,8 @@ def _plugin_paths(argv: list[str] | None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 success, 2 bad input, 130 a batch interrupted). A
+    """Run the CLI; returns the exit status (0 success, 2 bad input, 130 interrupted: a run keeps its
+    last whole image, a batch its finished pairs). A
     first argument `explore` runs `nst.explore_cli` instead, and `batch` a batch (`nst.batch`);
     a photo named so is given as ./explore or ./batch. Methods that --plugin files register
     are gone from the registry when it returns."""
@@ -258,14 +259,21 @@ def _run(argv: list[str]) -> int:
         extractor = load_extractor(args.network, pooling=settings.pooling, device=args.device)
         for line in _unlike_recipe(recipe, request, extractor.source) if recipe else ():
             print(f"warning: {line}", file=sys.stderr)
-        result = stylize(request, extractor=extractor, progress=not args.quiet)
+        result = stylize(request, extractor=extractor, progress=not args.quiet, keep_on_interrupt=True)
     except NSTError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before the first step ended: there is no image yet
+        print("interrupted before the first step ended: nothing written", file=sys.stderr)
+        return 130
     path = save_with_recipe(result.image, args.output, recipe_of(result.record, request))
     record = dataclasses.replace(result.record, output=str(path))
     print(record.to_json(indent=None))
     path.with_suffix(".json").write_text(record.to_json() + "\n", encoding="utf-8")
+    if result.interrupted:
+        print(f"interrupted after step {record.steps_done} of {settings.steps}: its image is in {path}",
+              file=sys.stderr)
+        return 130
     return 0
 
 

@@ -44,11 +44,13 @@ LBFGS_MAX_STEP = 0.1
 
 @dataclass(frozen=True)
 class Result:
-    """A finished run: the image, the loss history per term, and its record (how it was made)."""
+    """A finished run: the image, the loss history per term, and its record (how it was made);
+    `interrupted` when Ctrl-C ended it early (`stylize(keep_on_interrupt=True)`)."""
 
     image: Image.Image
     history: dict[str, list[float]]
     record: RunRecord
+    interrupted: bool = False
 
 
 def prepare_images(content: ImageSource, style: ImageSource, size: int,
@@ -257,9 +259,13 @@ def _optimise(objective: Objective, start_image: Tensor, settings: Settings, don
 def stylize(content: ImageSource | Request, style: ImageSource | Sequence[ImageSource] | None = None,
             settings: Settings | None = None, *, mask: ImageSource | None = None,
             extractor: VGGFeatures | None = None, network: str = "auto", device: str | torch.device | None = None,
-            progress: bool = True) -> Result:
+            progress: bool = True, keep_on_interrupt: bool = False) -> Result:
     """Run `iter_stylize` to the end, with a tqdm progress bar unless `progress=False`. The
-    history holds each term once per step (on a tiled scale, its mean over the step's tiles)."""
+    history holds each term once per step (on a tiled scale, its mean over the step's tiles).
+
+    With `keep_on_interrupt`, Ctrl-C (KeyboardInterrupt) ends the run where it is and the
+    result is the last whole image: that of the last complete step, which `record.steps_done`
+    gives (a print's tiled step takes minutes; its work so far is not thrown away)."""
     request = as_request(content, style, settings, mask)
     settings = request.settings
     extractor = extractor or load_extractor(network, pooling=settings.pooling, device=device)
@@ -267,26 +273,35 @@ def stylize(content: ImageSource | Request, style: ImageSource | Sequence[ImageS
     last = next(steps)
     history: dict[str, list[float]] = {}
     plan = settings.scale_plan()
+    interrupted = False
     # leave=None: the bar stays when it is the only one, and goes when it sits under another (a batch's).
     # The bar is drawn at most twice a second (mininterval, refresh=False), not after every step,
     # and at once where it names a new scale or tile.
     shown = None
     with tqdm(total=settings.steps, disable=not progress, unit="step", leave=None, mininterval=0.5) as bar:
-        for step in itertools.chain([last], steps):
-            # The loss is measured at the current scale's size, so it jumps when the size
-            # changes; naming the scale in the bar says why. A tiled step takes minutes:
-            # the tile it is on shows it moving.
-            where = [f"scale {step.scale}/{step.scales}, {plan[step.scale - 1][0]} px"] if step.scales > 1 else []
-            where += [f"tile {step.tile}/{step.tiles}"] if step.tiles > 1 else []
-            bar.set_postfix(loss=f"{step.losses['total']:.4g}", refresh=False)
-            if ", ".join(where) != shown:
-                shown = ", ".join(where)
-                bar.set_description(shown or None)
-            if step.complete:
-                for name, value in step.losses.items():
-                    history.setdefault(name, []).append(value)
-                bar.update(1)
-            last = step
-    record = run_record(request, extractor, steps_done=last.step, final_losses=last.losses, seconds=last.elapsed,
+        try:
+            for step in itertools.chain([last], steps):
+                # The loss is measured at the current scale's size, so it jumps when the size
+                # changes; naming the scale in the bar says why. A tiled step takes minutes:
+                # the tile it is on shows it moving.
+                where = [f"scale {step.scale}/{step.scales}, {plan[step.scale - 1][0]} px"] if step.scales > 1 else []
+                where += [f"tile {step.tile}/{step.tiles}"] if step.tiles > 1 else []
+                bar.set_postfix(loss=f"{step.losses['total']:.4g}", refresh=False)
+                if ", ".join(where) != shown:
+                    shown = ", ".join(where)
+                    bar.set_description(shown or None)
+                if step.complete:
+                    for name, value in step.losses.items():
+                        history.setdefault(name, []).append(value)
+                    bar.update(1)
+                last = step
+        except KeyboardInterrupt:
+            if not keep_on_interrupt:
+                raise
+            interrupted = True
+    steps.close()
+    # Inside a tiled step `last.image` is the image the step before left.
+    done = last.step if last.complete else last.step - 1
+    record = run_record(request, extractor, steps_done=done, final_losses=last.losses, seconds=last.elapsed,
                         stopped=last.stopped)
-    return Result(last.pil(), history, record)
+    return Result(last.pil(), history, record, interrupted)

@@ -6,6 +6,7 @@
     python -m scripts.docs_images paintings [--size 256] [--steps 100]
     python -m scripts.docs_images screenshots
     python -m scripts.docs_images explore
+    python -m scripts.docs_images print-crop PRINT.png SMALL.png [--centre X Y] [--crop 640]
 
 `figures` renders the paper's four figures with the figure runner into the Paper tab's
 pre-rendered folder (Figure 1, from noise, with twice the steps) and writes their grids to
@@ -17,7 +18,9 @@ then painted into two thirds by `examples/masks/chelsea_cat_thirds.png` (the mas
 photo, then the result) to docs/paintings.jpg; `screenshots` starts the app with no
 flags, stylizes the first example in Debian's chromium and writes docs/screenshot.png,
 docs/explain.png (the 2-D playground) and docs/explain_real.png (the tab's analysis of that
-result); `explore` the Explore tab's grid and map of the example pair to docs/explore.png.
+result); `explore` the Explore tab's grid and map of the example pair to docs/explore.png;
+`print-crop` a crop of a print (the 4096 px result of `benchmarks.bench --tiled`) beside the
+same crop of a smaller run's result enlarged to match, to docs/print_crop.jpg.
 Cells are kept in DIR (default: a folder under the temp directory, or for `figures`
 the pre-rendered folder) and reused (`--resume`), so an interrupted run carries on. Needs the `.venv` (`bash scripts/setup.sh`)
 and, for screenshots, `apt-get install -y chromium`. Tests never write these files.
@@ -40,6 +43,7 @@ from pathlib import Path
 from PIL import Image
 
 from nst import paper
+from nst.paper.grid import make_grid
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -202,6 +206,23 @@ def explore_screenshot(args: argparse.Namespace) -> None:
     print(f"wrote docs/explore.png ({(DOCS / 'explore.png').stat().st_size // 1024} KB)")
 
 
+def print_crop(args: argparse.Namespace) -> None:
+    """docs/print_crop.jpg: `--crop` px of the print around `--centre` (fractions of its width and
+    height) beside the same part of the smaller result, enlarged with Lanczos to the same pixels."""
+    big, small = Image.open(args.print).convert("RGB"), Image.open(args.small).convert("RGB")
+    factor = big.width / small.width
+    left = round(min(max(args.centre[0] * big.width - args.crop / 2, 0), big.width - args.crop))
+    top = round(min(max(args.centre[1] * big.height - args.crop / 2, 0), big.height - args.crop))
+    crop = big.crop((left, top, left + args.crop, top + args.crop))
+    box = tuple(round(v / factor) for v in (left, top, left + args.crop, top + args.crop))
+    enlarged = small.crop(box).resize(crop.size, Image.Resampling.LANCZOS)
+    sheet = make_grid([[crop, enlarged]], [""], [f"{big.width} px print, {args.crop} px of it",
+                                                 f"{small.width} px result enlarged {factor:g}x"], args.crop,
+                      footer=args.footer)
+    sheet.save(DOCS / "print_crop.jpg", quality=90)
+    print(f"wrote docs/print_crop.jpg ({(DOCS / 'print_crop.jpg').stat().st_size // 1024} KB)")
+
+
 def _wait_until_quiet(page, seconds: int = 4, limit: int = 300) -> None:
     """Wait until no output has shown Gradio's "processing |" timer for `seconds` in a row: the
     status line comes before the table and plots, and the end of a run can start a second analysis."""
@@ -233,9 +254,15 @@ def main() -> None:
         command.add_argument("--network", default="auto")
     sub.add_parser("screenshots").add_argument("--network", default="auto")
     sub.add_parser("explore").add_argument("--network", default="auto")
+    crop = sub.add_parser("print-crop")
+    crop.add_argument("print", type=Path)
+    crop.add_argument("small", type=Path)
+    crop.add_argument("--centre", type=float, nargs=2, default=(0.5, 0.5), metavar=("X", "Y"))
+    crop.add_argument("--crop", type=int, default=640)
+    crop.add_argument("--footer", default="Made with VGG-19 (ImageNet, Caffe): the paper's network")
     args = parser.parse_args()
     commands = {"figures": figures, "gallery": gallery, "features": features, "paintings": paintings,
-                "screenshots": screenshots, "explore": explore_screenshot}
+                "screenshots": screenshots, "explore": explore_screenshot, "print-crop": print_crop}
     commands[args.command](args)
 
 

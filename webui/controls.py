@@ -22,12 +22,12 @@ from typing import Any, Callable, Mapping, TypeVar
 import gradio as gr
 
 from nst.colors import COLOR_MODES
-from nst.config import BLENDS, INITS, INT_FIELDS, LIMITS, OPTIMIZERS, PRECISIONS, STYLE_LAYERS, Settings, field_spec
+from nst.config import (BLENDS, INITS, INT_FIELDS, LIMITS, OPTIMIZERS, PRECISIONS, STYLE_EDGE, STYLE_LAYERS, Settings,
+                        field_spec)
 from nst.errors import NSTError
 from nst.methods import METHODS
 from nst.regions import MASK_HELP, palette_hex
 
-from .limits import MAX_SIZE
 from .text import BLEND_INFO, BLEND_LABELS, COLOR_LABELS
 
 __all__ = ["AUTO", "NO_FUSION", "GAMMA_CHOICES", "Widget", "Controls", "parse_numbers", "takes_controls"]
@@ -51,9 +51,9 @@ class Widget:
     kind: type[gr.components.Component]
     options: Mapping[str, Any]
 
-    def make(self, value: Any) -> gr.components.Component:
-        """The component, showing `value` (as `Controls.values` gives it)."""
-        return self.kind(value=value, **self.options)
+    def make(self, value: Any, **overrides: Any) -> gr.components.Component:
+        """The component, showing `value` (as `Controls.values` gives it), with `overrides` of its options."""
+        return self.kind(value=value, **{**self.options, **overrides})
 
 
 def _widget(place: str, kind: type[gr.components.Component], **options: Any) -> Widget:
@@ -93,7 +93,8 @@ class Controls:
                                                     info="0 reconstructs the style alone (the paper's Figure 1)"))
     style_layers: tuple[str, ...] = _control("style_layers", f"names from {', '.join(STYLE_LAYERS)}", widget=_widget(
         "more", gr.CheckboxGroup, choices=list(STYLE_LAYERS), label="Style layers"))
-    size: int = _control("size", widget=_widget("size", gr.Slider, minimum=LIMITS.min_size, maximum=MAX_SIZE,
+    # The page narrows the size's range to its device's (`webui.limits.page_max_size`).
+    size: int = _control("size", widget=_widget("size", gr.Slider, minimum=LIMITS.min_size, maximum=LIMITS.max_size,
                                                 step=16, label="Output size (long edge, px)", elem_id="size"))
     steps: int = _control("steps", widget=_widget("size", gr.Slider, minimum=1, maximum=LIMITS.max_steps, step=1,
                                                   label="Steps", elem_id="steps"))
@@ -141,6 +142,12 @@ class Controls:
         label="Scales (coarse to fine)", elem_id="scales",
         info="Start small and double the size up to the output's, the steps shared equally: most of the look for "
              "a fraction of the time. Auto: up to 3 on a CPU; on a GPU 1, or 2 above 1024 px"))
+    style_scale: float = _control("style_scale", "brush size: the painting's long edge as a share of the result's; "
+                                                 "0: auto", 0.0, widget=_widget(
+        "more", gr.Slider, minimum=0, maximum=field_spec("style_scale")["max"], step=0.05, label="Brush size",
+        elem_id="style-scale",
+        info=f"The painting's long edge as a share of the result's: smaller paints finer strokes, larger coarser "
+             f"ones. 0 = auto: 1 up to {STYLE_EDGE} px; above, the strokes keep their size in pixels"))
     mask: str | None = _control(None, f"regions (a file): {MASK_HELP}; the style image is painting 1, the more "
                                       "paintings 2 onwards; empty: every painting everywhere", None, widget=_widget(
         "regions", gr.ImageEditor, type="pil", image_mode="RGBA", sources=(), transforms=(), layers=False,
@@ -196,10 +203,15 @@ class Controls:
 
 _SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings)) - {"layer_weights", "painting_weights"}
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Controls)}
+# Sliders whose 0 stands for the library's automatic value (None): a slider cannot be empty.
+_ZERO_IS_AUTO = frozenset({"style_scale"})
 
 
 def _as_control(name: str, value: Any) -> Any:
-    """A `Settings` value as its widget takes it: a control that offers auto takes text."""
+    """A `Settings` value as its widget takes it: a control that offers auto takes text, a
+    slider whose 0 means auto takes 0 for None."""
+    if name in _ZERO_IS_AUTO:
+        return 0.0 if value is None else value
     if _DEFAULTS[name] != AUTO:
         return value
     return AUTO if value is None else str(value)
@@ -208,7 +220,7 @@ def _as_control(name: str, value: Any) -> Any:
 def _as_setting(name: str, value: Any) -> Any:
     """A widget's value as `Settings.<name>` takes it: None when empty, ints where the field
     holds ints (sliders give floats), tuples for lists."""
-    if value is None or value == "" or value == AUTO:
+    if value is None or value == "" or value == AUTO or (name in _ZERO_IS_AUTO and value == 0):
         return None
     spec = field_spec(name)
     if isinstance(value, str) and spec["min"] is not None:  # a number typed into a box that takes text

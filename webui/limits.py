@@ -1,4 +1,5 @@
-"""Per-request caps that protect a shared Space: read once from the environment.
+"""Per-request caps that protect a shared Space: the page's largest output on its device
+(`page_max_size`), and caps read once from the environment:
 
 | variable | default | what |
 | --- | --- | --- |
@@ -14,14 +15,23 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from nst.config import Settings
+from nst.config import LIMITS, Settings
 from nst.errors import NSTError
 
-__all__ = ["MAX_SIZE", "RunLimits"]
+__all__ = ["CPU_MAX_SIZE", "page_max_size", "RunLimits"]
 
-# The page's largest output: the library goes to `nst.config.LIMITS.max_size` (4096 px, in tiles on a
-# CPU), the page stays at 2048 px until it has its print-size controls (issue 22).
-MAX_SIZE = 2048
+# The page's largest output on a CPU. A 4096 px print takes up to half an hour on two cores
+# (README "Print size"), all of it in the one worker every visitor's run queues for; the
+# command line makes it on one's own machine instead.
+CPU_MAX_SIZE = 2048
+
+
+def page_max_size(device_type: str) -> int:
+    """The page's largest output (long edge, px) on this device: the library's
+    (`nst.config.LIMITS.max_size`, 4096 px) where a GPU runs it, in tiles when it must
+    (on ZeroGPU the reservation, `webui.gpu`, then decides the steps it may have);
+    `CPU_MAX_SIZE` on a CPU."""
+    return LIMITS.max_size if device_type != "cpu" else CPU_MAX_SIZE
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import os
 
 import torch
 
-from nst.config import CPU_PRESET, field_spec
+from nst.config import CPU_PRESET, Settings, field_spec
 from nst.errors import NSTError
 from nst.features import VGGFeatures, random_extractor
 from nst.runtime import SpeedModel, measure_speed
@@ -86,6 +86,13 @@ class SharedModel:
             return self().label
         except NSTError:
             return "no network"
+
+    def run_seconds(self, settings: Settings) -> float:
+        """About how long `settings` take here (`SpeedModel.run_seconds`), a print's tiles counted
+        from this device's memory budget. ZeroGPU's main process has no GPU to read a budget
+        from; there every scale is counted whole, as a slice's memory holds a 4096 px step."""
+        device = None if on_zero_gpu() else self.device
+        return self.speed.run_seconds(settings, device=device)
 
     @functools.cached_property
     def speed(self) -> SpeedModel:

@@ -53,7 +53,8 @@ class Frame:
     every `interval` seconds and at the end, the image. `timed_out`: the run reached its
     wall-time cap at this step, which ends it. `complete`: false for a tile of a tiled step
     other than its last (`nst.step.Step.complete`). `stopped`: why early stopping ended the run
-    at this step (`nst.step.Step.stopped`)."""
+    at this step (`nst.step.Step.stopped`). `scale` of `scales` and `tile` of `tiles` say where
+    the run is, as `nst.step.Step` does."""
 
     step: int
     steps: int
@@ -63,6 +64,10 @@ class Frame:
     timed_out: bool = False
     complete: bool = True
     stopped: str | None = None
+    scale: int = 1
+    scales: int = 1
+    tile: int = 1
+    tiles: int = 1
 
     @property
     def final(self) -> bool:
@@ -94,7 +99,7 @@ class Stylization:
                 show = now - last_shown >= self.interval or step.last or timed_out
                 last_shown = now if show else last_shown
                 yield Frame(step.step, step.steps, step.losses, step.pil() if show else None, step.elapsed, timed_out,
-                            step.complete, step.stopped)
+                            step.complete, step.stopped, step.scale, step.scales, step.tile, step.tiles)
                 if timed_out:
                     return
         finally:

@@ -34,7 +34,7 @@ from nst.recipe import recipe_of, save_with_recipe
 from nst.record import RunRecord, run_record
 from nst.request import Request
 
-from . import gpu
+from . import gpu, your_runs
 from .controls import NO_FUSION, Controls, takes_controls
 from .errors import one_line_errors, visitor_error
 from .limits import RunLimits
@@ -211,22 +211,32 @@ class Stylizer:
         with one_line_errors():
             return run_record(inputs, self.model(inputs.settings.pooling), device=self.model.device_name)
 
-    def remember(self, result: str | None, record: dict[str, Any] | None,
-                 history: list[dict[str, Any]]) -> Outputs:
+    def remember(self, result: str | None, record: dict[str, Any] | None, history: Any,
+                 images: dict[str, str] | None) -> Outputs:
         """Add the shown result to this visitor's runs (once per run; also a stopped run's last image).
 
-        Gives the new history and the gallery: newest first, captioned, shown once there is a run.
+        `history` is the browser's list of runs (`webui.your_runs`), `images` this session's
+        full images by run id. Gives both back and the gallery: newest first, captioned, shown
+        once there is a run. A `history` that does not read starts again empty, with a warning.
         """
-        history = list(history or [])
+        runs, images = _read_runs(history), dict(images or {})
         # A run is remembered once: the success event after a Stop brings the same image and record again.
-        if result and record and not any(h["record"] == record for h in history):
-            history = [{"image": result, "record": record}, *history][:_HISTORY_LENGTH]
-        with one_line_errors():  # the record comes back from the page: an API client may send anything
-            items = [(h["image"], caption(h["record"])) for h in history]
-        return {"history": history, "gallery": gr.update(value=items, visible=bool(items))}
+        if result and record and not any(h["record"] == record for h in runs):
+            with one_line_errors():  # the record comes back from the page: an API client may send anything
+                RunRecord.from_dict(record)
+                with Image.open(result) as image:
+                    new = your_runs.entry(image, record)
+            runs, images[new["id"]] = your_runs.add(runs, new), result
+        return {"history": runs, "images": images, **_gallery(runs, images)}
 
-    def stop(self, result: str | None, record: dict[str, Any] | None, history: list[dict[str, Any]],
-             request: gr.Request | None = None) -> Outputs:
+    def load_runs(self, history: Any) -> Outputs:
+        """The page's load: the runs this browser kept, in the gallery (checked; empty with a
+        warning when they do not read)."""
+        runs = _read_runs(history)
+        return {"history": runs, **_gallery(runs, {})}
+
+    def stop(self, result: str | None, record: dict[str, Any] | None, history: Any,
+             images: dict[str, str] | None, request: gr.Request | None = None) -> Outputs:
         """The Stop button: end this visitor's run at its current step (the click also cancels the
         event, which drops a run still waiting in the queue), keep the last image and say so.
 
@@ -235,15 +245,18 @@ class Stylizer:
         """
         self.visitors.stop(session_of(request), wait=STOP_WAIT)
         status = "Stopped. The last image stays here and in your runs below." if result else "Stopped."
-        return {**self.remember(result, record, history), "status": status}
+        return {**self.remember(result, record, history, images), "status": status}
 
-    def restore(self, history: list[dict[str, Any]], evt: gr.SelectData) -> Outputs:
-        """A gallery click: that run's image, record and every control set as it was."""
-        entry = history[evt.index]
+    def restore(self, history: Any, images: dict[str, str] | None, evt: gr.SelectData) -> Outputs:
+        """A gallery click: that run's record, every control set as it was, and its image (the
+        thumbnail kept in the browser once this session no longer has the image)."""
+        runs = _read_runs(history)
+        if not 0 <= evt.index < len(runs):
+            return {}
+        entry = runs[evt.index]
         with one_line_errors():
-            controls = Controls.from_settings(RunRecord.from_dict(entry["record"]).settings).values()
-        del controls["mask"]  # the regions stay painted on the photo as they are
-        return {"result": entry["image"], "record": entry["record"], "compare": None, **controls}
+            image = (images or {}).get(entry["id"]) or your_runs.thumb_image(entry["thumb"])
+            return restored(RunRecord.from_dict(entry["record"]), image)
 
     @staticmethod
     def mask_canvas(content: str | None) -> Outputs:
@@ -264,7 +277,7 @@ class Stylizer:
             return "No network is loaded here, so nothing can run yet: see the notice at the top of the page."
         plan = " → ".join(f"{s} px × {n}" for s, n in settings.scale_plan())
         text = f"Runs on **{self.model.device_name}** with **{self.model.label}**: {plan} steps takes up to " \
-               f"{format_seconds(self.model.speed.run_seconds(settings))}."
+               f"{format_seconds(self.model.run_seconds(settings))}."
         if self.model.device.type == "cpu":
             text += f" No GPU here, so the page starts at {self.model.defaults['steps']} steps and goes coarse " \
                     f"to fine when scales is auto."
@@ -275,6 +288,30 @@ class Stylizer:
     @staticmethod
     def default_gamma(method: str) -> float:
         return METHODS[method].default_gamma
+
+
+def restored(run: RunRecord, image: str | Image.Image) -> Outputs:
+    """The page showing `run`: its image and record, and every control set as it was but the
+    regions, which stay painted on the photo as they are (the before-and-after slider empties)."""
+    with one_line_errors():
+        controls = Controls.from_settings(run.settings).values()
+    del controls["mask"]
+    return {"result": image, "record": run.to_dict(), "compare": None, **controls}
+
+
+def _read_runs(history: Any) -> list[dict[str, Any]]:
+    """The browser's runs, checked; a value that does not read is dropped with a warning of one line."""
+    try:
+        return your_runs.read(history)
+    except NSTError as exc:
+        gr.Warning(f"Your runs kept in this browser could not be read ({exc}); they start again empty.")
+        return []
+
+
+def _gallery(runs: list[dict[str, Any]], images: dict[str, str]) -> Outputs:
+    """The gallery of `runs`: this session's images, else the browser's thumbnails."""
+    items = [(images.get(r["id"]) or your_runs.thumb_image(r["thumb"]), caption(r["record"])) for r in runs]
+    return {"gallery": gr.update(value=items, visible=bool(items))}
 
 
 def _paintings(style: str | None, controls: dict[str, Any]) -> str | None | list[str | None]:
@@ -337,4 +374,8 @@ def _status(frame: Frame) -> str:
     if frame.final:
         return f"Done: {frame.step} steps in {frame.elapsed:.1f} s. Download the PNG with the button on the image."
     left = frame.elapsed / frame.step * (frame.steps - frame.step)
-    return f"Step {frame.step} of {frame.steps} · {frame.elapsed:.0f} s so far · {format_seconds(left)} left"
+    # A print's tiled step takes minutes: the scale and the tile show where it is.
+    where = [f"scale {frame.scale} of {frame.scales}"] if frame.scales > 1 else []
+    where += [f"tile {frame.tile} of {frame.tiles}"] if frame.tiles > 1 else []
+    return " · ".join([f"Step {frame.step} of {frame.steps}", *where, f"{frame.elapsed:.0f} s so far",
+                       f"{format_seconds(left)} left"])

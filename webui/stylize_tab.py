@@ -1,7 +1,8 @@
 """The Stylize tab: two images, the controls, the result as it improves, and this visitor's runs.
 
 `layout(stylizer, examples)` builds the components (a `StylizePage`), `wire(page,
-stylizer)` connects them to the handlers of `webui.stylize_handlers.Stylizer`. Every
+stylizer, sharing, demo)` connects them to the handlers of `webui.stylize_handlers.Stylizer`
+and of `webui.share_handlers.Sharing` (a dropped PNG, Share, a link opened). Every
 control is a field of `webui.controls.Controls`, which declares its widget too; the tab
 only says where each place is (`PLACES`), and `layout` refuses a control whose place is
 not on the page.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ContextManager, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 import gradio as gr
 
@@ -20,7 +21,9 @@ from nst.methods import METHODS
 
 from .controls import Controls
 from .gpu import HEAVY
+from .limits import page_max_size
 from .page import Page
+from .share_handlers import LINK_PARAMETER, Sharing
 from .stylize_handlers import Stylizer
 from .text import LATEX_INLINE, REGIONS_INFO, method_guide
 from .guards import guard_control, guard_image_upload
@@ -76,7 +79,8 @@ class StylizePage(Page):
     """The Stylize tab's components; `controls` maps each `Controls` field to its widget.
 
     The page paints regions in an image editor (`controls["mask"]`); the `/stylize` API takes
-    a mask file instead, through `mask_file`, which the page never shows.
+    a mask file instead, through `mask_file`, which the page never shows. `history` holds this
+    visitor's runs in the browser (`webui.your_runs`), `images` their full images for the session.
     """
 
     content: gr.Image
@@ -91,8 +95,12 @@ class StylizePage(Page):
     status: gr.Markdown
     losses: gr.LinePlot
     record: gr.JSON
+    share: gr.Button
+    link: gr.Textbox
+    restore_file: gr.File
     gallery: gr.Gallery
-    history: gr.State
+    history: gr.BrowserState
+    images: gr.State
 
     def component(self, name: str) -> gr.components.Component:
         """A field, or a control by its `Controls` name."""
@@ -121,16 +129,19 @@ def layout(stylizer: Stylizer, examples: Path) -> StylizePage:
                                  height=220, min_width=150, elem_id="style-image")
             guard_image_upload(content, "content image")
             guard_image_upload(style, "style image")
-            controls = _place_controls(start, _BEFORE_BUTTON)
+            # The size goes up to what this device makes on the page (4096 px on a GPU, 2048 on a CPU).
+            ranges = {"size": {"maximum": page_max_size(stylizer.model.device.type)}}
+            controls = _place_controls(start, _BEFORE_BUTTON, ranges)
             run_info = gr.Markdown(stylizer.estimate(start.size, start.steps, start.method), elem_id="run-info")
             with gr.Row():
                 run = gr.Button("Stylize", variant="primary", elem_id="stylize-button")
                 stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
-            controls |= _place_controls(start, tuple(p for p in PLACES if p not in _BEFORE_BUTTON))
+            controls |= _place_controls(start, tuple(p for p in PLACES if p not in _BEFORE_BUTTON), ranges)
         with gr.Column(scale=6, min_width=300):
             result, compare, status, losses, record = _result_column(stylizer.model.label)
-    gallery = gr.Gallery(label=f"Your runs in this session ({stylizer.model.label}): click one to restore its "
-                               "settings", columns=6, height=200, allow_preview=False, interactive=False,
+            share, link, restore_file = _share_row()
+    gallery = gr.Gallery(label=f"Your runs, kept in this browser ({stylizer.model.label}): click one to restore "
+                               "its settings", columns=6, height=200, allow_preview=False, interactive=False,
                          visible=False, fit_columns=False, elem_id="history")
     unplaced = sorted(set(Controls.names()) - set(controls))
     if unplaced:
@@ -140,7 +151,7 @@ def layout(stylizer: Stylizer, examples: Path) -> StylizePage:
     mask_file = gr.Image(type="filepath", image_mode="RGBA", format="png", visible=False, label="Mask",
                          elem_id="mask-file")
     page = StylizePage(content, style, controls, mask_file, run_info, run, stop, result, compare, status, losses,
-                       record, gallery, gr.State([]))
+                       record, share, link, restore_file, gallery, _browser_runs(), gr.State({}))
     _examples(page, stylizer, examples)
     return page
 
@@ -161,14 +172,31 @@ def _result_column(label: str) -> tuple[gr.Image, gr.ImageSlider, gr.Markdown, g
     return result, compare, status, losses, record
 
 
-def _place_controls(start: Controls, places: tuple[str, ...]) -> Widgets:
-    """The widgets of the controls in `places`, each place in its container, showing `start`."""
+def _share_row() -> tuple[gr.Button, gr.Textbox, gr.File]:
+    with gr.Row(equal_height=True):
+        share = gr.Button("Share", scale=0, min_width=100, elem_id="share-button")
+        link = gr.Textbox(label="Link to this result (open it in a new page)", interactive=False, buttons=["copy"],
+                          scale=4, elem_id="share-link")
+    restore_file = gr.File(label="Restore from a result: drop a PNG made here", file_types=[".png"],
+                           type="filepath", height=120, elem_id="restore-file")
+    return share, link, restore_file
+
+
+def _browser_runs() -> gr.BrowserState:
+    # A fixed key and secret let the runs be read again after the app restarts (a random one
+    # per process would lose them). The secret is no secret: the browser gets it with the page.
+    return gr.BrowserState([], storage_key="nst-mmd-your-runs", secret="nst-mmd-your-runs")
+
+
+def _place_controls(start: Controls, places: tuple[str, ...], overrides: dict[str, dict[str, Any]]) -> Widgets:
+    """The widgets of the controls in `places`, each place in its container, showing `start`,
+    with `overrides` of their options by control name."""
     values, made = start.values(), {}
     for place in places:
         with PLACES[place]():
             for name, widget in Controls.widgets().items():
                 if widget.place == place:
-                    made[name] = widget.make(values[name])
+                    made[name] = widget.make(values[name], **overrides.get(name, {}))
     return made
 
 
@@ -180,15 +208,16 @@ def _examples(page: StylizePage, stylizer: Stylizer, folder: Path) -> None:
                 elem_id="examples")
 
 
-def wire(page: StylizePage, stylizer: Stylizer) -> None:
-    """The tab's events: runs share the GPU queue (`HEAVY`), light ones skip the queue."""
-    kept = [page.result, page.record, page.history]
+def wire(page: StylizePage, stylizer: Stylizer, sharing: Sharing, demo: gr.Blocks) -> None:
+    """The tab's events: runs share the GPU queue (`HEAVY`), light ones skip the queue; the
+    page's load (`demo`) brings back this browser's runs and opens a share link."""
+    kept = [page.result, page.record, page.history, page.images]
     run = page.run.click(page.bind(stylizer.run), inputs_kwargs=page.inputs,
                          outputs=page.components("result", "compare", "losses", "record", "status"), api_name="run",
                          api_visibility="undocumented", show_progress_on=[page.status], **HEAVY)
-    run.success(page.bind(stylizer.remember), kept, page.components("history", "gallery"), api_name="remember",
-                api_visibility="private", queue=False)
-    page.stop.click(page.bind(stylizer.stop), kept, page.components("history", "gallery", "status"),
+    run.success(page.bind(stylizer.remember), kept, page.components("history", "images", "gallery"),
+                api_name="remember", api_visibility="private", queue=False)
+    page.stop.click(page.bind(stylizer.stop), kept, page.components("history", "images", "gallery", "status"),
                     cancels=[run], api_name="stop", api_visibility="private", queue=False)
     gr.on([], stylizer.stylize, inputs_kwargs=page.api_inputs, outputs=[page.result], api_name="stylize", **HEAVY)
     page.content.change(page.bind(stylizer.mask_canvas), page.content, page.controls["mask"], api_name="mask_canvas",
@@ -198,14 +227,31 @@ def wire(page: StylizePage, stylizer: Stylizer) -> None:
           queue=False)
     page.controls["method"].input(stylizer.default_gamma, page.controls["method"], page.controls["gamma"],
                                   api_name="default_gamma", queue=False)
-    page.gallery.select(page.bind(stylizer.restore), [page.history],
-                        page.components("result", "record", "compare", *(n for n in Controls.names() if n != "mask")),
-                        api_name="restore",
+    restorable = page.components("result", "record", "compare", *(n for n in Controls.names() if n != "mask"))
+    page.gallery.select(page.bind(stylizer.restore), [page.history, page.images], restorable, api_name="restore",
                         api_visibility="private", queue=False)
+    # Queued, unlike the other light events: a warning or an error reaches the page only from the queue.
+    demo.load(page.bind(stylizer.load_runs), [page.history], page.components("history", "gallery"),
+              api_name="load_runs", api_visibility="private", concurrency_limit=None)
+    _wire_sharing(page, sharing, demo, restorable)
 
 
-def build_stylize_tab(stylizer: Stylizer, examples: Path) -> StylizePage:
-    """`layout` then `wire`: the whole tab inside the caller's `with gr.Tab(...)`."""
+def _wire_sharing(page: StylizePage, sharing: Sharing, demo: gr.Blocks,
+                  restorable: list[gr.components.Component]) -> None:
+    # Queued with no limit, unlike the other light events: their refusals reach the page only from the queue.
+    page.restore_file.upload(page.bind(sharing.restore_file), page.restore_file, [*restorable, page.status],
+                             api_name="restore_file", api_visibility="private", concurrency_limit=None)
+    shared = page.share.click(page.bind(sharing.share), page.components("result", "content", "style", "more_styles"),
+                              page.link, api_name="share", api_visibility="private", concurrency_limit=None)
+    # The server does not know the address the visitor sees (a Space's proxy, a mounted path): the page does.
+    shared.success(None, page.link, page.link, js=f"(link) => link && link.startsWith('?{LINK_PARAMETER}=') ? "
+                                                  "new URL(link, window.location.href).href : link")
+    demo.load(page.bind(sharing.open_link), None, [*restorable, *page.components("content", "style", "status")],
+              api_name="open_link", api_visibility="private", concurrency_limit=None)
+
+
+def build_stylize_tab(stylizer: Stylizer, examples: Path, sharing: Sharing, demo: gr.Blocks) -> StylizePage:
+    """`layout` then `wire`: the whole tab inside the caller's `with gr.Tab(...)` of `demo`."""
     page = layout(stylizer, examples)
-    wire(page, stylizer)
+    wire(page, stylizer, sharing, demo)
     return page

@@ -1,5 +1,6 @@
 """The command line, in-process through main() and once as a subprocess."""
 
+import importlib
 import json
 import os
 import runpy
@@ -74,7 +75,7 @@ def test_the_progress_bar_names_the_scale_it_is_on(tmp_path, content_path, style
 
 def test_a_print_goes_in_tiles_that_the_bar_names_and_the_record_lists(tmp_path, content_path, style_path, capsys):
     out = tmp_path / "out.png"
-    # Tiles of 64 px and their 64 px halos; one layer and no content term keep the steps short.
+    # Tiles with 64 px halos; one layer and no content term keep the steps short.
     assert main([str(content_path), str(style_path), "-o", str(out), "--size", "256", "--steps", "1", "--scales", "1",
                  "--device", "cpu", "--layers", "1", "--content-weight", "0", "--style-scale", "0.5",
                  "--memory-budget-gb", "0.095"]) == 0
@@ -82,7 +83,31 @@ def test_a_print_goes_in_tiles_that_the_bar_names_and_the_record_lists(tmp_path,
     assert "tile 1/" in captured.err
     record = RunRecord.from_json(out.with_suffix(".json").read_text())
     assert (record.settings.style_scale, record.settings.memory_budget_gb) == (0.5, 0.095)
-    assert record.tiles == ((64, 64, 20),)  # 256 × 170 px in cores of 64 px, cut at an offset: up to 5 × 4
+    assert record.tiles == ((80, 64, 20),)  # 256 × 170 px in cores of 80 px, cut at an offset: up to 5 × 4
+
+
+def test_ctrl_c_inside_a_tiled_step_keeps_the_last_whole_image(tmp_path, content_path, style_path, capsys,
+                                                                 monkeypatch):
+    loop = importlib.import_module("nst.stylize")  # the module: the package's `nst.stylize` is the function
+    real, seen = loop.iter_stylize, []
+
+    def interrupted(*args, **kwargs):
+        for step in real(*args, **kwargs):
+            seen.append(step)
+            if (step.step, step.tile) == (2, 2):
+                raise KeyboardInterrupt  # what Ctrl-C raises wherever the loop is
+            yield step
+
+    monkeypatch.setattr(loop, "iter_stylize", interrupted)
+    out = tmp_path / "out.png"
+    assert main([str(content_path), str(style_path), "-o", str(out), "--size", "256", "--steps", "3", "--scales", "1",
+                 "--device", "cpu", "--layers", "1", "--content-weight", "0", "--memory-budget-gb", "0.095"]) == 130
+    assert f"interrupted after step 1 of 3: its image is in {out}" in capsys.readouterr().err
+    record = RunRecord.from_json(out.with_suffix(".json").read_text())
+    step_one = next(s for s in seen if s.step == 1 and s.complete)
+    assert record.steps_done == 1 and seen[-1].tile == 2
+    written = np.asarray(Image.open(out).convert("RGB"), dtype=np.int16)
+    assert np.abs(written - np.asarray(step_one.pil(), dtype=np.int16)).max() == 0  # step 1's image, not a mix
 
 
 def test_a_memory_budget_too_small_is_told_before_any_weights_lookup(tmp_path, content_path, style_path, capsys,

@@ -18,7 +18,7 @@ import torch
 from gradio.data_classes import FileData
 from PIL import Image
 
-from nst.config import CPU_PRESET, Settings, field_spec
+from nst.config import CPU_PRESET, LIMITS, Settings, field_spec
 from nst.errors import NSTError
 from nst.methods import METHODS
 from nst.recipe import read_recipe
@@ -30,9 +30,12 @@ from webui import runs
 from webui import stylize_tab
 from webui.controls import GAMMA_CHOICES, Controls
 from webui.gpu import MAX_SECONDS
-from webui.limits import RunLimits
+from webui.limits import RunLimits, page_max_size
+from webui.links import Links
 from webui.model import SharedModel
-from webui.stylize_handlers import Stylizer, caption, loss_table
+from webui.share_handlers import Sharing
+from webui.stylize_handlers import Stylizer, _status, caption, loss_table
+from webui.text import format_seconds
 from webui.guards import guard_image_upload
 
 
@@ -144,20 +147,22 @@ def test_closing_the_generator_stops_the_loop_and_the_last_image_is_kept(stylize
     last_image, record = outputs[-1]["result"], outputs[0]["record"]
     path = tmp_path / "last.png"
     last_image.save(path)
-    stopped = stylizer.stop(str(path), record, [])
-    history, gallery = stopped["history"], stopped["gallery"]
-    assert history[0]["image"] == str(path) and stopped["status"].startswith("Stopped. The last image stays")
+    stopped = stylizer.stop(str(path), record, [], {})
+    history, images, gallery = stopped["history"], stopped["images"], stopped["gallery"]
+    assert images == {history[0]["id"]: str(path)} and stopped["status"].startswith("Stopped. The last image stays")
+    assert history[0]["record"] == record and history[0]["thumb"].startswith("data:image/jpeg;base64,")
     assert gallery["value"] == [(str(path), "poly · γ 5 (stopped)")] and gallery["visible"]
     # Remembering the same run again (the success event after a stop) adds nothing.
-    assert stylizer.remember(str(path), record, history)["history"] == history
+    assert stylizer.remember(str(path), record, history, images)["history"] == history
 
 
 def test_settings_round_trip_through_the_record_and_the_controls(stylizer, content_path, style_path):
     values = controls(method="bn", gamma=20.0, content_weight=0.0, style_layers=["relu3_1", "relu1_1"], size=96,
                       steps=12, init="noise", seed=7, fuse_with="poly", fusion_balance=0.25, optimizer="adam",
                       lr=0.05, layer_weights="2, 1", precision="bf16", colors="match", scales="2",
-                      painting_weights="3, 1", style_blend="sum")
+                      painting_weights="3, 1", style_blend="sum", style_scale=2.0)
     settings = Controls(**values).to_settings()
+    assert settings.style_scale == 2.0
     assert (settings.colors, settings.scales, settings.painting_weights, settings.style_blend) == (
         "match", 2, (3.0, 1.0), "sum")
     assert settings.fusion == (("bn", 0.75), ("poly", 0.25))
@@ -171,7 +176,16 @@ def test_settings_round_trip_through_the_record_and_the_controls(stylizer, conte
     back = Controls.from_settings(settings)
     assert back.to_settings() == settings
     assert back.fuse_with == "poly" and back.fusion_balance == pytest.approx(0.25) and back.precision == "bf16"
-    assert (back.scales, back.painting_weights) == ("2", "3, 1")  # as the widgets take them
+    assert (back.scales, back.painting_weights, back.style_scale) == ("2", "3, 1", 2.0)  # as the widgets take them
+
+
+def test_brush_size_zero_is_the_library_s_automatic_size_both_ways(stylizer, content_path, style_path):
+    assert Controls(**controls(style_scale=0)).to_settings().style_scale is None
+    assert Controls.from_settings(Settings(size=2048)).style_scale == 0
+    # What the brush size does to the painting the run sees: its long edge as a share of the result's.
+    for brush, edge in ((0, 96), (0.5, 48), (2.0, 192)):
+        settings = Controls(**controls(size=96, style_scale=brush)).to_settings()
+        assert max(stylizer.inputs(content_path, style_path, settings).at(96)[1][0].shape[-2:]) == edge, brush
 
 
 def test_defaults_of_the_controls_come_from_the_library():
@@ -186,13 +200,15 @@ def test_restoring_a_run_from_the_gallery(stylizer, tmp_path, content_path, styl
     settings = [Controls(**controls(method=m, gamma=g, precision=p)).to_settings()
                 for m, g, p in (("bn", 2.0, "bf16"), ("linear", 50.0, "fp32"))]
     history: list = []
+    images: dict = {}
     for i, s in enumerate(settings):
         finished = dataclasses.replace(stylizer.record(Request(content_path, style_path, s)), steps_done=s.steps)
         record = finished.to_dict()
-        remembered = stylizer.remember(str(tmp_path / f"{i}.png"), record, history)
-        history, gallery = remembered["history"], remembered["gallery"]
+        Image.new("RGB", (40, 30), (i * 200, 0, 0)).save(tmp_path / f"{i}.png")
+        remembered = stylizer.remember(str(tmp_path / f"{i}.png"), record, history, images)
+        history, images, gallery = remembered["history"], remembered["images"], remembered["gallery"]
     assert [c for _, c in gallery["value"]] == ["linear · γ 50", "bn · γ 2"]  # newest first
-    restored = stylizer.restore(history, gr.SelectData(None, {"index": 1, "value": None}))
+    restored = stylizer.restore(history, images, gr.SelectData(None, {"index": 1, "value": None}))
     assert restored.pop("result") == str(tmp_path / "0.png") and restored.pop("record")["settings"]["method"] == "bn"
     assert restored.pop("compare") is None  # the slider's photo is not kept with a run: it is emptied
     assert set(restored) == set(Controls.names()) - {"mask"}  # every control but the painted regions, nothing else
@@ -303,12 +319,12 @@ def test_stop_ends_the_visitor_s_run_at_the_current_step(content_path, style_pat
     run = stylizer.run(str(content_path), str(style_path), progress=no_progress, request=me, **controls(steps=500))
     next(run), next(run)  # "Starting…", then the image of step 1
     assert stylizer.visitors.running() == 1
-    stylizer.stop(None, None, [], request=other)  # someone else's Stop
+    stylizer.stop(None, None, [], {}, request=other)  # someone else's Stop
     assert not stylizer.visitors.stopping("me")
     # The Stop button's handler answers once the run has ended; here the run moves on only
     # when asked for its next frame, so Stop is pressed from another thread.
     with ThreadPoolExecutor(1) as pool:
-        pressed = pool.submit(stylizer.stop, None, None, [], request=me)
+        pressed = pool.submit(stylizer.stop, None, None, [], {}, request=me)
         while not stylizer.visitors.stopping("me"):
             time.sleep(0.01)
         assert not pressed.done()  # still waiting for the run to end
@@ -401,6 +417,15 @@ def test_on_zero_gpu_a_run_longer_than_the_gpu_loan_is_refused(stylizer, content
                               **controls(method="gaussian", size=2048, steps=300, scales="1")))
 
 
+def test_the_estimate_of_a_print_counts_its_tiles(monkeypatch):
+    monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)
+    model = SharedModel("auto", "cpu")
+    settings = Settings(size=2048, steps=300).on_device("cpu")
+    tiled, whole = model.run_seconds(settings), FIXED_SPEED.fget(model).run_seconds(settings)
+    assert tiled > whole  # the tiles' halos are seen twice
+    assert f"takes up to {format_seconds(tiled)}." in Stylizer(model).estimate(2048, 300, "poly")
+
+
 def test_the_estimate_names_the_device_and_the_cpu_defaults(monkeypatch):
     monkeypatch.setattr(SharedModel, "speed", FIXED_SPEED)
     stylizer = Stylizer(SharedModel("auto", "cpu"))
@@ -452,12 +477,27 @@ def test_the_examples_are_public_domain_files_that_exist(examples):
 
 
 @pytest.fixture(scope="module")
-def page(examples):
+def page(examples, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(SharedModel, "speed", FIXED_SPEED)
-        with gr.Blocks():
+        with gr.Blocks() as demo:
             yield stylize_tab.build_stylize_tab(Stylizer(SharedModel("auto", "cpu"), interval=0.0),
-                                                examples)
+                                                examples, Sharing(Links(tmp_path_factory.mktemp("links"))), demo)
+
+
+def test_the_page_offers_print_size_where_a_gpu_makes_it(page):
+    assert page_max_size("cuda") == LIMITS.max_size == 4096
+    assert page_max_size("cpu") == 2048 == page.controls["size"].maximum  # this page runs on the CPU
+    with pytest.raises(gr.Error, match="size: 4096 is not valid; give a number from 16 to 2048"):
+        page.controls["size"].preprocess(4096)
+
+
+def test_the_status_of_a_print_names_its_scale_and_tile():
+    frame = runs.Frame(step=3, steps=10, losses={}, image=None, elapsed=30.0, complete=False, scale=3, scales=3,
+                       tile=2, tiles=12)
+    assert _status(frame) == "Step 3 of 10 · scale 3 of 3 · tile 2 of 12 · 30 s so far · about 70 s left"
+    assert _status(runs.Frame(step=1, steps=4, losses={}, image=None, elapsed=2.0)) == (
+        "Step 1 of 4 · 2 s so far · about 6 s left")
 
 
 def test_the_page_has_one_widget_per_control_starting_from_the_library_s_defaults(page):
@@ -507,8 +547,10 @@ def test_handlers_name_only_components_of_the_page(page, content_path, style_pat
     assert np.abs(np.asarray(before, float) - photo).mean() < 1 and np.array_equal(np.asarray(after),
                                                                                     np.asarray(result.convert("RGB")))
     record = stylizer.record(Request(content_path, style_path, Settings(size=32, steps=1))).to_dict()
-    history = stylizer.remember(str(tmp_path / "a.png"), record, [])["history"]
-    restored = page.bind(stylizer.restore)(history, gr.SelectData(None, {"index": 0, "value": None}))
+    Image.new("RGB", (32, 24)).save(tmp_path / "a.png")
+    remembered = stylizer.remember(str(tmp_path / "a.png"), record, [], {})
+    restored = page.bind(stylizer.restore)(remembered["history"], remembered["images"],
+                                           gr.SelectData(None, {"index": 0, "value": None}))
     assert set(restored) == set(page.components("result", "record", "compare", *Controls.names())) - {
         page.controls["mask"]}
     assert restored[page.controls["size"]] == 32 and restored[page.result] == str(tmp_path / "a.png")
