@@ -1,6 +1,6 @@
 """Seconds per optimizer step, per method, at several sizes, on the device in use, against a plain baseline.
 
-    python -m benchmarks.bench [--sizes 256 512] [--steps 10] [--warmup 3] [--device cuda] [--precision fp32]
+    python -m benchmarks.bench [--sizes 256 512] [--steps 10] [--warmup 3] [--device cuda] [--precision fp32 bf16]
         [--backbone vgg19] [--methods poly bn] [--no-baseline] [--json FILE]
     python -m benchmarks.bench --sizes 1024 2048 4096 --tiled [--untiled 2048] [--methods poly] [--steps 75]
         [--network auto] [--json FILE]
@@ -19,7 +19,10 @@ peak allocation during the run, or on a CPU the process's peak resident size so 
 (it only grows, so read it for the largest size). The baseline
 (`benchmarks.baseline`, the tutorial's way: Gram losses spliced into a copied network,
 float32, L-BFGS with its defaults) is timed in the same process on the same device, per
-forward and backward pass; "× baseline" is its seconds over ours.
+forward and backward pass; "× baseline" is its seconds over ours. Each method runs once per
+`--precision` given ("auto" resolved on the device, `nst.precision`; bf16 is autocast with
+the network in channels_last); the header and the JSON name the CPU and whether it has the
+bf16 units (AMX, AVX-512 BF16) that make bf16 pay on a CPU.
 """
 
 from __future__ import annotations
@@ -38,12 +41,16 @@ from nst import Settings, random_extractor
 from nst.config import CPU_PRESET, PRECISIONS
 from nst.features import BACKBONES
 from nst.methods import METHOD_NAMES
+from nst.precision import describe_cpu, precision_used
 from nst.runtime import step_times
 from nst.weights import default_device
 
 from . import prints
 from .baseline import Baseline
 
+# How each resolved precision runs the network, as the rows name it.
+_LAYOUT = {"fp32": "fp32", "bf16": "bf16+channels_last"}
+_WIDTH = 34
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CONTENT, STYLE = EXAMPLES / "content" / "astronaut.jpg", EXAMPLES / "style" / "starry_night.jpg"
 
@@ -89,7 +96,8 @@ def main() -> None:
                         help=f"timed steps (default 10); with --tiled, the run's (default {CPU_PRESET['steps']})")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--device", default=None)
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    parser.add_argument("--precision", choices=PRECISIONS, nargs="+", default=["fp32"],
+                        help="one run per method and precision (default: %(default)s)")
     parser.add_argument("--backbone", choices=tuple(BACKBONES), default="vgg19")
     parser.add_argument("--no-baseline", action="store_true", help="skip the tutorial-style baseline")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -109,31 +117,34 @@ def main() -> None:
         return
     args.methods, args.steps = args.methods or list(METHOD_NAMES), args.steps or 10
     device = torch.device(args.device) if args.device else default_device()
-    print(f"device: {device_name(device)}; {BACKBONES[args.backbone][1]}; precision {args.precision}; "
-          f"torch {torch.__version__}")
+    precisions = {p: precision_used(p, device) for p in args.precision}  # as given → as it runs
+    print(f"device: {device_name(device)}; {describe_cpu()}; {BACKBONES[args.backbone][1]}; torch {torch.__version__}")
     baseline = {} if args.no_baseline else {
         size: baseline_seconds(size, args.steps, args.warmup, device, args.backbone) for size in args.sizes}
-    print(f"{'seconds per step':<18}" + "".join(f"{f'{size} px':>12}{'× baseline':>12}" for size in args.sizes))
+    print(f"{'seconds per step':<{_WIDTH}}" + "".join(f"{f'{size} px':>12}{'× baseline':>12}" for size in args.sizes))
     if baseline:
-        print(f"{'baseline (Gram)':<18}" + "".join(f"{baseline[size]:>12.4f}{'1.00':>12}" for size in args.sizes))
+        print(f"{'baseline (Gram, fp32)':<{_WIDTH}}" + "".join(f"{baseline[size]:>12.4f}{'1.00':>12}"
+                                                              for size in args.sizes))
     runs: dict[str, dict[int, dict[str, float]]] = {}
     for method in args.methods:
-        runs[method] = {size: timed_run(method, size, args.steps, args.warmup, device, args.precision, args.backbone)
-                        for size in args.sizes}
-        cells = [f"{runs[method][size]['seconds_per_step']:>12.4f}"
-                 + (f"{baseline[size] / runs[method][size]['seconds_per_step']:>12.2f}" if baseline else f"{'':>12}")
-                 for size in args.sizes]
-        print(f"{method:<18}" + "".join(cells), flush=True)
+        for given, used in precisions.items():
+            name = f"{method}, {_LAYOUT[used]}" + (" (auto)" if given == "auto" else "")
+            runs[name] = {size: timed_run(method, size, args.steps, args.warmup, device, given, args.backbone)
+                          for size in args.sizes}
+            cells = [f"{runs[name][size]['seconds_per_step']:>12.4f}"
+                     + (f"{baseline[size] / runs[name][size]['seconds_per_step']:>12.2f}" if baseline else f"{'':>12}")
+                     for size in args.sizes]
+            print(f"{name:<{_WIDTH}}" + "".join(cells), flush=True)
     memory = "peak MiB (CUDA)" if device.type == "cuda" else "peak RSS MiB"
-    print(f"\n{f'result of {args.warmup + args.steps} steps':<18}"
+    print(f"\n{f'result of {args.warmup + args.steps} steps':<{_WIDTH}}"
           + "".join(f"{f'{size} px s':>12}{memory:>16}" for size in args.sizes))
     for method, by_size in runs.items():
-        print(f"{method:<18}" + "".join(f"{by_size[size]['seconds_to_result']:>12.2f}"
+        print(f"{method:<{_WIDTH}}" + "".join(f"{by_size[size]['seconds_to_result']:>12.2f}"
                                         f"{by_size[size]['peak_memory_mib']:>16.0f}" for size in args.sizes))
     if args.json:
         per_step = {m: {size: run["seconds_per_step"] for size, run in by_size.items()} for m, by_size in runs.items()}
-        args.json.write_text(json.dumps({"device": device_name(device), "backbone": args.backbone,
-                                         "precision": args.precision, "torch": torch.__version__,
+        args.json.write_text(json.dumps({"device": device_name(device), "cpu": describe_cpu(),
+                                         "backbone": args.backbone, "precision": precisions, "torch": torch.__version__,
                                          "steps": args.warmup + args.steps, "seconds_per_step": per_step,
                                          "runs": runs, "baseline_seconds_per_pass": baseline}, indent=2))
 

@@ -24,6 +24,7 @@ from .batch import CONTACT_SHEET, INDEX, Batch, all_pairs, read_pairs, run_batch
 from .config import CPU_COARSEST, CPU_PRESET, INT_FIELDS, STYLE_LAYERS, Settings, field_spec
 from .errors import NSTError
 from .methods import METHODS, isolated_registry
+from .precision import precision_used
 from .recipe import Recipe, inputs_of, read_recipe, recipe_of, save_with_recipe
 from .regions import MASK_HELP
 from .request import Request
@@ -259,6 +260,9 @@ def _run(argv: list[str]) -> int:
         extractor = load_extractor(args.network, pooling=settings.pooling, device=args.device)
         for line in _unlike_recipe(recipe, request, extractor.source) if recipe else ():
             print(f"warning: {line}", file=sys.stderr)
+        if recipe and settings.precision == "auto" and precision_used("auto", extractor.device) != recipe.run.precision:
+            # "auto" resolves by the hardware: the recipe's pixels need the precision its run used.
+            request = request.with_settings(settings.replace(precision=recipe.run.precision))
         result = stylize(request, extractor=extractor, progress=not args.quiet, keep_on_interrupt=True)
     except NSTError as exc:
         print(f"error: {exc}", file=sys.stderr)

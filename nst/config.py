@@ -32,6 +32,7 @@ __all__ = [
     "AUTO_SCALES_ABOVE",
     "CPU_PRESET",
     "CPU_COARSEST",
+    "EARLY_STOP_WINDOW",
     "STYLE_EDGE",
     "CPU_BUDGET_GB",
     "GPU_BUDGET_SHARE",
@@ -54,7 +55,8 @@ POOLINGS: tuple[str, ...] = ("avg", "max")
 # Several paintings: match the mixture of their feature distributions, or the weighted sum of
 # one style term per painting (see `nst.objective`).
 BLENDS: tuple[str, ...] = ("mixture", "sum")
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+# "auto": bf16 where the device has bf16 units, else fp32 (`nst.precision.precision_used`).
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 # L-BFGS at 0.5: full quasi-Newton steps (1.0) overshot early on, the loss jumping up to
 # 8-fold for a step on Gram matching; half steps reached the same loss after 40 steps.
 DEFAULT_LR: dict[str, float] = {"lbfgs": 0.5, "adam": 0.02}
@@ -77,6 +79,9 @@ STYLE_EDGE = 1024
 CPU_BUDGET_GB = 3.2
 # A GPU's default budget: this share of its memory (the rest for CUDA's own use and fragmentation).
 GPU_BUDGET_SHARE = 0.8
+# Early stopping (`Settings.early_stop`, `nst.stopping`) compares the total loss with its value this many
+# complete steps of the finest scale before: long enough that one L-BFGS step's wobble does not end a run.
+EARLY_STOP_WINDOW = 10
 # The coarsest scale a CPU run goes down to: below it VGG's deepest style layer has almost no positions.
 CPU_COARSEST = 64
 
@@ -162,7 +167,9 @@ class Settings:
     swd_directions: int | None = _spec(_SWD.directions, "random directions per layer of the sliced Wasserstein "
                                                         "distance (default: as many as the layer has channels)",
                                        lo=1, hi=8192)
-    precision: str = _spec("fp32", "network precision; bf16 runs VGG under autocast", choices=PRECISIONS)
+    precision: str = _spec("auto", "network precision: bf16 runs VGG under autocast in channels_last (losses and "
+                                   "optimizer stay fp32); auto is bf16 on a CPU with AMX or AVX-512 BF16 and on a "
+                                   "CUDA GPU of compute capability 8.0 or more, fp32 elsewhere", choices=PRECISIONS)
     style_scale: float | None = _spec(None, "brush size: the painting's long edge as a share of the output's, at "
                                             "every scale; 1 = as long (default: 1 up to "
                                             f"{STYLE_EDGE} px; above, the painting stays {STYLE_EDGE} px)",
@@ -174,6 +181,9 @@ class Settings:
     colors: str = _spec("style", "colours of the result: style (the painting's), luminance (stylize the "
                                  "luminance only, keep the photo's chroma) or match (the painting recoloured "
                                  "to the photo's colour mean and covariance first)", choices=COLOR_MODES)
+    early_stop: float = _spec(0.0, "early stopping: end the run once the total loss at the finest scale changed by "
+                                   f"less than this share over its last {EARLY_STOP_WINDOW} steps, e.g. 0.005, where the "
+                                   "paper's official code stopped; 0 runs every step", lo=0.0, hi=1.0)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -146,7 +146,16 @@ class VGGFeatures(nn.Module):
         self.register_buffer("order", torch.tensor(order), persistent=False)
         self.register_buffer("mean", torch.tensor(convention.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(convention.std).view(1, 3, 1, 1), persistent=False)
+        # The weights' and the input's layout (`nst.precision.memory_format`); changed by `use_memory_format`.
+        self.memory_format = torch.contiguous_format
         self.eval().requires_grad_(False)
+
+    def use_memory_format(self, memory_format: torch.memory_format) -> None:
+        """Lay the weights and every input out in `memory_format` from now on; converts the
+        weights only when the format changes (once per run, not once per step)."""
+        if memory_format != self.memory_format:
+            self.features.to(memory_format=memory_format)
+            self.memory_format = memory_format
 
     @property
     def device(self) -> torch.device:
@@ -163,7 +172,7 @@ class VGGFeatures(nn.Module):
         last = max(index_of[name] for name in wanted)
         if last >= len(self.features):
             raise NSTError(f"this extractor stops before {_RELU_AT[self.backbone][last]}")
-        x = self.prepare(image)
+        x = self.prepare(image).contiguous(memory_format=self.memory_format)  # a no-op for fp32's layout
         out: dict[str, Tensor] = {}
         for i, module in enumerate(self.features[: last + 1]):
             x = module(x)

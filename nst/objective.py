@@ -30,6 +30,7 @@ from .config import CONTENT_LAYER, Settings
 from .features import VGGFeatures
 from .errors import NSTError
 from .methods import Method, StyleTerm, fusion_weights, get_method, pool
+from .precision import memory_format, precision_used
 from .regions import layer_regions
 
 __all__ = ["Objective", "StyleTargets", "feature_matrix", "layer_weights", "network_features", "painting_shares"]
@@ -41,7 +42,10 @@ def feature_matrix(activation: Tensor) -> Tensor:
 
 
 def network_features(extractor: VGGFeatures, image: Tensor, layers: set[str], precision: str) -> dict[str, Tensor]:
-    """`extractor`'s activations of `image` at `layers`, under bf16 autocast when `precision` is "bf16"."""
+    """`extractor`'s activations `{layer: (1, C, H', W')}` of `image` `(1, 3, H, W)` at `layers`; when
+    `precision` (resolved: `nst.precision.precision_used`) is "bf16", under bf16 autocast with the
+    network and its activations in channels_last, else in float32 as they are."""
+    extractor.use_memory_format(memory_format(precision))
     autocast = (torch.autocast(image.device.type, dtype=torch.bfloat16) if precision == "bf16"
                 else contextlib.nullcontext())
     with autocast:
@@ -64,11 +68,12 @@ class StyleTargets:
         # One seeded generator draws every term's fixed random parts (Fourier frequencies).
         generator = torch.Generator().manual_seed(settings.seed)
         paintings = painting_shares(settings, len(styles), masked=masked)
+        precision = precision_used(settings.precision, extractor.device)
         self.masked = masked
         self.blended: dict[str, dict[str, StyleTerm]] = {}
         self.each: dict[str, dict[str, list[StyleTerm]]] = {}
         with torch.no_grad():
-            feats = [network_features(extractor, s, set(layers), settings.precision) for s in styles]
+            feats = [network_features(extractor, s, set(layers), precision) for s in styles]
             for method in betas:
                 m = get_method(method)
                 options = m.options_for(settings)
@@ -111,6 +116,7 @@ class Objective:
             raise NSTError("these style targets were built " + ("for" if targets.masked else "without") + " regions")
         self.extractor = extractor
         self.settings = settings
+        self.precision = precision_used(settings.precision, extractor.device)  # "fp32" or "bf16"
         self.alpha = settings.content_weight
         self.betas = fusion_weights(settings.method, settings.fusion)
         self.gamma = settings.gamma_used()
@@ -132,8 +138,8 @@ class Objective:
         self.tv_scale = targets.tv_scale
 
     def features(self, image: Tensor) -> dict[str, Tensor]:
-        """The activations this objective needs, under bf16 autocast when asked for."""
-        return network_features(self.extractor, image, self.layers, self.settings.precision)
+        """The activations this objective needs, in its precision (`network_features`)."""
+        return network_features(self.extractor, image, self.layers, self.precision)
 
     def __call__(self, image: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         feats = self.features(image)

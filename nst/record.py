@@ -22,6 +22,7 @@ import torch
 from .config import Settings
 from .errors import NSTError
 from .features import VGGFeatures
+from .precision import precision_used
 from .request import Request
 from .version import __version__
 
@@ -35,8 +36,10 @@ MAX_RECORD_BYTES = 1_000_000
 class RunRecord:
     """One run: its settings and what they came to (γ, optimizer, scales and their tiles), the
     network and where its weights came from, the inputs by name, where the image went, how far
-    the run got and its final loss per term, and where and with what it ran. `tiles` may be
-    missing from a record written before tiles came in (read back as ())."""
+    the run got (and why it stopped early, when it did) and its final loss per term, and where,
+    in which precision and with what it ran. `tiles` may be missing from a record written before
+    tiles came in (read back as ()), `precision` from one written before "auto" (read back as the
+    settings' own, which then was what ran), `stopped` from one written before early stopping."""
 
     settings: Settings
     gamma: float  # the style weight γ used: `settings.gamma`, or its methods' default
@@ -59,6 +62,10 @@ class RunRecord:
     # `optimizer` is the run's; a tiled scale runs Adam (`nst.tiled`), as a print's scales above
     # 1024 px do under "auto" (`Settings.optimizer_at`).
     tiles: tuple[tuple[int, int, int], ...] = ()
+    precision: str = "fp32"  # what the network ran in: "fp32" or "bf16" (`settings.precision`, "auto" resolved)
+    # Why the run ended at `steps_done` before its last step by itself (early stopping's rule held,
+    # `nst.stopping`); None when it ran every step or was stopped from outside.
+    stopped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON types: tuples become lists."""
@@ -99,6 +106,8 @@ class RunRecord:
         except NSTError as exc:
             raise NSTError(f"run record: bad settings: {exc}") from None
         return cls(**{**data, "settings": settings, "gamma": float(data["gamma"]),
+                      # Before "auto" came in a run's precision was its settings' own.
+                      "precision": data.get("precision", "fp32" if settings.precision == "auto" else settings.precision),
                       "seconds": None if data["seconds"] is None else float(data["seconds"]),
                       "scales": tuple((size, steps) for size, steps in data["scales"]),
                       "tiles": tuple(tuple(t) for t in data.get("tiles", ())),
@@ -132,13 +141,14 @@ _CHECKS = {
     "created": lambda x: x is None or _text(x),
     "tiles": lambda x: isinstance(x, list) and all(isinstance(t, list) and len(t) == 3 and all(map(_whole, t))
                                                    for t in x),
+    "precision": lambda x: x in ("fp32", "bf16"), "stopped": lambda x: x is None or _text(x),
 }
 _WHAT = {
     "settings": "an object of settings", "gamma": "a number", "scales": "a list of [size, steps] pairs",
     "paintings": "a list of names", "regions": "a name or null", "output": "a path or null",
     "tiles": "a list of [tile, halo, tiles] triples",
     "steps_done": "a whole number", "final_losses": "an object of numbers", "seconds": "a number or null",
-    "created": "text or null",
+    "created": "text or null", "precision": "fp32 or bf16", "stopped": "text or null",
     **{name: "text" for name in ("optimizer", "network", "network_source", "content", "device", "version", "torch")},
 }
 
@@ -150,10 +160,11 @@ def _short(value: Any) -> str:
 
 def run_record(request: Request, extractor: VGGFeatures, *, steps_done: int = 0,
                final_losses: dict[str, float] | None = None, seconds: float = 0.0, output: str | None = None,
-               device: str | None = None) -> RunRecord:
+               device: str | None = None, stopped: str | None = None) -> RunRecord:
     """The record of running `request` on `extractor`: so far `steps_done` steps in `seconds`
-    with these `final_losses`; `device` defaults to the extractor's (`"cpu"`, `"cuda:0"`). Its
-    tiles are those of `Request.layouts` on the extractor's device."""
+    with these `final_losses`, ended early for the reason `stopped` (None: not by itself);
+    `device` defaults to the extractor's (`"cpu"`, `"cuda:0"`). Its tiles are those of
+    `Request.layouts` on the extractor's device, its precision `settings.precision` resolved there."""
     settings = request.settings
     tiles = tuple((layout.tile, layout.halo, layout.most_tiles()) if layout.tile is not None else (size, 0, 1)
                   for (size, _), layout in zip(settings.scale_plan(), request.layouts(extractor.device)))
@@ -164,7 +175,8 @@ def run_record(request: Request, extractor: VGGFeatures, *, steps_done: int = 0,
                      output=output, steps_done=steps_done, final_losses=dict(final_losses or {}),
                      seconds=round(seconds, 3), device=device or str(extractor.device), version=__version__,
                      torch=torch.__version__,
-                     created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), tiles=tiles)
+                     created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), tiles=tiles,
+                     precision=precision_used(settings.precision, extractor.device), stopped=stopped)
 
 
 def read_json(path: str | os.PathLike, *, name: str = "run record") -> Any:

@@ -24,7 +24,8 @@ class Step:
     `image` is a detached copy `(1, 3, H, W)` in [0, 1] on the run's device: the whole image as
     the last complete step left it (inside a tiled step, the one before it). `losses` holds
     the terms evaluated at the start of the step; on a tiled scale, their mean over the
-    step's tiles so far, each weighted by its core's pixels.
+    step's tiles so far, each weighted by its core's pixels. `stopped`: on the last step of a
+    run that early stopping ended before step `steps` (`nst.stopping`), why; else None.
     """
 
     step: int
@@ -37,11 +38,17 @@ class Step:
     tile: int = 1
     tiles: int = 1
     box: tuple[int, int, int, int] | None = None
+    stopped: str | None = None
 
     @property
     def complete(self) -> bool:
         """Whether step `step` is done: its last tile (every tile of it) has been updated."""
         return self.tile == self.tiles
+
+    @property
+    def last(self) -> bool:
+        """Whether this is the run's last step: its `steps`-th, complete, or one early stopping ended it at."""
+        return (self.step == self.steps and self.complete) or self.stopped is not None
 
     def pil(self) -> Image.Image:
         return to_pil(self.image)

@@ -30,6 +30,7 @@ from .record import RunRecord, run_record
 from .regions import NO_PAINTING
 from .request import Request
 from .step import Step, deterministic_cudnn, step_seed
+from .stopping import until_converged
 from .tiled import optimise_tiled
 from .weights import load_extractor
 
@@ -151,8 +152,9 @@ def iter_stylize(content: ImageSource | Request, style: ImageSource | Sequence[I
     scale starts from the previous one's image upsampled with the photo's detail put back
     (`upsample`), with fresh targets and optimizer, and its steps' images have that scale's
     size. A scale whose whole step does not fit the memory budget (`Request.layouts`) is
-    optimised in tiles (`nst.tiled.optimise_tiled`), yielding after every tile.
-    `extractor` defaults to the cached extractor of `network` on `device` (CUDA when
+    optimised in tiles (`nst.tiled.optimise_tiled`), yielding after every tile. With
+    `settings.early_stop` the run may end before its last step (`nst.stopping`): its last `Step`
+    then says why (`Step.stopped`). `extractor` defaults to the cached extractor of `network` on `device` (CUDA when
     present). Raises `NSTError` for bad images, a memory budget too small for the run, or
     when the loss stops being finite.
     """
@@ -183,12 +185,15 @@ def iter_stylize(content: ImageSource | Request, style: ImageSource | Sequence[I
         targets = StyleTargets(extractor, style_t, settings, masked=regions is not None)
         shown = (lambda x, photo=photo: finish_colors(settings.colors, x, photo))
         if layout.tiled:
-            image = yield from optimise_tiled(extractor, targets, content_t, regions, image, settings, layout,
-                                              done=done, count=count, start=start, show=shown, scale=scale,
-                                              scales=len(plan))
+            steps = optimise_tiled(extractor, targets, content_t, regions, image, settings, layout, done=done,
+                                   count=count, start=start, show=shown, scale=scale, scales=len(plan))
         else:
-            image = yield from _optimise(Objective(extractor, content_t, targets, settings, regions), image, settings,
-                                         done, count, start, shown, scale, len(plan))
+            steps = _optimise(Objective(extractor, content_t, targets, settings, regions), image, settings, done,
+                              count, start, shown, scale, len(plan))
+        if scale == len(plan) and settings.early_stop > 0:
+            yield from until_converged(steps, settings.early_stop)  # the last scale: its image is not needed after
+        else:
+            image = yield from steps
         del targets
         done += count
         coarse_content = content_t
@@ -270,7 +275,10 @@ def stylize(content: ImageSource | Request, style: ImageSource | Sequence[ImageS
     plan = settings.scale_plan()
     interrupted = False
     # leave=None: the bar stays when it is the only one, and goes when it sits under another (a batch's).
-    with tqdm(total=settings.steps, disable=not progress, unit="step", leave=None) as bar:
+    # The bar is drawn at most twice a second (mininterval, refresh=False), not after every step,
+    # and at once where it names a new scale or tile.
+    shown = None
+    with tqdm(total=settings.steps, disable=not progress, unit="step", leave=None, mininterval=0.5) as bar:
         try:
             for step in itertools.chain([last], steps):
                 # The loss is measured at the current scale's size, so it jumps when the size
@@ -278,8 +286,10 @@ def stylize(content: ImageSource | Request, style: ImageSource | Sequence[ImageS
                 # the tile it is on shows it moving.
                 where = [f"scale {step.scale}/{step.scales}, {plan[step.scale - 1][0]} px"] if step.scales > 1 else []
                 where += [f"tile {step.tile}/{step.tiles}"] if step.tiles > 1 else []
-                bar.set_description(", ".join(where) or None)
-                bar.set_postfix(loss=f"{step.losses['total']:.4g}")
+                bar.set_postfix(loss=f"{step.losses['total']:.4g}", refresh=False)
+                if ", ".join(where) != shown:
+                    shown = ", ".join(where)
+                    bar.set_description(shown or None)
                 if step.complete:
                     for name, value in step.losses.items():
                         history.setdefault(name, []).append(value)
@@ -292,5 +302,6 @@ def stylize(content: ImageSource | Request, style: ImageSource | Sequence[ImageS
     steps.close()
     # Inside a tiled step `last.image` is the image the step before left.
     done = last.step if last.complete else last.step - 1
-    record = run_record(request, extractor, steps_done=done, final_losses=last.losses, seconds=last.elapsed)
+    record = run_record(request, extractor, steps_done=done, final_losses=last.losses, seconds=last.elapsed,
+                        stopped=last.stopped)
     return Result(last.pil(), history, record, interrupted)

@@ -36,8 +36,8 @@ NOT_RECORDED = "(not recorded)"
 RENAMED_SETTINGS = {"mix": "fusion", "style_weights": "painting_weights"}
 RENAMED_FACTS = {"weights": "network_source"}
 # Settings added since those records were written; at their defaults they make the image the record's run made
-# (the painting as large as the output up to 1024 px; a budget that keeps such runs whole).
-ADDED_SETTINGS = ("style_scale", "memory_budget_gb")
+# (the painting as large as the output up to 1024 px; a budget that keeps such runs whole; no early stopping).
+ADDED_SETTINGS = ("style_scale", "memory_budget_gb", "early_stop")
 _CLI_KEYS = {"output", "seconds", "device", "network", "network_source", "optimizer", "gamma", "scales", "styles",
              "mask", "final_losses", "settings"}
 _CELL_KEYS = {*CELL_KEYS, "image", "content", "style", "settings", "final_losses", "seconds", "device", "network",
@@ -53,7 +53,8 @@ def upgrade(old: dict[str, Any]) -> dict[str, Any] | None:
         return {**old, "hash": _rehashed(old["hash"], old["run"]["settings"], run),
                 "run": RunRecord.from_dict(run).to_dict()}
     fields = {f.name for f in dataclasses.fields(RunRecord)}
-    if set(_renamed(old)) in (fields, fields - {"tiles"}):  # a record from before tiles: read back as ()
+    later = {f.name for f in dataclasses.fields(RunRecord) if f.default is not dataclasses.MISSING}
+    if fields - later <= set(_renamed(old)) <= fields:  # facts recorded since (tiles, …) are read back by from_dict
         return None if _renamed(old) == old else RunRecord.from_dict(_renamed(old)).to_dict()
     given, old = old, _renamed(old)
     if set(old) not in (_CLI_KEYS, _CELL_KEYS):

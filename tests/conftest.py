@@ -96,3 +96,13 @@ def render_counter(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(cells, "iter_stylize", counting)
     return calls
+
+
+@pytest.fixture(autouse=True)
+def cpu_without_bf16_units(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`precision="auto"` (the default) resolves to fp32 on the CPU in every test, as on the AVX2-only
+    machine whose runs set the suite's thresholds, also on a CPU with AMX; the tests of "auto" itself
+    (tests/nst/test_precision.py) simulate other CPUs by patching `nst.precision.cpu_info` again."""
+    from nst import precision
+
+    monkeypatch.setattr(precision, "cpu_info", lambda: ("a CPU without bf16 units", frozenset({"avx2", "fma"})))

@@ -52,8 +52,9 @@ class Frame:
     """What a stylization reports after every step: the losses of `step` of `steps` and,
     every `interval` seconds and at the end, the image. `timed_out`: the run reached its
     wall-time cap at this step, which ends it. `complete`: false for a tile of a tiled step
-    other than its last (`nst.step.Step.complete`). `scale` of `scales` and `tile` of `tiles`
-    say where the run is, as `nst.step.Step` does."""
+    other than its last (`nst.step.Step.complete`). `stopped`: why early stopping ended the run
+    at this step (`nst.step.Step.stopped`). `scale` of `scales` and `tile` of `tiles` say where
+    the run is, as `nst.step.Step` does."""
 
     step: int
     steps: int
@@ -62,6 +63,7 @@ class Frame:
     elapsed: float
     timed_out: bool = False
     complete: bool = True
+    stopped: str | None = None
     scale: int = 1
     scales: int = 1
     tile: int = 1
@@ -69,7 +71,7 @@ class Frame:
 
     @property
     def final(self) -> bool:
-        return (self.step == self.steps and self.complete) or self.timed_out
+        return (self.step == self.steps and self.complete) or self.timed_out or self.stopped is not None
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,10 @@ class Stylization:
             for step in steps:
                 now = time.monotonic()
                 timed_out = step.elapsed >= self.max_seconds and step.step < step.steps
-                last = step.step == step.steps and step.complete
-                show = now - last_shown >= self.interval or last or timed_out
+                show = now - last_shown >= self.interval or step.last or timed_out
                 last_shown = now if show else last_shown
                 yield Frame(step.step, step.steps, step.losses, step.pil() if show else None, step.elapsed, timed_out,
-                            step.complete, step.scale, step.scales, step.tile, step.tiles)
+                            step.complete, step.stopped, step.scale, step.scales, step.tile, step.tiles)
                 if timed_out:
                     return
         finally:

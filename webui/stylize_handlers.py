@@ -93,7 +93,7 @@ def caption(record: dict[str, Any]) -> str:
     run = RunRecord.from_dict(record)
     settings = run.settings
     names = "+".join(m for m, _ in settings.fusion) if settings.fusion else settings.method
-    finished = run.steps_done == settings.steps
+    finished = run.steps_done == settings.steps or run.stopped is not None
     return f"{names} · γ {run.gamma:g}" + ("" if finished else " (stopped)")
 
 
@@ -348,7 +348,7 @@ def _settings(controls: dict[str, Any], device_type: str) -> Settings:
 def _finished(record: RunRecord, frame: Frame) -> RunRecord:
     """`record` of a run that ended at `frame`."""
     return dataclasses.replace(record, steps_done=frame.step, final_losses=frame.losses,
-                               seconds=round(frame.elapsed, 3))
+                               seconds=round(frame.elapsed, 3), stopped=frame.stopped)
 
 
 def _result(shown: Shown, record: RunRecord, inputs: Request) -> Image.Image | str:
@@ -372,7 +372,7 @@ def _status(frame: Frame) -> str:
         return (f"Stopped at the time limit of one run here ({frame.elapsed:.0f} s), after step {frame.step} of "
                 f"{frame.steps}: this is the image at that step. Lower the size or the steps for a full run.")
     if frame.final:
-        return f"Done: {frame.steps} steps in {frame.elapsed:.1f} s. Download the PNG with the button on the image."
+        return f"Done: {frame.step} steps in {frame.elapsed:.1f} s. Download the PNG with the button on the image."
     left = frame.elapsed / frame.step * (frame.steps - frame.step)
     # A print's tiled step takes minutes: the scale and the tile show where it is.
     where = [f"scale {frame.scale} of {frame.scales}"] if frame.scales > 1 else []

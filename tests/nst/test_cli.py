@@ -15,6 +15,7 @@ from PIL import Image
 import nst
 from nst import STYLE_LAYERS, RunRecord, Settings
 from nst.config import CPU_PRESET
+from nst import precision
 from nst.__main__ import build_parser, main, settings_from_args
 from nst.methods import METHODS, isolated_registry
 from nst.weights import load_extractor
@@ -300,6 +301,22 @@ def test_a_recipe_reproduces_a_cpu_result_and_flags_given_change_it(tmp_path, co
     settings = nst.read_recipe(changed).run.settings
     assert (settings.steps, settings.method, settings.size, settings.seed, settings.style_layers, settings.scales) == \
         (2, "poly", 48, 5, STYLE_LAYERS[:2], 1)  # no CPU preset: the recipe's size and scales
+
+
+def test_a_recipe_made_under_auto_precision_reruns_in_the_precision_it_used(tmp_path, content_path, style_path,
+                                                                            monkeypatch):
+    here = ["--quiet", "--device", "cpu", "--network", "vgg19"]
+    made, again = tmp_path / "a.png", tmp_path / "b.png"
+    assert main([str(content_path), str(style_path), "-o", str(made), "--size", "32", "--steps", "1", "--layers", "1",
+                 *here]) == 0
+    assert nst.read_recipe(made).run.precision == "fp32"  # "auto" on a CPU without bf16 units
+    monkeypatch.setattr(precision, "cpu_info", lambda: ("a CPU with AMX", frozenset({"amx_bf16"})))  # another machine
+    assert main(["--recipe", str(made), str(content_path), str(style_path), "-o", str(again), *here]) == 0
+    assert nst.read_recipe(again).run.precision == "fp32"  # not this CPU's bf16: the recipe's pixels
+    assert np.array_equal(np.asarray(Image.open(made)), np.asarray(Image.open(again)))
+    assert main(["--recipe", str(made), str(content_path), str(style_path), "-o", str(again), "--precision", "bf16",
+                 *here]) == 0
+    assert nst.read_recipe(again).run.precision == "bf16"  # a precision given by name wins
 
 
 def test_a_first_argument_batch_is_the_batch_command_and_other_names_are_photos(tmp_path, capsys):

@@ -136,6 +136,17 @@ def test_a_record_lists_its_scales_tiles_and_one_written_before_tiles_reads_back
         RunRecord.from_dict({**record.to_dict(), "tiles": [[64, 1]]})
 
 
+def test_a_record_written_before_auto_and_early_stopping_reads_back(record):
+    """Such a record's run went to its last step in its settings' precision."""
+    assert record.precision == "fp32" and record.stopped is None  # "auto" resolved on this (simulated) CPU
+    older = record.to_dict()
+    del older["precision"], older["stopped"]
+    older["settings"] = {**older["settings"], "precision": "bf16"}
+    assert RunRecord.from_dict(older).precision == "bf16"
+    with pytest.raises(NSTError, match="run record: precision 'auto' is not fp32 or bf16"):
+        RunRecord.from_dict({**record.to_dict(), "precision": "auto"})
+
+
 @pytest.mark.parametrize("stale", [False, True])
 def test_a_cell_of_0_1_is_found_again_once_upgraded_unless_it_was_stale(tmp_path, monkeypatch, stale):
     monkeypatch.chdir(ROOT)  # a cell's record names its inputs relative to the repository

@@ -270,7 +270,7 @@ def test_an_upload_is_refused_from_its_header_before_gradio_decodes_it(tmp_path,
     ("size", 8, "size: 8 is not valid; give a number from 16 to 2048"),
     ("size", "big", "size: 'big' is not valid; give a number from 16 to 2048"),
     ("seed", -3, "seed: -3 is not valid; give a number from 0 to 2147483647"),
-    ("precision", "fp16", "precision: 'fp16' is not valid; choose from 'fp32', 'bf16'"),
+    ("precision", "fp16", "precision: 'fp16' is not valid; choose from 'auto', 'fp32', 'bf16'"),
 ])
 def test_a_control_refuses_what_it_cannot_take_naming_itself(name, value, message, examples):
     with gr.Blocks():
