@@ -232,7 +232,7 @@ def wire(page: StylizePage, stylizer: Stylizer, sharing: Sharing, demo: gr.Block
                         api_visibility="private", queue=False)
     # Queued, unlike the other light events: a warning or an error reaches the page only from the queue.
     demo.load(page.bind(stylizer.load_runs), [page.history], page.components("history", "gallery"),
-              api_name="load_runs", api_visibility="private", concurrency_limit=None)
+              api_name="load_runs", api_visibility="private", concurrency_limit=None, show_progress="hidden")
     _wire_sharing(page, sharing, demo, restorable)
 
 
@@ -246,8 +246,9 @@ def _wire_sharing(page: StylizePage, sharing: Sharing, demo: gr.Blocks,
     # The server does not know the address the visitor sees (a Space's proxy, a mounted path): the page does.
     shared.success(None, page.link, page.link, js=f"(link) => link && link.startsWith('?{LINK_PARAMETER}=') ? "
                                                   "new URL(link, window.location.href).href : link")
+    # No progress shown: on a busy server its overlay would cover every control until the load is answered.
     demo.load(page.bind(sharing.open_link), None, [*restorable, *page.components("content", "style", "status")],
-              api_name="open_link", api_visibility="private", concurrency_limit=None)
+              api_name="open_link", api_visibility="private", concurrency_limit=None, show_progress="hidden")
 
 
 def build_stylize_tab(stylizer: Stylizer, examples: Path, sharing: Sharing, demo: gr.Blocks) -> StylizePage:
