@@ -10,6 +10,7 @@ import runpy
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 # Set before anything imports huggingface_hub or gradio, which read them at import time.
 _HOME = Path(tempfile.mkdtemp(prefix="nst-tests-"))
@@ -99,10 +100,15 @@ def render_counter(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 @pytest.fixture(autouse=True)
-def cpu_without_bf16_units(monkeypatch: pytest.MonkeyPatch) -> None:
+def cpu_without_bf16_units() -> Iterator[None]:
     """`precision="auto"` (the default) resolves to fp32 on the CPU in every test, as on the AVX2-only
     machine whose runs set the suite's thresholds, also on a CPU with AMX; the tests of "auto" itself
-    (tests/nst/test_precision.py) simulate other CPUs by patching `nst.precision.cpu_info` again."""
+    (tests/nst/test_precision.py) simulate other CPUs by patching `nst.precision.cpu_info` again.
+
+    A patch of its own, not the `monkeypatch` fixture: that one would then be set up before every
+    module's own autouse fixtures and undone after them, so their teardown would see the test's patches."""
     from nst import precision
 
-    monkeypatch.setattr(precision, "cpu_info", lambda: ("a CPU without bf16 units", frozenset({"avx2", "fma"})))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(precision, "cpu_info", lambda: ("a CPU without bf16 units", frozenset({"avx2", "fma"})))
+        yield

@@ -57,17 +57,18 @@ def test_the_benchmark_prints_ours_against_the_baseline(size, capsys, monkeypatc
     bench.main()
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split() == ["seconds", "per", "step", f"{size}", "px", "×", "baseline"]
-    assert lines[2].startswith("baseline (Gram)") and [line.split()[0] for line in lines[3:5]] == ["poly", "bn"]
-    seconds, ratio = (float(v) for v in lines[3].split()[1:])
-    baseline_seconds = float(lines[2].split()[2])
+    rows = {line[:bench._WIDTH].strip(): line[bench._WIDTH:].split() for line in lines[2:5]}  # name, then figures
+    assert list(rows) == ["baseline (Gram, fp32)", "poly, fp32", "bn, fp32"]  # fp32 unless --precision says
+    seconds, ratio = (float(v) for v in rows["poly, fp32"])
+    baseline_seconds = float(rows["baseline (Gram, fp32)"][0])
     # Printed to two decimals, from seconds printed to three: the ratio agrees within that rounding.
     assert ratio == pytest.approx(baseline_seconds / seconds, rel=0.01, abs=0.006)
     # The second table: the same runs' seconds to a finished result of warm-up + steps, and peak memory.
     table = lines[lines.index("") + 1:]
     assert table[0].split()[:4] == ["result", "of", "2", "steps"]
     record = json.loads((tmp_path / "b.json").read_text())
-    for line, method in zip(table[1:], ["poly", "bn"]):
-        to_result, peak = (float(v) for v in line.split()[1:])
+    for line, method in zip(table[1:], ["poly, fp32", "bn, fp32"]):
+        to_result, peak = (float(v) for v in line[bench._WIDTH:].split())
         run = record["runs"][method][str(size)]
         assert to_result == pytest.approx(run["seconds_to_result"], abs=0.01)
         assert to_result >= run["seconds_per_step"] and peak == pytest.approx(run["peak_memory_mib"], abs=0.5)
