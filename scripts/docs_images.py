@@ -209,6 +209,7 @@ def explore_screenshot(args: argparse.Namespace) -> None:
 def print_crop(args: argparse.Namespace) -> None:
     """docs/print_crop.jpg: `--crop` px of the print around `--centre` (fractions of its width and
     height) beside the same part of the smaller result, enlarged with Lanczos to the same pixels."""
+    Image.MAX_IMAGE_PIXELS = None  # our own 4096 px print, not untrusted input
     big, small = Image.open(args.print).convert("RGB"), Image.open(args.small).convert("RGB")
     factor = big.width / small.width
     left = round(min(max(args.centre[0] * big.width - args.crop / 2, 0), big.width - args.crop))
