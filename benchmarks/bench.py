@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench [--sizes 256 512] [--steps 10] [--warmup 3] [--device cuda] [--precision fp32 bf16]
         [--backbone vgg19] [--methods poly bn] [--no-baseline] [--json FILE]
-    python -m benchmarks.bench --sizes 1024 2048 4096 --tiled [--untiled 2048] [--methods poly] [--steps 75]
+    python -m benchmarks.bench --sizes 1024 2048 4096 --tiled [--untiled 2048] [--gallery] [--methods poly] [--steps 75]
         [--network auto] [--json FILE]
 
 With `--tiled`, whole coarse-to-fine runs at print sizes instead, their finest scales in
@@ -103,7 +103,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--tiled", action="store_true", help="whole runs at print sizes, in tiles where they must be")
     parser.add_argument("--untiled", type=int, nargs="*", default=[], metavar="SIZE",
-                        help="with --tiled: also run these sizes whole (L-BFGS throughout), to compare")
+                        help="with --tiled: also run these sizes with every scale whole, to compare")
+    parser.add_argument("--gallery", action="store_true",
+                        help="with --tiled: run each size on the six example pairs (the seam ratio over the gallery)")
     parser.add_argument("--network", default="auto", help="with --tiled: the network (default: the paper's VGG-19)")
     parser.add_argument("--yardstick-up-to", type=int, default=2048,
                         help="with --tiled: measure the yardstick up to this size (it needs the whole image's features)")

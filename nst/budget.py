@@ -13,10 +13,12 @@ counts the run's tensors; the process adds torch and the network (about 0.8 GB o
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import math
 import os
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import torch
 
@@ -27,7 +29,7 @@ from .methods import fusion_weights, get_method
 from .tiles import ALIGN, core_length
 
 __all__ = ["STEP_BYTES_PER_PIXEL", "TARGET_BYTES_PER_PIXEL", "HALO", "MIN_TILE", "default_budget_gb", "budget_bytes",
-           "step_bytes_per_pixel", "ScaleLayout", "layout_scale", "scale_layouts"]
+           "step_bytes_per_pixel", "ScaleLayout", "layout_scale", "scale_layouts", "release_free_memory"]
 
 # Peak resident memory of a step per pixel the network sees, on two CPU cores (VGG-19 to
 # relu5_1, Gram matching, float32; benchmarks/memory.py: 2420, the slope between 384 and 640 px,
@@ -178,3 +180,26 @@ def scale_layouts(settings: Settings, content_size: tuple[int, int], painting_si
         painting = max((math.prod(long_edge_size(p, edge)) for p in painting_sizes), default=0)
         layouts.append(layout_scale(settings, height, width, steps, budget, painting))
     return tuple(layouts)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's `malloc_trim`, or None where the C library has none (macOS, musl)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def release_free_memory() -> bool:
+    """Return the memory the C allocator holds free to the system (glibc's `malloc_trim(0)`);
+    True when some was returned. A no-op, False, without glibc.
+
+    Each tile of a tiled step has a crop of another shape, so the activations one tile frees
+    leave holes in the heap that the next tile's do not fit; glibc keeps those pages
+    resident, and the process grew by every step. A 1024 px scale in 12 tiles (a 0.8 GB
+    budget, VGG-19, two CPU cores) went from 1.44 to 2.04 GiB over six steps; trimmed after
+    each tile, from 1.36 to 1.47 GiB, in the same time (about 24 s a step).
+    """
+    trim = _malloc_trim()
+    return bool(trim(0)) if trim is not None else False

@@ -30,6 +30,7 @@ __all__ = [
     "PRECISIONS",
     "DEFAULT_LR",
     "AUTO_SCALES_ABOVE",
+    "PRINT_STEP_EVERY",
     "CPU_PRESET",
     "CPU_COARSEST",
     "EARLY_STOP_WINDOW",
@@ -63,6 +64,9 @@ DEFAULT_LR: dict[str, float] = {"lbfgs": 0.5, "adam": 0.02}
 # Above this long edge a run goes coarse to fine unless told otherwise: its first scale
 # settles the large structure at a quarter of the cost of a full-size step.
 AUTO_SCALES_ABOVE = 1024
+# A print's scales above `AUTO_SCALES_ABOVE` px get one step for every this many of the run
+# (`Settings.scale_plan`): the CPU preset's 75 steps give each 2.
+PRINT_STEP_EVERY = 30
 # Where a run on a CPU starts (the app's page; the CLI when --steps and --scales are not
 # given): a 512 px result within a minute on two cores, coarse to fine (benchmarks/multiscale.py,
 # README "Speed").
@@ -231,18 +235,25 @@ class Settings:
         gap in 52 s; halving shares, 128 × 58 → 256 × 28 → 512 × 14, closed 0.91 and kept
         too little of the photo's detail (README "Speed").
 
-        A print (above `AUTO_SCALES_ABOVE` px) shares them by time instead: each scale gets a
-        quarter of the steps of the one before, at least one, so that each takes about as
-        long (a step there costs four times as much). Equal shares would put three quarters
-        of the run into its finest scale, whose step at 4096 px takes minutes on two CPU cores
-        (in tiles, `nst.tiled`): the coarse scales draw the painting's strokes, the print
-        scales bring them and the photo's detail to the full resolution.
+        A print (above `AUTO_SCALES_ABOVE` px) gives each of its print scales (those above
+        that size, but the coarsest) one step for every `PRINT_STEP_EVERY` of the run, at
+        least one; the scales below share the rest equally, as a run of their size would.
+        A print scale's step costs the most (at 2048 px on two CPU cores, in tiles
+        (`nst.tiled`), 65 s against 9 s at 1024 px) and does the least: Adam at a small rate
+        (`optimizer_at`) sharpens what the 1024 px scale drew. Measured at 2048 px (the
+        paper's VGG-19, chelsea_cat × starry_night, poly, two CPU cores), 256 × 30 → 512 × 20
+        → 1024 × 15 → 2048 × 2 closed 0.48 of the Gram gap in 340 s; 256 × 30 → 512 × 16 →
+        1024 × 8 → 2048 × 4 closed 0.44 in 411 s; the former rule of a quarter of the steps of
+        the scale before, 256 × 57 → 512 × 14 → 1024 × 3 → 2048 × 1, closed 0.32.
         """
         scales = self.scales_used()
         sizes = [math.ceil(self.size / 2 ** (scales - 1 - i)) for i in range(scales)]
-        weights = [1.0 if self.size <= AUTO_SCALES_ABOVE else 4.0**-k for k in range(scales)]
-        counts = [max(1, math.floor(self.steps * w / sum(weights))) for w in weights]
-        counts[0] += self.steps - sum(counts)
+        fixed = max(1, self.steps // PRINT_STEP_EVERY)
+        counts = [fixed if i > 0 and size > AUTO_SCALES_ABOVE else 0 for i, size in enumerate(sizes)]
+        shared = counts.count(0)
+        rest = self.steps - sum(counts)
+        counts = [count or rest // shared for count in counts]
+        counts[0] += rest - rest // shared * shared
         return tuple(zip(sizes, counts))
 
     def style_scale_used(self) -> float:

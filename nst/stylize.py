@@ -20,6 +20,7 @@ from PIL import Image
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from .budget import release_free_memory
 from .colors import finish_colors, prepare_colors
 from .config import Settings
 from .errors import NSTError
@@ -194,7 +195,8 @@ def iter_stylize(content: ImageSource | Request, style: ImageSource | Sequence[I
             yield from until_converged(steps, settings.early_stop)  # the last scale: its image is not needed after
         else:
             image = yield from steps
-        del targets
+        del targets, steps
+        release_free_memory()  # the scale's activations, L-BFGS history and optimizer state
         done += count
         coarse_content = content_t
 

@@ -36,7 +36,7 @@ from typing import Callable, Generator
 import torch
 from torch import Tensor
 
-from .budget import ScaleLayout
+from .budget import ScaleLayout, release_free_memory
 from .config import Settings
 from .errors import NSTError
 from .features import VGGFeatures
@@ -90,6 +90,8 @@ def optimise_tiled(extractor: VGGFeatures, targets: StyleTargets, content: Tenso
             window = blend_window(tile, height, width, layout.blend).to(crop.grad)
             image.grad[..., rows, cols] += window * crop.grad
             covered += tile.core_pixels
+            del crop, objective, window
+            release_free_memory()  # the next tile's crop has another shape (see release_free_memory)
             for name, value in values.items():
                 sums[name] = sums.get(name, 0.0) + value * tile.core_pixels
             if index == len(tiles):

@@ -20,7 +20,7 @@ from nst.errors import NSTError
 
 __all__ = ["CPU_MAX_SIZE", "page_max_size", "RunLimits"]
 
-# The page's largest output on a CPU. A 4096 px print takes about an hour on two cores
+# The page's largest output on a CPU. A 4096 px print takes about 20 minutes on two cores
 # (README "Print size"), all of it in the one worker every visitor's run queues for; the
 # command line makes it on one's own machine instead.
 CPU_MAX_SIZE = 2048

@@ -1,11 +1,14 @@
 """nst.budget: a scale is whole when its step fits the budget, else in the largest tiles that fit."""
 
+import ctypes
+import os
+
 import pytest
 import torch
 
 from nst import NSTError, Settings
-from nst.budget import (HALO, MIN_TILE, STEP_BYTES_PER_PIXEL, default_budget_gb, layout_scale, scale_layouts,
-                        step_bytes_per_pixel)
+from nst.budget import (HALO, MIN_TILE, STEP_BYTES_PER_PIXEL, default_budget_gb, layout_scale,
+                        release_free_memory, scale_layouts, step_bytes_per_pixel)
 from nst.config import CPU_BUDGET_GB
 from nst.methods import get_method
 from nst.tiles import ALIGN, tile_grid
@@ -75,3 +78,27 @@ def test_the_layout_s_tile_counts_and_seen_pixels_are_those_of_its_grids():
     assert max(counts) == layout.most_tiles()
     assert sum(counts) / len(counts) == pytest.approx(layout.mean_tiles(), rel=0.05)
     assert sum(seen) / len(seen) == pytest.approx(layout.seen_pixels(), rel=0.05)
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_memory_freed_in_the_middle_of_the_heap_goes_back_to_the_system():
+    libc = ctypes.CDLL(None)
+    if not hasattr(libc, "malloc_trim") or not os.path.exists("/proc/self/statm"):
+        pytest.skip("glibc on Linux only")
+    libc.malloc.restype, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+    size = 64 * 1024  # below glibc's mmap threshold: on the heap, as a tile's freed activations end up
+    chunks = [libc.malloc(size) for _ in range(512)]
+    for chunk in chunks:
+        ctypes.memset(chunk, 1, size)  # resident
+    top = chunks.pop()  # still in use above the others: free() alone cannot shrink the heap
+    for chunk in chunks:
+        libc.free(chunk)
+    before = _resident_bytes()
+    assert release_free_memory()
+    returned = before - _resident_bytes()
+    libc.free(top)
+    assert returned > 0.75 * len(chunks) * size  # of the 33 MB freed

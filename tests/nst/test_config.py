@@ -51,11 +51,13 @@ def test_the_painting_keeps_its_size_relative_to_the_output(size, style_scale, e
     assert settings.painting_edge(size // 2) == edge // 2  # the same brush at every scale
 
 
-def test_a_print_shares_its_steps_by_time_and_a_cpu_gives_it_a_fourth_scale():
+def test_a_print_gives_its_print_scales_few_steps_and_a_cpu_gives_it_a_fourth_scale():
     assert cpu_scales(1024, 75) == 3 and cpu_scales(2048, 75) == 4 and cpu_scales(4096, 75) == 4
-    assert Settings(size=2048, steps=75).on_device("cpu").scale_plan() == ((256, 57), (512, 14), (1024, 3), (2048, 1))
-    assert Settings(size=4096, steps=75, scales=4).scale_plan() == ((512, 57), (1024, 14), (2048, 3), (4096, 1))
+    # 75 // PRINT_STEP_EVERY = 2 steps at each scale above 1024 px; the rest shared as a 1024 px run shares them.
+    assert Settings(size=2048, steps=75).on_device("cpu").scale_plan() == ((256, 25), (512, 24), (1024, 24), (2048, 2))
+    assert Settings(size=4096, steps=75, scales=4).scale_plan() == ((512, 36), (1024, 35), (2048, 2), (4096, 2))
     assert Settings(size=4096, steps=4, scales=4).scale_plan() == ((512, 1), (1024, 1), (2048, 1), (4096, 1))
+    assert Settings(size=4096, steps=60, scales=2).scale_plan() == ((2048, 58), (4096, 2))  # the coarsest takes the rest
     assert Settings(size=1024, steps=75).on_device("cpu").scale_plan() == ((256, 25), (512, 25), (1024, 25))
     assert field_spec("size")["max"] == LIMITS.max_size == 4096
 
