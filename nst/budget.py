@@ -184,10 +184,10 @@ def scale_layouts(settings: Settings, content_size: tuple[int, int], painting_si
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's `malloc_trim`, or None where the C library has none (macOS, musl)."""
+    """glibc's `malloc_trim`, or None where the C library has none (macOS, musl, Windows)."""
     try:
         return ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # TypeError: Windows has no process-wide CDLL(None)
         return None
 
 
