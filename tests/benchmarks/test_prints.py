@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from benchmarks.prints import print_run
+from benchmarks.prints import EXAMPLES, print_run
 
 
 def test_a_tiled_run_reports_its_tiles_memory_seams_and_yardstick(tmp_path):
+    coffee, wave = EXAMPLES / "content" / "coffee.jpg", EXAMPLES / "style" / "great_wave.jpg"  # a gallery pair
     figures = print_run(320, 2, "poly", "auto", "cpu", untiled=False, yardstick_up_to=320, out=tmp_path,
-                        budget_gb=0.13)
+                        budget_gb=0.13, content=coffee, style=wave)
+    assert figures["pair"] == "coffee × great_wave"
     assert figures["plan"] == ((160, 1), (320, 1)) and figures["tiles"][0] is None  # the CPU's two scales
     tile, halo, tiles = figures["tiles"][1]
     assert tile < 320 and halo > 0 and tiles > 1  # the finest in tiles
     assert figures["peak_mib"] > 0 and figures["seconds"] > 0
     assert 0 < figures["seam_ratio"] < 2 and 0 < figures["seam_ratio_aligned"] < 2
     assert 0 < figures["yardstick"]["gram_gap_closed"] < 1
-    assert (tmp_path / "320.png").is_file()
+    assert (tmp_path / "coffee-great_wave-320.png").is_file()
