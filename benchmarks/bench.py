@@ -2,8 +2,8 @@
 
     python -m benchmarks.bench [--sizes 256 512] [--steps 10] [--warmup 3] [--device cuda] [--precision fp32 bf16]
         [--backbone vgg19] [--methods poly bn] [--no-baseline] [--json FILE]
-    python -m benchmarks.bench --sizes 1024 2048 4096 --tiled [--untiled 2048] [--gallery] [--methods poly] [--steps 75]
-        [--network auto] [--json FILE]
+    python -m benchmarks.bench --sizes 1024 2048 4096 --tiled [--untiled 2048] [--gallery] [--methods poly]
+        [--fusions bn=0.5,poly=0.5] [--steps 75] [--scales N] [--network auto] [--json FILE]
 
 With `--tiled`, whole coarse-to-fine runs at print sizes instead, their finest scales in
 tiles where the memory budget says so: peak memory, seconds, seam ratio and Gram gap per
@@ -30,9 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import statistics
-import sys
 from pathlib import Path
 
 import torch
@@ -47,6 +45,7 @@ from nst.weights import default_device
 
 from . import prints
 from .baseline import Baseline
+from .prints import peak_mib
 
 # How each resolved precision runs the network, as the rows name it.
 _LAYOUT = {"fp32": "fp32", "bf16": "bf16+channels_last"}
@@ -71,14 +70,7 @@ def timed_run(method: str, size: int, steps: int, warmup: int, device: torch.dev
         torch.cuda.reset_peak_memory_stats(device)
     times = step_times(extractor, CONTENT, STYLE, settings)
     return {"seconds_per_step": statistics.median(times[warmup:]), "seconds_to_result": sum(times),
-            "peak_memory_mib": _peak_mib(device)}
-
-
-def _peak_mib(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+            "peak_memory_mib": peak_mib(device)}
 
 
 def baseline_seconds(size: int, steps: int, warmup: int, device: torch.device, backbone: str = "vgg19") -> float:
@@ -112,6 +104,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("prints-out"), help="with --tiled: where the results go")
     parser.add_argument("--memory-budget-gb", type=float, default=None,
                         help="with --tiled: the runs' memory budget (default: the device's)")
+    parser.add_argument("--fusions", nargs="*", default=[], metavar="M=W,…",
+                        help="with --tiled: also run these fusions, e.g. bn=0.5,poly=0.5")
+    parser.add_argument("--scales", type=int, default=None,
+                        help="with --tiled: the runs' scales (default: the device's; 1 with --steps 1 gives one "
+                             "step at the size, for its peak memory)")
     args = parser.parse_args()
     if args.tiled:
         args.methods, args.steps = args.methods or ["poly"], args.steps or CPU_PRESET["steps"]

@@ -122,8 +122,12 @@ class Objective:
         self.gamma = settings.gamma_used()
         self.layer_weights = layer_weights(settings)
         self.layers = set(self.layer_weights) | ({CONTENT_LAYER} if self.alpha > 0 else set())
+        # Without regions the photo's side is relu4_2 alone, and its pass stops there, three
+        # convolutions short of relu5_1: a quarter of it, paid by every tile of every tiled step.
+        photo_layers = self.layers if regions is not None else {CONTENT_LAYER}
         with torch.no_grad():
-            photo = self.features(content) if self.alpha > 0 or regions is not None else {}
+            photo = network_features(extractor, content, photo_layers, self.precision) \
+                if self.alpha > 0 or regions is not None else {}
             self.target = photo[CONTENT_LAYER].float() if self.alpha > 0 else None
         if regions is None:
             self.terms: dict[str, dict[str, StyleTerm]] = targets.blended

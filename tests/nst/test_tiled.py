@@ -16,7 +16,7 @@ from nst.budget import ScaleLayout, step_bytes_per_pixel
 from nst.colors import rgb_to_yiq
 from nst.images import load_tensor
 from nst.methods import METHOD_NAMES, fusion_weights
-from nst.objective import StyleTargets
+from nst.objective import Objective, StyleTargets
 from nst.request import Request
 from nst.seams import seam_ratio
 from nst.tiled import optimise_tiled
@@ -148,3 +148,21 @@ def test_every_method_fusion_and_colour_mode_runs_tiled(extractor, content_path,
     if colors == "luminance":  # the photo's chroma, as without tiles
         inside = ((image > 1 / 255) & (image < 254 / 255)).all(dim=1, keepdim=True)
         assert ((rgb_to_yiq(image)[:, 1:] - rgb_to_yiq(photo)[:, 1:]).abs() * inside).max() < 3 / 255
+
+
+def test_the_photos_pass_for_its_content_target_stops_at_relu4_2(extractor, content_path, style_path):
+    # Every tile of every tiled step makes this pass; the style layers past relu4_2 are the image's alone.
+    settings = Settings(size=64, steps=1)
+    photo, painting = load_tensor(content_path, 64), load_tensor(style_path, 64)
+    targets = StyleTargets(extractor, [painting], settings, masked=False)
+    reached = []
+    hook = extractor.features[-1].register_forward_hook(lambda *_: reached.append(True))  # relu5_1
+    try:
+        objective = Objective(extractor, photo, targets, settings)
+        assert not reached
+        objective(photo.clone())
+        assert reached  # the image's pass goes on to relu5_1 for its style terms
+    finally:
+        hook.remove()
+    full = extractor(photo, ["relu4_2", "relu5_1"])["relu4_2"]
+    assert torch.equal(objective.target, full)
